@@ -1,0 +1,120 @@
+# malloc-trace: `make` builds into build/, `make check` runs every test, `make demo` traces
+# the examples, `make install PREFIX=... DESTDIR=...` installs (CONTRACT.md section 2).
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BUILD ?= build
+
+CC ?= gcc
+CXX ?= g++
+PKG_CONFIG ?= pkg-config
+
+WARNINGS := -Wall -Wextra -Werror
+# -fno-builtin: the compiler must not turn our code into calls to what we intercept.
+# initial-exec TLS: thread-locals that never allocate. No sibling calls: the stack capture
+# counts a fixed number of tracer frames (wrap/core/backtrace.h).
+TRACER_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+	-fno-builtin -fno-optimize-sibling-calls -fexceptions -pthread $(WARNINGS)
+
+C_WRAPPED := malloc calloc realloc reallocarray free posix_memalign aligned_alloc memalign \
+	valloc pvalloc strdup strndup wcsdup realpath getcwd get_current_dir_name getline \
+	getdelim asprintf vasprintf
+CXX_WRAPPED := _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t \
+	_ZnwmSt11align_val_tRKSt9nothrow_t _Znam _ZnamRKSt9nothrow_t _ZnamSt11align_val_t \
+	_ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdlPvm _ZdlPvRKSt9nothrow_t \
+	_ZdlPvSt11align_val_t _ZdlPvmSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t \
+	_ZdaPv _ZdaPvm _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvmSt11align_val_t \
+	_ZdaPvSt11align_val_tRKSt9nothrow_t
+# Every wrapped name, and a -u per C name: a static program that never calls free itself
+# would otherwise not find __wrap_free when libc.a asks for it (TRAPS.md). No -u for the
+# C++ operators: a C link would then need libstdc++'s __real_ symbols.
+WRAP_FLAGS := $(foreach f,$(C_WRAPPED) $(CXX_WRAPPED),-Wl,--wrap=$(f)) \
+	$(foreach f,$(C_WRAPPED),-Wl,-u,__wrap_$(f))
+# What libdw.a and the archive's libunwind member need in a static link, less -ldw -lelf
+# (already in Libs).
+STATIC_LIBS := $(filter-out -ldw -lelf,$(shell $(PKG_CONFIG) --static --libs-only-l libdw 2>/dev/null || echo -lbz2 -lz -llzma)) -llzma
+LIBUNWIND_A := $(shell $(CC) -print-file-name=libunwind.a)
+
+CORE_SOURCES := $(wildcard wrap/core/*.c)
+CORE_SOURCES := $(filter-out wrap/core/backtrace_libunwind.c,$(CORE_SOURCES))
+CORE_OBJECTS := $(CORE_SOURCES:%.c=$(BUILD)/obj/%.o)
+WRAP_MEMBERS := $(BUILD)/obj/wrap/wrap/wrap_malloc.o $(BUILD)/obj/wrap/wrap/wrap_libc.o \
+	$(BUILD)/obj/wrap/wrap/wrap_cxx.o
+PRELOAD_OBJECTS := $(BUILD)/obj/wrap/preload/preload_malloc.o \
+	$(BUILD)/obj/wrap/preload/preload_cxx.o
+LIBUNWIND_OBJECT := $(BUILD)/obj/wrap/core/backtrace_libunwind.o
+
+ARCHIVE := $(BUILD)/libmalloctrace.a
+PRELOAD := $(BUILD)/malloc-trace.so
+STAGE := $(BUILD)/stage
+
+.PHONY: all check demo install clean unit integration deps
+all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(TRACER_CFLAGS) -c $< -o $@
+
+# The core as one object whose only global symbols are the hooks and the API (malloc_trace_
+# prefix): everything else becomes local, so nothing clashes with the program's names.
+$(BUILD)/obj/core.o: $(CORE_OBJECTS)
+	ld -r -o $@.tmp $^
+	objcopy --localize-hidden $@.tmp $@
+	rm -f $@.tmp
+
+# libunwind for static links, with every libunwind symbol local: its _Unwind_* would
+# collide with libgcc_eh's in a static C++ link (TRAPS.md). Pulled in only by the -u of
+# Libs.private, since libunwind.a is not position independent.
+$(BUILD)/obj/unwind_static.o: $(LIBUNWIND_OBJECT)
+	ld -r -o $@.tmp $< --whole-archive $(LIBUNWIND_A)
+	objcopy --keep-global-symbol=malloc_trace_libunwind_backtrace \
+		--keep-global-symbol=malloc_trace_libunwind_init $@.tmp $@
+	rm -f $@.tmp
+
+$(ARCHIVE): $(BUILD)/obj/core.o $(WRAP_MEMBERS) $(BUILD)/obj/unwind_static.o
+	rm -f $@
+	ar rcs $@ $^
+
+$(PRELOAD): $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) wrap/preload/exports.map
+	$(CC) -shared -o $@ $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) \
+		-Wl,--version-script=wrap/preload/exports.map -Wl,-z,nodelete \
+		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -ljansson -liberty -pthread
+
+$(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@WRAP_FLAGS@|$(WRAP_FLAGS)|' \
+		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' $< > $@
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(ARCHIVE) $(DESTDIR)$(LIBDIR)/libmalloctrace.a
+	install -m 755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/malloc-trace.so
+	install -m 644 wrap/include/malloctrace.h $(DESTDIR)$(INCLUDEDIR)/malloctrace.h
+	install -m 644 $(BUILD)/malloctrace.pc $(DESTDIR)$(LIBDIR)/pkgconfig/malloctrace.pc
+
+# ---- tests ---------------------------------------------------------------------------
+UNIT_SOURCES := $(wildcard tests/unit/*.c)
+UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) tests/unit/check.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) -Iwrap/core -o $@ $< $(CORE_OBJECTS) \
+		-ldw -lelf -ljansson -liberty
+
+$(STAGE)/lib/libmalloctrace.a: all
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(STAGE)) DESTDIR= >/dev/null
+
+check: all $(UNIT_TESTS) $(STAGE)/lib/libmalloctrace.a
+	@python3 tests/run_tests.py --build $(BUILD) --stage $(STAGE)
+
+demo: all $(STAGE)/lib/libmalloctrace.a
+	@BUILD=$(BUILD) STAGE=$(STAGE) examples/demo.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages malloc-trace needs to build and test, when missing.
+# As root it runs apt-get; otherwise it prints the exact command and fails.
+set -eu
+
+PACKAGES="gcc g++ make binutils pkgconf libc6-dev libunwind-dev liblzma-dev libdw-dev
+libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3"
+
+missing=""
+for package in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed'; then
+        missing="$missing $package"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "malloc-trace: missing packages; run as root:" >&2
+    echo "    apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "malloc-trace: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq $missing >&2

@@ -1,0 +1,158 @@
+"""Builds the test programs in each form against the staged install, runs them traced and
+reads the trace back. Used by the test_*.py files of this folder."""
+import json
+import os
+import subprocess
+import tempfile
+
+HEADER = "function;thread_id;address;size;timestamp_ms;callstack"
+FORMS = ("wrap", "static", "preload")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROGRAMS = os.path.join(ROOT, "tests", "programs")
+
+BUILD = os.environ.get("MT_BUILD", os.path.join(ROOT, "build"))
+STAGE = os.environ.get("MT_STAGE", os.path.join(BUILD, "stage"))
+WORK = os.path.join(BUILD, "tests", "integration")
+os.makedirs(WORK, exist_ok=True)
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def equal(actual, expected, what):
+    if actual != expected:
+        raise Failure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def pkg_config(*arguments):
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(STAGE, "lib", "pkgconfig"))
+    out = subprocess.run(["pkg-config", *arguments, "malloctrace"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+def build(source, form, extra=()):
+    """Builds tests/programs/SOURCE for a form; returns the executable's path (cached)."""
+    name, extension = os.path.splitext(source)
+    output = os.path.join(WORK, f"{name}.{form}")
+    source_path = os.path.join(PROGRAMS, source)
+    if os.path.exists(output) and os.path.getmtime(output) > max(
+            os.path.getmtime(source_path),
+            os.path.getmtime(os.path.join(STAGE, "lib", "libmalloctrace.a"))):
+        return output
+    compiler = "g++" if extension == ".cpp" else "gcc"
+    command = [compiler, "-O0", "-g", "-pthread", source_path, "-o", output, *extra]
+    if form == "wrap":
+        command += pkg_config("--cflags", "--libs")
+    elif form == "static":
+        command = command[:1] + ["-static"] + command[1:] + pkg_config("--cflags", "--libs",
+                                                                       "--static")
+    else:
+        command += ["-I", os.path.join(STAGE, "include")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    # libdw.a always warns about dlopen in static links (TRAPS.md): anything else fails.
+    errors = [l for l in result.stderr.splitlines()
+              if "dlopen" not in l and "debuginfod" not in l and l.strip()]
+    check(result.returncode == 0, f"build of {source} ({form}) failed:\n" + "\n".join(errors))
+    return output
+
+
+class Run:
+    def __init__(self, completed, trace_path):
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.trace_path = trace_path
+        self.expected = [parse_expect(l) for l in self.stdout.splitlines()
+                         if l.startswith("EXPECT ")]
+
+    def rows(self, path=None):
+        return read_trace(path or self.trace_path)
+
+
+def run(program, form, env=None, args=(), trace=None, timeout=60):
+    """Runs a built program in its form with the tracer's settings in env."""
+    if trace is None:
+        trace = tempfile.mktemp(prefix="trace.", suffix=".csv", dir=WORK)
+    full_env = dict(os.environ)
+    full_env.pop("LD_PRELOAD", None)
+    full_env["out_file_path"] = trace
+    full_env["EVENTS_FORM"] = form
+    if form == "preload":
+        full_env["LD_PRELOAD"] = os.path.join(STAGE, "lib", "malloc-trace.so")
+    full_env.update(env or {})
+    completed = subprocess.run([program, *args], env=full_env, capture_output=True, text=True,
+                               timeout=timeout)
+    return Run(completed, trace)
+
+
+def parse_expect(line):
+    _, kind, address, size, thread_id, frames = line.split(" ", 5)
+    frame0, frame1 = frames.split("|")
+    return {"kind": kind, "address": address, "size": int(size), "thread_id": int(thread_id),
+            "frame0": frame0, "frame1": frame1}
+
+
+def read_trace(path):
+    """Every row of a trace as a dict; asserts the header and the shape of each line."""
+    with open(path, encoding="utf-8") as trace:
+        text = trace.read()
+    check(text.endswith("\n") or text == "", f"{path}: last line is cut")
+    lines = text.splitlines()
+    check(lines and lines[0] == HEADER, f"{path}: first line is not the header: {lines[:1]}")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split(";", 5)
+        check(len(fields) == 6, f"{path}:{number}: not six fields: {line[:120]}")
+        function, thread_id, address, size, timestamp, callstack = fields
+        check(function in ("malloc", "free", "leak"), f"{path}:{number}: bad event {function}")
+        check(address.startswith("0x") and address == address.lower(),
+              f"{path}:{number}: bad address {address}")
+        stack = json.loads(callstack)
+        check(isinstance(stack, list) and stack, f"{path}:{number}: empty callstack")
+        for frame in stack:
+            equal(sorted(frame), ["f", "l", "m", "s"], f"{path}:{number}: frame keys")
+        rows.append({"function": function, "thread_id": int(thread_id), "address": address,
+                     "size": int(size), "timestamp_ms": int(timestamp), "stack": stack})
+    return rows
+
+
+def program_frames(row, program):
+    """The names of the frames of row that lie in the program's own executable."""
+    return [frame["f"] for frame in row["stack"][1:] if frame["m"] == program]
+
+
+def assert_expected_rows(run_result, program, rows=None):
+    """Each EXPECT line of the program has exactly one row with its kind, address, size,
+    thread and frame 0; frame 1 is the expected caller (with a leading ~: the first frame in
+    the program is). No other row comes from the program's main (constructors of libraries
+    linked statically may leave blocks). Returns the other rows."""
+    rows = run_result.rows() if rows is None else rows
+    remaining = list(rows)
+    for expected in run_result.expected:
+        matches = [r for r in remaining
+                   if r["function"] == expected["kind"] and r["address"] == expected["address"]]
+        equal(len(matches), 1, f"rows for {expected}")
+        row = matches[0]
+        remaining.remove(row)
+        if expected["size"] != -1:
+            equal(row["size"], expected["size"], f"size of {expected['address']}")
+        equal(row["thread_id"], expected["thread_id"], f"thread of {expected['address']}")
+        if expected["frame0"] != "*":
+            equal(row["stack"][0], {"f": expected["frame0"], "s": "", "l": 0, "m": ""},
+                  f"frame 0 of {expected['address']}")
+        if expected["frame1"].startswith("~"):
+            equal(program_frames(row, program)[:1], [expected["frame1"][1:]],
+                  f"first program frame of {expected['address']}")
+        else:
+            equal(row["stack"][1]["f"], expected["frame1"], f"frame 1 of {expected['address']}")
+            equal(row["stack"][1]["m"], program, f"module of frame 1 of {expected['address']}")
+    strays = [r for r in remaining if "main" in program_frames(r, program)]
+    equal(strays, [], "rows from the program's main that it did not expect")
+    return remaining

@@ -1,0 +1,52 @@
+"""Every intercepted entry point, in every form: the exact rows of known programs."""
+from harness import FORMS, assert_expected_rows, build, check, equal, run
+
+
+def events_in(form):
+    program = build("events.c", form)
+    result = run(program, form)
+    equal(result.returncode, 0, "exit status")
+    equal(result.stderr, "", "stderr")
+    check(len(result.expected) == 20, f"the program printed {len(result.expected)} EXPECT lines")
+    others = assert_expected_rows(result, program)
+    # Blocks libc allocates before the tracer starts (a static binary's startup) have no
+    # frame but frame 0; nothing else may be left.
+    strays = [r for r in others if len(r["stack"]) > 1]
+    equal([(r["function"], r["stack"][:3]) for r in strays], [], "unexpected rows")
+
+
+def test_c_events_wrap():
+    events_in("wrap")
+
+
+def test_c_events_static():
+    events_in("static")
+
+
+def test_c_events_preload():
+    events_in("preload")
+
+
+def cxx_events_in(form):
+    program = build("cxx_events.cpp", form)
+    result = run(program, form)
+    equal(result.returncode, 0, "exit status")
+    equal(result.stderr, "", "stderr")
+    equal(len(result.expected), 4, "EXPECT lines")
+    others = assert_expected_rows(result, program)
+    # Left: blocks of libc's startup (no frame but frame 0) and libstdc++'s emergency
+    # exception pool, allocated by its constructor.
+    strays = [r for r in others if len(r["stack"]) > 1 and r["size"] != 72704]
+    equal([(r["function"], r["stack"][:3]) for r in strays], [], "unexpected rows")
+
+
+def test_cxx_events_wrap():
+    cxx_events_in("wrap")
+
+
+def test_cxx_events_static():
+    cxx_events_in("static")
+
+
+def test_cxx_events_preload():
+    cxx_events_in("preload")

@@ -1,0 +1,88 @@
+// cxx_events.cpp: allocates through the C++ operators, leaks a known set, and prints one
+// `EXPECT kind address size thread_id frame0|frame1` line per row it expects.
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+static void expect(const char *kind, const void *ptr, size_t size, const char *frame0,
+                   const char *frame1)
+{
+    char line[512];
+    int length = snprintf(line, sizeof line, "EXPECT %s %p %zu %ld %s|%s\n", kind, ptr, size,
+                          (long)syscall(SYS_gettid), frame0, frame1);
+    if (write(1, line, (size_t)length) < 0)
+        _exit(99);
+}
+
+struct alignas(64) Aligned {
+    char bytes[64];
+};
+
+void *kept[16];
+
+namespace shapes {
+struct Node {
+    Node *next;
+    long value;
+};
+
+__attribute__((noinline)) Node *leak_node(long value)
+{
+    Node *node = new Node{nullptr, value};
+    expect("leak", node, sizeof(Node), "operator new(unsigned long)",
+           "shapes::leak_node(long)");
+    return node;
+}
+} // namespace shapes
+
+__attribute__((noinline)) static void leak_arrays()
+{
+    int *array = new int[25];
+    expect("leak", array, 100, "operator new[](unsigned long)", "leak_arrays()");
+    kept[1] = array;
+    char *nothrow = new (std::nothrow) char[7];
+    expect("leak", nothrow, 7, "operator new[](unsigned long, std::nothrow_t const&)",
+           "leak_arrays()");
+    kept[2] = nothrow;
+    Aligned *aligned = new Aligned;
+    expect("leak", aligned, 64, "operator new(unsigned long, std::align_val_t)",
+           "leak_arrays()");
+    kept[3] = aligned;
+}
+
+__attribute__((noinline)) static void balanced()
+{
+    for (int i = 0; i < 50; i++) {
+        std::vector<int> numbers(static_cast<size_t>(i) + 1, i);
+        std::string text(static_cast<size_t>(i) + 40, 'x');
+        delete new long(i);
+        delete[] new char[static_cast<size_t>(i) + 1];
+        delete new Aligned;
+        operator delete(operator new(16, std::nothrow), std::nothrow);
+    }
+}
+
+__attribute__((noinline)) static void bad_alloc_is_thrown()
+{
+    try {
+        void *huge = operator new(static_cast<size_t>(-1) / 2);
+        kept[5] = huge;
+        _exit(96);
+    } catch (const std::bad_alloc &) {
+    }
+    if (operator new(static_cast<size_t>(-1) / 2, std::nothrow) != nullptr)
+        _exit(95);
+}
+
+int main()
+{
+    kept[0] = shapes::leak_node(7);
+    leak_arrays();
+    balanced();
+    bad_alloc_is_thrown();
+    return 0;
+}

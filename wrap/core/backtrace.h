@@ -1,0 +1,27 @@
+/* backtrace.h: the return addresses of the program's frames above an intercepted call. */
+#ifndef MALLOC_TRACE_BACKTRACE_H
+#define MALLOC_TRACE_BACKTRACE_H
+
+#include <stdint.h>
+
+/* Frames of the tracer between the unwinder and the program: the unwinder's entry, the
+ * capture function, the core hook and the front-end entry point. Each is noinline and makes
+ * no tail call, so the count is fixed; the integration tests check frame 1 in every form. */
+#define BACKTRACE_TRACER_FRAMES 4u
+#define BACKTRACE_MAX_FRAMES (256u + BACKTRACE_TRACER_FRAMES)
+
+/* Picks the unwinder and warms it up (it may allocate: call under the guard). */
+void backtrace_init(void);
+
+/* Stores at most max return addresses, innermost first, starting with the caller of the
+ * intercepted function, and returns how many. Must be called directly by a core hook that
+ * a front-end entry point called directly. */
+uint32_t backtrace_capture(void **frames, uint32_t max);
+
+/* Defined by backtrace_libunwind.c where libunwind is linked (the preload library, and the
+ * static-link member of the archive); weak, so the dynamic wrap form falls back to libgcc's
+ * unwinder, since a -lunwind in pkg-config's flags would break static C++ links. */
+extern int malloc_trace_libunwind_backtrace(void **frames, int max) __attribute__((weak));
+extern void malloc_trace_libunwind_init(void) __attribute__((weak));
+
+#endif

@@ -1,0 +1,235 @@
+/* csv_writer.c: see csv_writer.h. */
+#define _GNU_SOURCE
+#include "csv_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "os.h"
+
+#define BATCH_BYTES (256u * 1024u)
+
+static char path_template[PATH_MAX];
+static uint64_t max_size;
+static char path[PATH_MAX];
+static int fd = -1;
+static dev_t file_device;
+static ino_t file_inode;
+static uint64_t file_size; /* as last seen plus what we wrote since */
+static char batch[BATCH_BYTES];
+static size_t batch_length;
+static int last_error_said; /* errno of the last message, so a failure is said once */
+static bool oversized_row_said;
+
+void csv_writer_expand_path(const char *template, pid_t pid, char *out, size_t out_size)
+{
+    size_t used = 0;
+    for (const char *c = template; *c && used + 1 < out_size; c++) {
+        if (c[0] == '%' && c[1] == 'p') {
+            int n = snprintf(out + used, out_size - used, "%d", (int)pid);
+            used += n > 0 ? (size_t)n : 0;
+            if (used >= out_size)
+                used = out_size - 1;
+            c++;
+        } else {
+            out[used++] = *c;
+        }
+    }
+    out[used] = '\0';
+}
+
+void csv_writer_configure(const char *template, uint64_t max)
+{
+    snprintf(path_template, sizeof path_template, "%s", template);
+    max_size = max;
+}
+
+static void say_once(int error, const char *what)
+{
+    if (error == last_error_said)
+        return;
+    last_error_said = error;
+    os_message("%s %s: %s", what, path, strerror(error));
+}
+
+/* A write that the kernel refuses for RLIMIT_FSIZE raises SIGXFSZ, whose default action
+ * kills the program: keep it blocked around the write and take it back if it came. */
+static ssize_t write_without_sigxfsz(const void *data, size_t length)
+{
+    sigset_t xfsz, previous;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz, &previous);
+    ssize_t written = write(fd, data, length);
+    int saved_errno = errno;
+    if (written < 0 && saved_errno == EFBIG && !sigismember(&previous, SIGXFSZ)) {
+        struct timespec no_wait = {0, 0};
+        while (sigtimedwait(&xfsz, NULL, &no_wait) == SIGXFSZ)
+            continue;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    errno = saved_errno;
+    return written;
+}
+
+static bool write_all(const char *data, size_t length)
+{
+    while (length > 0) {
+        ssize_t written = write_without_sigxfsz(data, length);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0) {
+            say_once(written < 0 ? errno : ENOSPC, "cannot write");
+            return false;
+        }
+        data += written;
+        length -= (size_t)written;
+        file_size += (uint64_t)written;
+    }
+    last_error_said = 0;
+    return true;
+}
+
+static void close_file(void)
+{
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+}
+
+static bool open_file(void)
+{
+    csv_writer_expand_path(path_template, getpid(), path, sizeof path);
+    /* O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader. */
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    bool created = true;
+    int new_fd = open(path, flags | O_CREAT | O_EXCL, 0600);
+    if (new_fd < 0 && errno == EEXIST) {
+        created = false;
+        new_fd = open(path, flags);
+    }
+    if (new_fd < 0) {
+        say_once(errno, errno == ELOOP ? "refusing to follow a symbolic link at" : "cannot open");
+        return false;
+    }
+    struct stat status;
+    if (fstat(new_fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+        close(new_fd);
+        say_once(EINVAL, "not a regular file, not writing to");
+        return false;
+    }
+    if (status.st_uid != geteuid()) {
+        close(new_fd);
+        say_once(EPERM, "owned by another user, not writing to");
+        return false;
+    }
+    fcntl(new_fd, F_SETFL, O_WRONLY | O_APPEND);
+    fd = new_fd;
+    file_device = status.st_dev;
+    file_inode = status.st_ino;
+    file_size = (uint64_t)status.st_size;
+    if (created || status.st_size == 0)
+        return write_all(CSV_HEADER, sizeof CSV_HEADER - 1);
+    return true;
+}
+
+bool csv_writer_begin(void)
+{
+    batch_length = 0;
+    if (fd >= 0) {
+        /* Moved or deleted since the last batch: start a new file at the path. */
+        struct stat at_path, open_one;
+        if (stat(path, &at_path) != 0 || fstat(fd, &open_one) != 0
+            || at_path.st_dev != file_device || at_path.st_ino != file_inode)
+            close_file();
+        else
+            file_size = (uint64_t)open_one.st_size;
+    }
+    return fd >= 0 || open_file();
+}
+
+static void flush_batch(void)
+{
+    if (batch_length > 0 && fd >= 0)
+        write_all(batch, batch_length);
+    batch_length = 0;
+}
+
+/* Makes room for a row of length bytes: truncates the file when it would pass the limit.
+ * False when the row cannot fit even in a fresh file. */
+static bool make_room(size_t length)
+{
+    if (file_size + batch_length + length <= max_size)
+        return true;
+    flush_batch();
+    if (sizeof CSV_HEADER - 1 + length > max_size) {
+        if (!oversized_row_said) {
+            oversized_row_said = true;
+            os_message("a row of %zu bytes cannot fit in out_file_max_size (%llu bytes): "
+                       "such rows are dropped", length, (unsigned long long)max_size);
+        }
+        return false;
+    }
+    if (fd < 0 || ftruncate(fd, 0) != 0) {
+        say_once(errno, "cannot truncate");
+        return false;
+    }
+    file_size = 0;
+    return write_all(CSV_HEADER, sizeof CSV_HEADER - 1);
+}
+
+void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, uint64_t size,
+                    uint64_t time_ms, const char *frame0, const char *callstack_frames)
+{
+    if (fd < 0)
+        return;
+    char head[512];
+    int head_length = snprintf(head, sizeof head, "%s;%d;0x%llx;%llu;%llu;[", function,
+                               (int)thread_id, (unsigned long long)address,
+                               (unsigned long long)size, (unsigned long long)time_ms);
+    size_t frame0_length = strlen(frame0);
+    size_t frames_length = strlen(callstack_frames);
+    size_t length = (size_t)head_length + frame0_length + frames_length + 2;
+    if (!make_room(length))
+        return;
+    if (batch_length + length > sizeof batch)
+        flush_batch();
+    if (length > sizeof batch) {
+        /* Longer than a batch (a very deep stack): still one write(2) of its own. */
+        char *big = os_map(length);
+        if (big == NULL)
+            return;
+        memcpy(big, head, (size_t)head_length);
+        memcpy(big + head_length, frame0, frame0_length);
+        memcpy(big + head_length + frame0_length, callstack_frames, frames_length);
+        memcpy(big + length - 2, "]\n", 2);
+        write_all(big, length);
+        os_unmap(big, length);
+        return;
+    }
+    char *out = batch + batch_length;
+    memcpy(out, head, (size_t)head_length);
+    memcpy(out + head_length, frame0, frame0_length);
+    memcpy(out + head_length + frame0_length, callstack_frames, frames_length);
+    memcpy(out + length - 2, "]\n", 2);
+    batch_length += length;
+}
+
+void csv_writer_end(void)
+{
+    flush_batch();
+}
+
+void csv_writer_reset_in_child(void)
+{
+    close_file();
+    batch_length = 0;
+}

@@ -1,0 +1,32 @@
+/* csv_writer.h: the output file of CONTRACT section 5: created 0600 with its header, never
+ * through a symbolic link, only appended to when it is our own regular file, re-created
+ * when moved or deleted, truncated when it would pass out_file_max_size. Rows are batched,
+ * and every write(2) holds whole lines only. Used under the flush lock. */
+#ifndef MALLOC_TRACE_CSV_WRITER_H
+#define MALLOC_TRACE_CSV_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CSV_HEADER "function;thread_id;address;size;timestamp_ms;callstack\n"
+
+void csv_writer_configure(const char *path_template, uint64_t max_size);
+
+/* Opens (or re-opens) the file; false when it cannot be written now (said once). */
+bool csv_writer_begin(void);
+
+/* Adds one row; callstack_frames follows frame0 inside the JSON array. */
+void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, uint64_t size,
+                    uint64_t time_ms, const char *frame0, const char *callstack_frames);
+
+/* Writes what is batched. */
+void csv_writer_end(void);
+
+/* The child of a fork opens its own file (or the same one, when the path has no %p). */
+void csv_writer_reset_in_child(void);
+
+/* The path with %p expanded for this process; exposed for the unit tests. */
+void csv_writer_expand_path(const char *path_template, pid_t pid, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,51 @@
+/* event_log.c: see event_log.h. */
+#include "event_log.h"
+
+#include <string.h>
+
+#include "os.h"
+
+static bool reserve(struct event_log *log, size_t needed)
+{
+    if (needed <= log->capacity)
+        return true;
+    size_t capacity = log->capacity ? log->capacity : 4096 / sizeof(struct trace_event);
+    while (capacity < needed)
+        capacity *= 2;
+    struct trace_event *events = os_map(capacity * sizeof *events);
+    if (events == NULL)
+        return false;
+    if (log->count)
+        memcpy(events, log->events, log->count * sizeof *events);
+    os_unmap(log->events, log->capacity * sizeof *events);
+    log->events = events;
+    log->capacity = capacity;
+    return true;
+}
+
+bool event_log_push(struct event_log *log, const struct trace_event *event)
+{
+    if (!reserve(log, log->count + 1))
+        return false;
+    log->events[log->count++] = *event;
+    return true;
+}
+
+bool event_log_move_all(struct event_log *to, struct event_log *from)
+{
+    if (from->count == 0)
+        return true;
+    if (!reserve(to, to->count + from->count))
+        return false;
+    memcpy(to->events + to->count, from->events, from->count * sizeof *from->events);
+    to->count += from->count;
+    from->count = 0;
+    return true;
+}
+
+void event_log_release(struct event_log *log)
+{
+    os_unmap(log->events, log->capacity * sizeof *log->events);
+    log->events = NULL;
+    log->count = log->capacity = 0;
+}

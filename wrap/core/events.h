@@ -1,0 +1,37 @@
+/* events.h: what the tracer knows about a live block, and a row waiting to be written. */
+#ifndef MALLOC_TRACE_EVENTS_H
+#define MALLOC_TRACE_EVENTS_H
+
+#include <stdint.h>
+
+#include "entry_points.h"
+
+enum block_flag {
+    BLOCK_WRITTEN_AS_MALLOC = 1u << 0, /* a periodic flush wrote its `malloc` row */
+    BLOCK_WRITTEN_AT_EXIT = 1u << 1,   /* its `leak` row is written: never again */
+    BLOCK_IGNORED = 1u << 2,           /* malloc_trace_ignore or malloc_trace_disable */
+};
+
+struct live_block {
+    uintptr_t address; /* 0 marks an empty slot */
+    uint64_t size;
+    uint64_t time_ms;
+    uint32_t stack_id;
+    int32_t thread_id;
+    uint8_t entry_point; /* enum entry_point: frame 0 of the stack */
+    uint8_t flags;       /* enum block_flag */
+};
+
+enum event_kind { EVENT_MALLOC, EVENT_FREE, EVENT_LEAK };
+
+struct trace_event {
+    uintptr_t address;
+    uint64_t size;
+    uint64_t time_ms;
+    uint32_t stack_id;
+    int32_t thread_id;
+    uint8_t entry_point;
+    uint8_t kind; /* enum event_kind */
+};
+
+#endif

@@ -1,0 +1,27 @@
+/* flusher.h: all output happens here, under one flush lock: the periodic pass in a thread
+ * of its own, the first open at start, and the exit pass in the exiting thread. */
+#ifndef MALLOC_TRACE_FLUSHER_H
+#define MALLOC_TRACE_FLUSHER_H
+
+#include <stdbool.h>
+
+#include "settings.h"
+
+/* Opens the file (a run with no event still leaves its header) and starts the thread. */
+void flusher_start(const struct settings *settings);
+
+/* Starts the thread if this process has none (the child of a fork). Cheap when it runs. */
+void flusher_ensure_running(void);
+
+/* Wakes the thread before its period ends (many free rows are queued). */
+void flusher_wake(void);
+
+/* Stops periodic passes and writes the exit rows. */
+void flusher_exit_pass(void);
+
+/* fork: see live_table.h; the child has no flusher thread until flusher_ensure_running. */
+void flusher_lock(void);
+void flusher_unlock(void);
+void flusher_reset_in_child(void);
+
+#endif

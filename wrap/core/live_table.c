@@ -1,0 +1,246 @@
+/* live_table.c: open addressing with linear probing and backward-shift deletion, per
+ * shard; slots and queues come from mmap, never from the allocator being traced. */
+#include "live_table.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "os.h"
+
+#define SHARD_BITS 6
+#define SHARD_COUNT (1u << SHARD_BITS)
+#define INITIAL_CAPACITY 256u
+
+struct shard {
+    pthread_mutex_t lock;
+    struct live_block *slots;
+    size_t capacity; /* a power of two, or 0 before the first insert */
+    size_t count;
+    struct event_log queued;
+    atomic_size_t queued_hint;
+} __attribute__((aligned(64)));
+
+/* Zero-initialized: PTHREAD_MUTEX_INITIALIZER is all zeros in glibc. */
+static struct shard shards[SHARD_COUNT];
+static atomic_bool out_of_memory_said;
+
+static uint64_t mix(uintptr_t address)
+{
+    /* Blocks are 16-byte aligned: drop the constant bits, then spread the rest (Fibonacci
+     * hashing). The top bits pick the shard, the low bits the slot. */
+    return (uint64_t)(address >> 4) * 0x9e3779b97f4a7c15ull;
+}
+
+static struct shard *shard_of(uint64_t hash)
+{
+    return &shards[hash >> (64 - SHARD_BITS)];
+}
+
+static void say_out_of_memory(void)
+{
+    if (!atomic_exchange(&out_of_memory_said, true))
+        os_message("out of memory for the tracer's own tables: some blocks are not traced");
+}
+
+static size_t home_slot(const struct shard *shard, uint64_t hash)
+{
+    return (size_t)(hash ^ (hash >> 29)) & (shard->capacity - 1);
+}
+
+static bool grow(struct shard *shard)
+{
+    size_t capacity = shard->capacity ? shard->capacity * 2 : INITIAL_CAPACITY;
+    struct live_block *slots = os_map(capacity * sizeof *slots);
+    if (slots == NULL)
+        return false;
+    struct live_block *old = shard->slots;
+    size_t old_capacity = shard->capacity;
+    shard->slots = slots;
+    shard->capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (old[i].address == 0)
+            continue;
+        size_t slot = home_slot(shard, mix(old[i].address));
+        while (slots[slot].address != 0)
+            slot = (slot + 1) & (capacity - 1);
+        slots[slot] = old[i];
+    }
+    os_unmap(old, old_capacity * sizeof *old);
+    return true;
+}
+
+/* The slot holding address, or the empty slot where it would go. */
+static size_t find_slot(const struct shard *shard, uintptr_t address, uint64_t hash)
+{
+    size_t slot = home_slot(shard, hash);
+    while (shard->slots[slot].address != 0 && shard->slots[slot].address != address)
+        slot = (slot + 1) & (shard->capacity - 1);
+    return slot;
+}
+
+void live_table_insert(const struct live_block *block)
+{
+    uint64_t hash = mix(block->address);
+    struct shard *shard = shard_of(hash);
+    pthread_mutex_lock(&shard->lock);
+    if ((shard->count + 1) * 4 > shard->capacity * 3 && !grow(shard)) {
+        pthread_mutex_unlock(&shard->lock);
+        say_out_of_memory();
+        return;
+    }
+    size_t slot = find_slot(shard, block->address, hash);
+    if (shard->slots[slot].address == 0)
+        shard->count++;
+    shard->slots[slot] = *block;
+    pthread_mutex_unlock(&shard->lock);
+}
+
+/* Backward-shift deletion: later members of the probe run move up, so lookups never need
+ * tombstones. */
+static void delete_slot(struct shard *shard, size_t hole)
+{
+    size_t mask = shard->capacity - 1;
+    size_t slot = hole;
+    for (;;) {
+        slot = (slot + 1) & mask;
+        if (shard->slots[slot].address == 0)
+            break;
+        size_t home = home_slot(shard, mix(shard->slots[slot].address));
+        /* Move the entry into the hole unless its home lies cyclically in (hole, slot]. */
+        bool home_after_hole = hole <= slot ? (hole < home && home <= slot)
+                                            : (hole < home || home <= slot);
+        if (!home_after_hole) {
+            shard->slots[hole] = shard->slots[slot];
+            hole = slot;
+        }
+    }
+    shard->slots[hole].address = 0;
+    shard->count--;
+}
+
+bool live_table_take(uintptr_t address, struct live_block *out)
+{
+    uint64_t hash = mix(address);
+    struct shard *shard = shard_of(hash);
+    bool found = false;
+    pthread_mutex_lock(&shard->lock);
+    if (shard->capacity != 0) {
+        size_t slot = find_slot(shard, address, hash);
+        if (shard->slots[slot].address == address) {
+            *out = shard->slots[slot];
+            delete_slot(shard, slot);
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&shard->lock);
+    return found;
+}
+
+bool live_table_add_flags(uintptr_t address, uint8_t flags)
+{
+    uint64_t hash = mix(address);
+    struct shard *shard = shard_of(hash);
+    bool found = false;
+    pthread_mutex_lock(&shard->lock);
+    if (shard->capacity != 0) {
+        size_t slot = find_slot(shard, address, hash);
+        if (shard->slots[slot].address == address) {
+            shard->slots[slot].flags |= flags;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&shard->lock);
+    return found;
+}
+
+size_t live_table_queue_event(const struct trace_event *event)
+{
+    struct shard *shard = shard_of(mix(event->address));
+    pthread_mutex_lock(&shard->lock);
+    bool queued = event_log_push(&shard->queued, event);
+    size_t count = shard->queued.count;
+    atomic_store_explicit(&shard->queued_hint, count, memory_order_relaxed);
+    pthread_mutex_unlock(&shard->lock);
+    if (!queued)
+        say_out_of_memory();
+    return count;
+}
+
+size_t live_table_count(void)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        pthread_mutex_lock(&shards[i].lock);
+        total += shards[i].count;
+        pthread_mutex_unlock(&shards[i].lock);
+    }
+    return total;
+}
+
+static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64_t now_ms,
+                          uint64_t min_age_ms, struct event_log *out)
+{
+    if (!event_log_move_all(out, &shard->queued))
+        say_out_of_memory();
+    atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
+    for (size_t i = 0; i < shard->capacity; i++) {
+        struct live_block *block = &shard->slots[i];
+        if (block->address == 0 || (block->flags & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))
+            continue;
+        enum event_kind kind;
+        if (pass == PASS_EXIT) {
+            kind = EVENT_LEAK;
+        } else {
+            if ((block->flags & BLOCK_WRITTEN_AS_MALLOC) || now_ms < block->time_ms
+                || now_ms - block->time_ms < min_age_ms)
+                continue;
+            kind = EVENT_MALLOC;
+        }
+        struct trace_event event = {
+            .address = block->address,
+            .size = block->size,
+            .time_ms = block->time_ms,
+            .stack_id = block->stack_id,
+            .thread_id = block->thread_id,
+            .entry_point = block->entry_point,
+            .kind = (uint8_t)kind,
+        };
+        if (!event_log_push(out, &event)) {
+            say_out_of_memory();
+            return;
+        }
+        block->flags |= pass == PASS_EXIT ? BLOCK_WRITTEN_AT_EXIT : BLOCK_WRITTEN_AS_MALLOC;
+    }
+}
+
+void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min_age_ms,
+                        struct event_log *out)
+{
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        pthread_mutex_lock(&shards[i].lock);
+        collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
+        pthread_mutex_unlock(&shards[i].lock);
+    }
+}
+
+void live_table_lock_all(void)
+{
+    for (unsigned i = 0; i < SHARD_COUNT; i++)
+        pthread_mutex_lock(&shards[i].lock);
+}
+
+void live_table_unlock_all(void)
+{
+    for (unsigned i = SHARD_COUNT; i-- > 0;)
+        pthread_mutex_unlock(&shards[i].lock);
+}
+
+void live_table_reset_in_child(void)
+{
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        pthread_mutex_init(&shards[i].lock, NULL);
+        shards[i].queued.count = 0;
+        atomic_store_explicit(&shards[i].queued_hint, 0, memory_order_relaxed);
+    }
+}

@@ -1,0 +1,48 @@
+/* live_table.h: every live block by address, in shards that each have one lock, plus the
+ * free rows waiting for the flusher (kept under the same shard lock, so that a free takes
+ * one lock at a time). */
+#ifndef MALLOC_TRACE_LIVE_TABLE_H
+#define MALLOC_TRACE_LIVE_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event_log.h"
+#include "events.h"
+
+/* Records a block; a block already held at that address is replaced (a static libc's
+ * strdup calls malloc itself: the outer, more precise record wins). */
+void live_table_insert(const struct live_block *block);
+
+/* Removes the block at address into *out; false when the table does not hold it. */
+bool live_table_take(uintptr_t address, struct live_block *out);
+
+/* ORs flags into the block at address; false when the table does not hold it. */
+bool live_table_add_flags(uintptr_t address, uint8_t flags);
+
+/* Queues a `free` row for the flusher; returns the rows now queued in that shard. */
+size_t live_table_queue_event(const struct trace_event *event);
+
+/* Number of blocks held (locks each shard in turn). */
+size_t live_table_count(void);
+
+enum live_table_pass {
+    /* queued free rows, then a `malloc` row for each block older than min_age_ms not yet
+     * written; those blocks are marked BLOCK_WRITTEN_AS_MALLOC */
+    PASS_PERIODIC,
+    /* queued free rows, then a `leak` row for each block neither ignored nor written at
+     * exit; those are marked BLOCK_WRITTEN_AT_EXIT */
+    PASS_EXIT,
+};
+/* Appends the rows of one pass to out, one shard at a time. */
+void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min_age_ms,
+                        struct event_log *out);
+
+/* fork: the prepare handler takes every shard lock, the parent releases them, the child
+ * re-creates them and drops the queued rows (its parent writes those). */
+void live_table_lock_all(void);
+void live_table_unlock_all(void);
+void live_table_reset_in_child(void);
+
+#endif

@@ -1,0 +1,78 @@
+/* os.c: system services for the tracer (see os.h). */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static __thread pid_t cached_thread_id;
+
+pid_t os_thread_id(void)
+{
+    if (__builtin_expect(cached_thread_id == 0, 0))
+        cached_thread_id = (pid_t)syscall(SYS_gettid);
+    return cached_thread_id;
+}
+
+void os_forget_thread_id(void)
+{
+    cached_thread_id = 0;
+}
+
+uint64_t os_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+void *os_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *os_reserve(size_t *size_in_out)
+{
+    /* Under strict overcommit (vm.overcommit_memory=2) MAP_NORESERVE is ignored and a
+     * large reservation fails: halve until the kernel agrees. */
+    for (size_t size = *size_in_out; size >= (1u << 20); size /= 2) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            *size_in_out = size;
+            return p;
+        }
+    }
+    *size_in_out = 0;
+    return NULL;
+}
+
+void os_unmap(void *address, size_t size)
+{
+    if (address != NULL)
+        munmap(address, size);
+}
+
+void os_message(const char *format, ...)
+{
+    char line[1024];
+    int saved_errno = errno;
+    int prefix = snprintf(line, sizeof line, "malloc-trace: ");
+    va_list args;
+    va_start(args, format);
+    int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, format, args);
+    va_end(args);
+    size_t length = (size_t)prefix + (body < 0 ? 0 : (size_t)body);
+    if (length > sizeof line - 2)
+        length = sizeof line - 2;
+    line[length++] = '\n';
+    ssize_t ignored = write(STDERR_FILENO, line, length);
+    (void)ignored;
+    errno = saved_errno;
+}

@@ -1,0 +1,26 @@
+/* os.h: the few system services the tracer needs, none of which allocates through malloc. */
+#ifndef MALLOC_TRACE_OS_H
+#define MALLOC_TRACE_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Kernel thread id of the calling thread, cached per thread (gettid costs a syscall). */
+pid_t os_thread_id(void);
+/* After fork the child's only thread has a new id but inherits the parent's cache. */
+void os_forget_thread_id(void);
+
+uint64_t os_now_ms(void);
+
+/* Zero-filled private memory straight from the kernel, or NULL. */
+void *os_map(size_t size);
+/* Reserves address space without committing swap; pages are backed on first touch. */
+void *os_reserve(size_t *size_in_out);
+void os_unmap(void *address, size_t size);
+
+/* One line on stderr, prefixed with "malloc-trace: ", built in a stack buffer and written
+ * with one write(2): safe from inside an allocation, never interleaved with other lines. */
+void os_message(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

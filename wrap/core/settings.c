@@ -1,0 +1,97 @@
+/* settings.c: one table of settings feeds the parser and the messages (see settings.h). */
+#include "settings.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "os.h"
+
+#define DEFAULT_OUT_FILE_PATH "/tmp/malloc-trace.csv"
+#define DEFAULT_OUT_FILE_MAX_SIZE 0x100000000ull
+#define DEFAULT_PERIOD_SECONDS 60u
+#define DEFAULT_DEPTH 32u
+/* A period longer than a year is a typo, and keeps timeouts far from overflow. */
+#define MAX_PERIOD_SECONDS (366u * 24u * 3600u)
+
+static bool parse_digits(const char *text, unsigned base, uint64_t *out)
+{
+    uint64_t value = 0;
+    if (*text == '\0')
+        return false;
+    for (; *text != '\0'; text++) {
+        unsigned digit;
+        char c = *text;
+        if (c >= '0' && c <= '9')
+            digit = (unsigned)(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            digit = (unsigned)(c - 'a') + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            digit = (unsigned)(c - 'A') + 10;
+        else
+            return false;
+        if (value > (UINT64_MAX - digit) / base)
+            return false;
+        value = value * base + digit;
+    }
+    *out = value;
+    return true;
+}
+
+bool settings_parse_size(const char *text, uint64_t *out)
+{
+    uint64_t value;
+    bool parsed = (text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+                      ? parse_digits(text + 2, 16, &value)
+                      : parse_digits(text, 10, &value);
+    if (!parsed || value == 0)
+        return false;
+    *out = value;
+    return true;
+}
+
+bool settings_parse_unsigned(const char *text, unsigned max, unsigned *out)
+{
+    uint64_t value;
+    if (!parse_digits(text, 10, &value) || value == 0 || value > max)
+        return false;
+    *out = (unsigned)value;
+    return true;
+}
+
+void settings_load(struct settings *out, settings_lookup_fn *lookup)
+{
+    const char *text;
+
+    memcpy(out->out_file_path, DEFAULT_OUT_FILE_PATH, sizeof DEFAULT_OUT_FILE_PATH);
+    out->out_file_max_size = DEFAULT_OUT_FILE_MAX_SIZE;
+    out->period_seconds = DEFAULT_PERIOD_SECONDS;
+    out->depth = DEFAULT_DEPTH;
+    out->symbols = true;
+
+    if ((text = lookup("out_file_path")) != NULL) {
+        size_t length = strlen(text);
+        if (length == 0 || length >= sizeof out->out_file_path)
+            os_message("out_file_path: %s; using %s",
+                       length == 0 ? "empty" : "longer than PATH_MAX", DEFAULT_OUT_FILE_PATH);
+        else
+            memcpy(out->out_file_path, text, length + 1);
+    }
+    if ((text = lookup("out_file_max_size")) != NULL
+        && !settings_parse_size(text, &out->out_file_max_size))
+        os_message("out_file_max_size: '%.64s' is not a positive decimal or 0x hex number of "
+                   "bytes; using 0x%llx", text, (unsigned long long)DEFAULT_OUT_FILE_MAX_SIZE);
+    if ((text = lookup("malloc_second_peremption")) != NULL
+        && !settings_parse_unsigned(text, MAX_PERIOD_SECONDS, &out->period_seconds))
+        os_message("malloc_second_peremption: '%.64s' is not a whole number of seconds from 1 "
+                   "to %u; using %u", text, MAX_PERIOD_SECONDS, DEFAULT_PERIOD_SECONDS);
+    if ((text = lookup("MALLOC_TRACE_DEPTH")) != NULL
+        && !settings_parse_unsigned(text, SETTINGS_MAX_DEPTH, &out->depth))
+        os_message("MALLOC_TRACE_DEPTH: '%.64s' is not a whole number from 1 to %u; using %u",
+                   text, SETTINGS_MAX_DEPTH, DEFAULT_DEPTH);
+    if ((text = lookup("MALLOC_TRACE_SYMBOLS")) != NULL) {
+        if (strcmp(text, "0") == 0)
+            out->symbols = false;
+        else if (strcmp(text, "1") != 0)
+            os_message("MALLOC_TRACE_SYMBOLS: '%.64s' is neither 0 nor 1; using 1", text);
+    }
+}

@@ -1,0 +1,30 @@
+/* settings.h: the environment variables of CONTRACT section 4, read once at start. */
+#ifndef MALLOC_TRACE_SETTINGS_H
+#define MALLOC_TRACE_SETTINGS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SETTINGS_MAX_DEPTH 256
+
+struct settings {
+    char out_file_path[PATH_MAX];  /* may hold %p, expanded when the file is opened */
+    uint64_t out_file_max_size;
+    unsigned period_seconds;       /* malloc_second_peremption */
+    unsigned depth;                /* MALLOC_TRACE_DEPTH: frames kept, frame 0 included */
+    bool symbols;                  /* MALLOC_TRACE_SYMBOLS */
+};
+
+/* The value of one variable, or NULL when unset; getenv in the library, a table in tests. */
+typedef const char *settings_lookup_fn(const char *name);
+
+/* Fills every field; a value that does not parse is reported once (os_message, naming the
+ * variable) and its default is kept. */
+void settings_load(struct settings *out, settings_lookup_fn *lookup);
+
+/* Parsers, exposed for the unit tests. Each returns false when text is not acceptable. */
+bool settings_parse_size(const char *text, uint64_t *out);               /* decimal or 0x hex, > 0 */
+bool settings_parse_unsigned(const char *text, unsigned max, unsigned *out); /* decimal, 1..max */
+
+#endif

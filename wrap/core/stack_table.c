@@ -1,0 +1,126 @@
+/* stack_table.c: records live in one address range reserved at first use and filled by
+ * bumping a pointer, so an id is an offset (in 8-byte words) and readers need no lock: a
+ * bucket head is published with a release store after the record is complete. */
+#include "stack_table.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "os.h"
+
+#define BUCKET_BITS 18
+#define BUCKET_COUNT (1u << BUCKET_BITS)
+#define REGION_WANTED ((size_t)4 << 30)
+
+static _Atomic uint32_t buckets[BUCKET_COUNT];
+static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *region;             /* written once under insert_lock, read after a bucket load */
+static size_t region_size;
+static size_t region_used;
+static atomic_uint stack_count;
+static bool full_said;
+
+static uint32_t hash_frames(void *const *frames, uint32_t depth)
+{
+    uint64_t hash = 0xcbf29ce484222325ull ^ depth;
+    for (uint32_t i = 0; i < depth; i++) {
+        hash ^= (uint64_t)(uintptr_t)frames[i];
+        hash *= 0x100000001b3ull;
+        hash ^= hash >> 31;
+    }
+    return (uint32_t)(hash ^ (hash >> 32));
+}
+
+struct stack_record *stack_table_get(uint32_t id)
+{
+    return (struct stack_record *)(region + (size_t)id * 8);
+}
+
+static bool same_stack(const struct stack_record *record, uint32_t hash, void *const *frames,
+                       uint32_t depth)
+{
+    return record->hash == hash && record->depth == depth
+           && memcmp(record->frames, frames, depth * sizeof *frames) == 0;
+}
+
+static uint32_t find(uint32_t head, uint32_t hash, void *const *frames, uint32_t depth)
+{
+    for (uint32_t id = head; id != 0;) {
+        const struct stack_record *record = stack_table_get(id);
+        if (same_stack(record, hash, frames, depth))
+            return id;
+        id = record->next;
+    }
+    return 0;
+}
+
+/* Reserves the region and its first record, the empty stack (id 0). Called with the lock. */
+static bool reserve_region(void)
+{
+    size_t size = REGION_WANTED;
+    char *memory = os_reserve(&size);
+    if (memory == NULL)
+        return false;
+    region_size = size;
+    region_used = sizeof(struct stack_record);
+    region = memory;
+    atomic_store(&stack_count, 1);
+    return true;
+}
+
+uint32_t stack_table_intern(void *const *frames, uint32_t depth)
+{
+    if (depth == 0)
+        return STACK_ID_EMPTY;
+    uint32_t hash = hash_frames(frames, depth);
+    _Atomic uint32_t *bucket = &buckets[hash & (BUCKET_COUNT - 1)];
+    uint32_t id = find(atomic_load_explicit(bucket, memory_order_acquire), hash, frames, depth);
+    if (id != 0)
+        return id;
+
+    pthread_mutex_lock(&insert_lock);
+    /* Another thread may have added it since the lock-free look. */
+    id = find(atomic_load_explicit(bucket, memory_order_relaxed), hash, frames, depth);
+    size_t bytes = sizeof(struct stack_record) + depth * sizeof *frames;
+    if (id == 0 && (region != NULL || reserve_region())) {
+        if (region_used + bytes <= region_size && (region_used + bytes) / 8 <= UINT32_MAX) {
+            struct stack_record *record = (struct stack_record *)(region + region_used);
+            id = (uint32_t)(region_used / 8);
+            region_used += bytes;
+            record->next = atomic_load_explicit(bucket, memory_order_relaxed);
+            record->hash = hash;
+            record->depth = depth;
+            memcpy(record->frames, frames, depth * sizeof *frames);
+            atomic_store_explicit(bucket, id, memory_order_release);
+            atomic_fetch_add(&stack_count, 1);
+        } else if (!full_said) {
+            full_said = true;
+            os_message("the stack table is full: new stacks are written without frames");
+        }
+    }
+    pthread_mutex_unlock(&insert_lock);
+    return id;
+}
+
+uint32_t stack_table_count(void)
+{
+    return atomic_load(&stack_count);
+}
+
+void stack_table_lock(void)
+{
+    pthread_mutex_lock(&insert_lock);
+}
+
+void stack_table_unlock(void)
+{
+    pthread_mutex_unlock(&insert_lock);
+}
+
+void stack_table_reset_in_child(void)
+{
+    pthread_mutex_init(&insert_lock, NULL);
+}

@@ -1,0 +1,240 @@
+/* tracer.c: start, the hooks the front-ends call, the runtime API, fork and exit. */
+#define _GNU_SOURCE
+#include "tracer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+
+#include "../include/malloctrace.h"
+#include "backtrace.h"
+#include "flusher.h"
+#include "live_table.h"
+#include "os.h"
+#include "settings.h"
+#include "stack_table.h"
+
+/* A full flusher queue in one shard wakes the flusher this often (in queued rows). */
+#define WAKE_FLUSHER_EVERY 16384u
+
+enum tracer_state {
+    /* Before the constructor: blocks are recorded without frames, since unwinding this
+     * early breaks libunwind for the rest of a static program (TRAPS.md). */
+    STATE_STARTING,
+    STATE_TRACING,
+    /* The exit pass has begun: everything passes through. */
+    STATE_FINISHED,
+    /* A set-user-ID or set-group-ID program: nothing is traced, nothing written. */
+    STATE_OFF,
+};
+
+MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model("initial-exec")));
+static __thread unsigned disabled_depth __attribute__((tls_model("initial-exec")));
+static _Atomic int state = STATE_STARTING;
+static struct settings settings;
+static unsigned frames_kept; /* return addresses per stack: MALLOC_TRACE_DEPTH less frame 0 */
+
+static uint8_t new_block_flags(void)
+{
+    return disabled_depth ? BLOCK_IGNORED : 0;
+}
+
+/* Captures the caller's stack. Only hooks call this, and it is always inlined into them, so
+ * that the number of tracer frames above the unwinder stays fixed (BACKTRACE_TRACER_FRAMES). */
+static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing)
+{
+    if (!tracing)
+        return STACK_ID_EMPTY;
+    void *frames[SETTINGS_MAX_DEPTH];
+    uint32_t count = backtrace_capture(frames, frames_kept);
+    return stack_table_intern(frames, count);
+}
+
+static void record_block(void *ptr, size_t size, uint32_t stack_id, enum entry_point entry,
+                         uint8_t flags)
+{
+    struct live_block block = {
+        .address = (uintptr_t)ptr,
+        .size = size,
+        .time_ms = os_now_ms(),
+        .stack_id = stack_id,
+        .thread_id = os_thread_id(),
+        .entry_point = (uint8_t)entry,
+        .flags = flags,
+    };
+    live_table_insert(&block);
+}
+
+static void queue_free_row(void *ptr, uint64_t size, uint32_t stack_id, enum entry_point entry)
+{
+    struct trace_event event = {
+        .address = (uintptr_t)ptr,
+        .size = size,
+        .time_ms = os_now_ms(),
+        .stack_id = stack_id,
+        .thread_id = os_thread_id(),
+        .entry_point = (uint8_t)entry,
+        .kind = EVENT_FREE,
+    };
+    if (live_table_queue_event(&event) % WAKE_FLUSHER_EVERY == 0)
+        flusher_wake();
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry)
+{
+    int now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (ptr == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+        return;
+    malloc_trace_guard++;
+    if (now == STATE_TRACING)
+        flusher_ensure_running();
+    uint32_t stack_id = capture_stack(now == STATE_TRACING);
+    record_block(ptr, size, stack_id, entry, new_block_flags());
+    malloc_trace_guard--;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry)
+{
+    int now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (ptr == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+        return;
+    malloc_trace_guard++;
+    struct live_block block;
+    bool held = live_table_take((uintptr_t)ptr, &block);
+    /* Rows only for an address not held (orphan) or a block already written as `malloc`
+     * (late free); the common free captures no stack at all. */
+    if (!held || (block.flags & BLOCK_WRITTEN_AS_MALLOC)) {
+        if (now == STATE_TRACING)
+            flusher_ensure_running();
+        uint32_t stack_id = capture_stack(now == STATE_TRACING);
+        queue_free_row(ptr, held ? block.size : 0, stack_id, entry);
+    }
+    malloc_trace_guard--;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace_move *move)
+{
+    int now = atomic_load_explicit(&state, memory_order_relaxed);
+    move->held = false;
+    if (old == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+        return;
+    move->held = live_table_take((uintptr_t)old, &move->block);
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr)
+{
+    int now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (ptr == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+        return;
+    struct live_block ignored;
+    live_table_take((uintptr_t)ptr, &ignored);
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, void *old,
+                                                bool old_released, void *result, size_t size,
+                                                enum entry_point entry)
+{
+    int now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+        return;
+    malloc_trace_guard++;
+    bool tracing = now == STATE_TRACING;
+    if (tracing)
+        flusher_ensure_running();
+    bool released = old != NULL && old_released;
+    bool free_row = released && (!move->held || (move->block.flags & BLOCK_WRITTEN_AS_MALLOC));
+    uint32_t stack_id = free_row || result != NULL ? capture_stack(tracing) : STACK_ID_EMPTY;
+    if (free_row)
+        queue_free_row(old, move->held ? move->block.size : 0, stack_id, entry);
+    if (result != NULL) {
+        uint8_t flags = new_block_flags();
+        if (move->held && result == old)
+            flags |= move->block.flags & BLOCK_IGNORED;
+        record_block(result, size, stack_id, entry, flags);
+    } else if (move->held && !released) {
+        live_table_insert(&move->block); /* the call failed: the old block lives on */
+    }
+    malloc_trace_guard--;
+}
+
+MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
+{
+    if (ptr != NULL)
+        live_table_add_flags((uintptr_t)ptr, BLOCK_IGNORED);
+}
+
+MALLOC_TRACE_API void malloc_trace_disable(void)
+{
+    disabled_depth++;
+}
+
+MALLOC_TRACE_API void malloc_trace_enable(void)
+{
+    if (disabled_depth > 0)
+        disabled_depth--;
+}
+
+/* fork: every lock of ours is taken in one order (flush, stacks, shards) before the fork,
+ * so that the child gets none of them held by a thread that does not exist there. */
+static void before_fork(void)
+{
+    malloc_trace_guard++;
+    flusher_lock();
+    stack_table_lock();
+    live_table_lock_all();
+}
+
+static void after_fork_in_parent(void)
+{
+    live_table_unlock_all();
+    stack_table_unlock();
+    flusher_unlock();
+    malloc_trace_guard--;
+}
+
+static void after_fork_in_child(void)
+{
+    live_table_reset_in_child();
+    stack_table_reset_in_child();
+    flusher_reset_in_child();
+    os_forget_thread_id();
+    malloc_trace_guard--;
+}
+
+static const char *lookup_environment(const char *name)
+{
+    return getenv(name);
+}
+
+__attribute__((constructor(101))) static void tracer_start(void)
+{
+    if (atomic_load(&state) != STATE_STARTING)
+        return;
+    if (getauxval(AT_SECURE)) {
+        atomic_store(&state, STATE_OFF);
+        return;
+    }
+    malloc_trace_guard++;
+    settings_load(&settings, lookup_environment);
+    frames_kept = settings.depth - 1;
+    backtrace_init();
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    atomic_store(&state, STATE_TRACING);
+    flusher_start(&settings);
+    malloc_trace_guard--;
+}
+
+/* Priority 101 runs last among the destructors of its object: in the wrap forms that is
+ * the program's own executable, whose default-priority destructors run first. */
+__attribute__((destructor(101))) static void tracer_finish(void)
+{
+    if (malloc_trace_guard)
+        return; /* exit() from a signal handler that interrupted the tracer itself */
+    int expected = STATE_TRACING;
+    if (!atomic_compare_exchange_strong(&state, &expected, STATE_FINISHED))
+        return;
+    malloc_trace_guard++;
+    flusher_exit_pass();
+    malloc_trace_guard--;
+}

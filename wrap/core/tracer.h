@@ -1,0 +1,46 @@
+/* tracer.h: the core's interface to the front-ends (wrap/ and preload/). A front-end entry
+ * point calls the real function and one of these hooks, directly (the stack capture counts
+ * on exactly one front-end frame above the hook), and nothing else. */
+#ifndef MALLOC_TRACE_TRACER_H
+#define MALLOC_TRACE_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "entry_points.h"
+#include "events.h"
+
+/* Hooks stay global in the archive (the front-ends are other members) and are hidden from
+ * the dynamic symbol table of the preload library by its version script. */
+#define MALLOC_TRACE_HOOK __attribute__((visibility("default"), noinline))
+/* The runtime API of malloctrace.h: exported by both forms. */
+#define MALLOC_TRACE_API __attribute__((visibility("default")))
+
+/* Non-zero while the calling thread runs tracer code: whatever it allocates or frees then
+ * (libunwind, libdw, jansson, pthread_create, or a static libstdc++'s operator new calling
+ * malloc) passes straight through. */
+extern MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model("initial-exec")));
+
+/* After the real function returned ptr (NULL: nothing to record). */
+MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry);
+
+/* Before the real free, so that no other thread can be handed the same address first. */
+MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry);
+
+/* A block the real function released internally without the program calling free (libc's
+ * getline growing the caller's buffer): dropped without a row. */
+MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr);
+
+/* realloc and the like: begin takes the old block out of the table before the real call
+ * (for the same reason as on_free), end settles it after: old_released tells whether the
+ * real call released old (a successful realloc, realloc(p, 0)), result is the new block. */
+struct malloc_trace_move {
+    struct live_block block;
+    bool held;
+};
+MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace_move *move);
+MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, void *old,
+                                                bool old_released, void *result, size_t size,
+                                                enum entry_point entry);
+
+#endif

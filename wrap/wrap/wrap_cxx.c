@@ -1,0 +1,70 @@
+/* wrap_cxx.c: the C++ operators for `ld --wrap`, in an archive member of their own: only a
+ * C++ link references them, and a C link must not need libstdc++'s __real_ symbols. */
+#include <stddef.h>
+
+#include "../core/tracer.h"
+
+#define WRAP __attribute__((visibility("default")))
+
+/* operator new and new[]: recorded after the real call. In a static link, libstdc++'s own
+ * call to malloc inside is recorded too and then replaced by this more precise record. */
+#define WRAP_NEW(mangled, entry, parameters, arguments)                                     \
+    void *__real_##mangled parameters;                                                      \
+    WRAP void *__wrap_##mangled parameters                                                  \
+    {                                                                                       \
+        void *ptr = __real_##mangled arguments;                                             \
+        malloc_trace_on_alloc(ptr, size, entry);                                            \
+        return ptr;                                                                         \
+    }
+
+/* operator delete and delete[]: recorded before the real call, which runs under the guard:
+ * libstdc++'s sized or array delete calls the plain one (or free), whose wrapper must not
+ * see the block again and report an orphan free. */
+#define WRAP_DELETE(mangled, entry, parameters, arguments)                                  \
+    void __real_##mangled parameters;                                                       \
+    WRAP void __wrap_##mangled parameters                                                   \
+    {                                                                                       \
+        malloc_trace_on_free(ptr, entry);                                                   \
+        malloc_trace_guard++;                                                               \
+        __real_##mangled arguments;                                                         \
+        malloc_trace_guard--;                                                               \
+    }
+
+typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by reference */
+typedef size_t align_val;               /* std::align_val_t is an enum of size_t */
+
+WRAP_NEW(_Znwm, ENTRY_NEW, (size_t size), (size))
+WRAP_NEW(_ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW, (size_t size, const nothrow_tag *tag),
+         (size, tag))
+WRAP_NEW(_ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED, (size_t size, align_val alignment),
+         (size, alignment))
+WRAP_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, ENTRY_NEW_ALIGNED_NOTHROW,
+         (size_t size, align_val alignment, const nothrow_tag *tag), (size, alignment, tag))
+WRAP_NEW(_Znam, ENTRY_NEW_ARRAY, (size_t size), (size))
+WRAP_NEW(_ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW, (size_t size, const nothrow_tag *tag),
+         (size, tag))
+WRAP_NEW(_ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED, (size_t size, align_val alignment),
+         (size, alignment))
+WRAP_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
+         (size_t size, align_val alignment, const nothrow_tag *tag), (size, alignment, tag))
+
+WRAP_DELETE(_ZdlPv, ENTRY_DELETE, (void *ptr), (ptr))
+WRAP_DELETE(_ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), (ptr, size))
+WRAP_DELETE(_ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW, (void *ptr, const nothrow_tag *tag),
+            (ptr, tag))
+WRAP_DELETE(_ZdlPvSt11align_val_t, ENTRY_DELETE_ALIGNED, (void *ptr, align_val alignment),
+            (ptr, alignment))
+WRAP_DELETE(_ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
+            (void *ptr, size_t size, align_val alignment), (ptr, size, alignment))
+WRAP_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, ENTRY_DELETE_ALIGNED_NOTHROW,
+            (void *ptr, align_val alignment, const nothrow_tag *tag), (ptr, alignment, tag))
+WRAP_DELETE(_ZdaPv, ENTRY_DELETE_ARRAY, (void *ptr), (ptr))
+WRAP_DELETE(_ZdaPvm, ENTRY_DELETE_ARRAY_SIZED, (void *ptr, size_t size), (ptr, size))
+WRAP_DELETE(_ZdaPvRKSt9nothrow_t, ENTRY_DELETE_ARRAY_NOTHROW,
+            (void *ptr, const nothrow_tag *tag), (ptr, tag))
+WRAP_DELETE(_ZdaPvSt11align_val_t, ENTRY_DELETE_ARRAY_ALIGNED,
+            (void *ptr, align_val alignment), (ptr, alignment))
+WRAP_DELETE(_ZdaPvmSt11align_val_t, ENTRY_DELETE_ARRAY_SIZED_ALIGNED,
+            (void *ptr, size_t size, align_val alignment), (ptr, size, alignment))
+WRAP_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, ENTRY_DELETE_ARRAY_ALIGNED_NOTHROW,
+            (void *ptr, align_val alignment, const nothrow_tag *tag), (ptr, alignment, tag))
