@@ -1,22 +1,11 @@
 // cxx_events.cpp: allocates through the C++ operators, leaks a known set, and prints one
 // `EXPECT kind address size thread_id frame0|frame1` line per row it expects.
-#include <cstdio>
+#include "common.h"
+
 #include <cstdlib>
 #include <new>
 #include <string>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <vector>
-
-static void expect(const char *kind, const void *ptr, size_t size, const char *frame0,
-                   const char *frame1)
-{
-    char line[512];
-    int length = snprintf(line, sizeof line, "EXPECT %s %p %zu %ld %s|%s\n", kind, ptr, size,
-                          (long)syscall(SYS_gettid), frame0, frame1);
-    if (write(1, line, (size_t)length) < 0)
-        _exit(99);
-}
 
 struct alignas(64) Aligned {
     char bytes[64];

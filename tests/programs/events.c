@@ -2,36 +2,14 @@
  * address the tracer never saw, and prints one `EXPECT kind address size thread_id frame0|frame1`
  * line per row it expects (stdout through write(2): stdio would allocate). frame1 is the
  * exact frame 1, or with a leading ~ the first frame in the program. */
-#define _GNU_SOURCE
+#include "common.h"
+
 #include <malloc.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <wchar.h>
 
 void *__libc_malloc(size_t size); /* glibc's allocator, intercepted by neither form */
-
-static void say(const char *format, ...)
-{
-    char line[512];
-    va_list args;
-    va_start(args, format);
-    int length = vsnprintf(line, sizeof line, format, args);
-    va_end(args);
-    if (write(1, line, (size_t)length) < 0)
-        _exit(99);
-}
-
-/* size -1 and frame0 "*": not checked (what libc does inside differs between versions). */
-static void expect(const char *kind, const void *ptr, long size, const char *frame0,
-                   const char *frame1)
-{
-    say("EXPECT %s %p %ld %ld %s|%s\n", kind, ptr, size, (long)syscall(SYS_gettid), frame0,
-        frame1);
-}
 
 static int in_wrap_form(void)
 {

@@ -117,7 +117,10 @@ static bool open_file(void)
         new_fd = open(path, flags);
     }
     if (new_fd < 0) {
-        say_once(errno, errno == ELOOP ? "refusing to follow a symbolic link at" : "cannot open");
+        /* ENXIO: a FIFO (or socket) with no reader; ELOOP: O_NOFOLLOW met a symbolic link. */
+        say_once(errno, errno == ELOOP   ? "refusing to follow a symbolic link at"
+                        : errno == ENXIO ? "not a regular file, not writing to"
+                                         : "cannot open");
         return false;
     }
     struct stat status;

@@ -1,0 +1,127 @@
+"""Processes that fork, threads that allocate and free across threads, exit from a thread."""
+import glob
+import os
+import re
+
+from harness import (WORK, assert_expected_rows, build, check, equal, program_frames,
+                     read_trace, run, without_thread_storage)
+
+
+def fork_with_pid_files_in(form):
+    program = build("forks.c", form)
+    for old in glob.glob(os.path.join(WORK, f"fork.{form}.*.csv")):
+        os.unlink(old)
+    template = os.path.join(WORK, f"fork.{form}.%p.csv")
+    result = run(program, form, trace=template)
+    equal(result.returncode, 0, "exit status")
+    equal(result.stderr, "", "stderr")
+    child = int(re.search(r"^CHILD (\d+)$", result.stdout, re.M).group(1))
+    before, in_child, after = result.expected
+    parent_rows = read_trace(template.replace("%p", str(before["thread_id"])))
+    child_rows = read_trace(template.replace("%p", str(child)))
+
+    def leaks(rows):
+        return sorted((r["address"], r["size"], r["thread_id"]) for r in rows
+                      if "main" in program_frames(r, program))
+
+    def key(expected):
+        return (expected["address"], expected["size"], expected["thread_id"])
+
+    equal(leaks(parent_rows), sorted([key(before), key(after)]), "the parent's leaks")
+    equal(leaks(child_rows), sorted([key(before), key(in_child)]), "the child's leaks")
+    equal(in_child["thread_id"], child, "the child's thread id")
+
+
+def test_fork_wrap():
+    fork_with_pid_files_in("wrap")
+
+
+def test_fork_static():
+    fork_with_pid_files_in("static")
+
+
+def test_fork_preload():
+    fork_with_pid_files_in("preload")
+
+
+def test_fork_shared_file_preload():
+    program = build("forks.c", "preload")
+    result = run(program, "preload")
+    equal(result.returncode, 0, "exit status")
+    with open(result.trace_path) as trace:
+        equal(trace.read().count("function;thread_id"), 1, "headers in the shared file")
+    rows = [r for r in result.rows() if "main" in program_frames(r, program)]
+    before = result.expected[0]["address"]
+    equal(sorted(r["address"] for r in rows if r["address"] == before), [before, before],
+          "the block leaked before fork, reported by both processes")
+    equal(len(rows), 4, "leak rows in the shared file")
+
+
+def fork_stress_in(form):
+    program = build("forks.c", form)
+    result = run(program, form, args=["stress"], timeout=120)
+    equal(result.returncode, 0, "exit status")
+    equal(result.stderr, "", "stderr")
+    rows = result.rows()  # every line whole, six fields, JSON stacks
+    orphans = [r for r in rows if r["function"] == "free" and len(r["stack"]) > 1]
+    equal(orphans, [], "orphan frees")
+
+
+def test_fork_stress_wrap():
+    fork_stress_in("wrap")
+
+
+def test_fork_stress_preload():
+    fork_stress_in("preload")
+
+
+def threads_in(form):
+    program = build("threads.c", form)
+    result = run(program, form, timeout=120)
+    equal(result.returncode, 0, "exit status")
+    equal(result.stderr, "", "stderr")
+    equal(len(result.expected), 20, "EXPECT lines")
+    equal(len({e["thread_id"] for e in result.expected}), 4, "threads")
+    others = assert_expected_rows(result, program, without_thread_storage(result.rows()))
+    # Rows from the workers' loops would be blocks lost or frees misattributed.
+    strays = [r for r in others if "worker" in program_frames(r, program)]
+    equal(strays, [], "rows from the workers' loops")
+
+
+def test_threads_wrap():
+    threads_in("wrap")
+
+
+def test_threads_static():
+    threads_in("static")
+
+
+def test_threads_preload():
+    threads_in("preload")
+
+
+def exit_from_thread_in(form):
+    program = build("threads.c", form)
+    result = run(program, form, args=["exit"], timeout=120)
+    equal(result.returncode, 7, "exit status")
+    equal(result.stderr, "", "stderr")
+    rows = without_thread_storage(result.rows())
+    leaked = {e["address"] for e in result.expected}
+    found = {r["address"] for r in rows if r["function"] == "leak"}
+    check(leaked <= found, f"leaks not written: {sorted(leaked - found)}")
+    for row in rows:
+        frames = program_frames(row, program)
+        check(row["address"] in leaked or not frames or "churn_forever" in frames,
+              f"unexpected row {row['function']} {row['address']} {frames}")
+
+
+def test_exit_from_thread_wrap():
+    exit_from_thread_in("wrap")
+
+
+def test_exit_from_thread_static():
+    exit_from_thread_in("static")
+
+
+def test_exit_from_thread_preload():
+    exit_from_thread_in("preload")

@@ -1,0 +1,189 @@
+"""The output file and the settings: header, append, truncation, %p, bad values, unsafe
+paths, exit status, stack depth, unsymbolized frames."""
+import os
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+
+from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, check, equal,
+                     program_frames, read_trace, run)
+
+
+def scratch_dir():
+    return tempfile.mkdtemp(prefix="out.", dir=WORK)
+
+
+def test_exit_status_and_header_only_file():
+    program = build("leaker.c", "wrap")
+    result = run(program, "wrap", args=["3", "0", "0"])
+    equal(result.returncode, 3, "exit status")
+    with open(result.trace_path) as trace:
+        equal(trace.read(), HEADER + "\n", "a run with no event")
+    equal(stat.S_IMODE(os.stat(result.trace_path).st_mode), 0o600, "file mode")
+
+
+def test_exit_status_every_form():
+    for form in FORMS:
+        program = build("leaker.c", form)
+        result = run(program, form, args=["42", "1", "10"])
+        equal(result.returncode, 42, f"exit status ({form})")
+        assert_expected_rows(result, program)
+
+
+def test_append_without_second_header():
+    program = build("leaker.c", "preload")
+    trace = os.path.join(scratch_dir(), "shared.csv")
+    first = run(program, "preload", args=["0", "2", "10"], trace=trace)
+    second = run(program, "preload", args=["0", "3", "20"], trace=trace)
+    with open(trace) as text:
+        equal(text.read().count("function;thread_id"), 1, "headers")
+    rows = read_trace(trace)
+    mine = [r for r in rows if "main" in program_frames(r, program)]
+    equal(len(mine), 5, "rows of both runs")
+    equal(sorted(r["size"] for r in mine), [10, 10, 20, 20, 20], "sizes")
+    check(first.expected and second.expected, "both runs printed their blocks")
+
+
+def test_pid_in_path():
+    program = build("leaker.c", "static")
+    directory = scratch_dir()
+    result = run(program, "static", args=["0", "1", "77"],
+                 trace=os.path.join(directory, "trace.%p.csv"))
+    pid = result.expected[0]["thread_id"]  # the main thread's id is the process id
+    equal(os.listdir(directory), [f"trace.{pid}.csv"], "files written")
+    assert_expected_rows(result, program, read_trace(os.path.join(directory,
+                                                                  f"trace.{pid}.csv")))
+
+
+def test_truncation_restarts_with_header():
+    program = build("leaker.c", "wrap")
+    for limit in ("1500", "0x5dc"):
+        result = run(program, "wrap", args=["0", "40", "16"],
+                      env={"out_file_max_size": limit})
+        equal(result.stderr, "", "stderr")
+        size = os.path.getsize(result.trace_path)
+        check(0 < size <= 1500, f"file size {size} within {limit}")
+        rows = read_trace(result.trace_path)
+        check(rows, "rows after the truncation")
+        expected = {e["address"] for e in result.expected}
+        check({r["address"] for r in rows} <= expected, "rows are the program's leaks")
+        with open(result.trace_path) as trace:
+            equal(trace.read().count("function;thread_id"), 1, "headers")
+
+
+def test_row_larger_than_the_limit_is_dropped_once():
+    program = build("leaker.c", "preload")
+    result = run(program, "preload", args=["0", "5", "16"], env={"out_file_max_size": "100"})
+    lines = result.stderr.splitlines()
+    equal(len(lines), 1, f"messages: {lines}")
+    check(re.fullmatch(r"malloc-trace: a row of \d+ bytes cannot fit in out_file_max_size "
+                       r"\(100 bytes\): such rows are dropped", lines[0]), lines[0])
+    with open(result.trace_path) as trace:
+        equal(trace.read(), HEADER + "\n", "only the header fits")
+
+
+BAD_SETTINGS = {
+    "malloc_second_peremption": ["abc", "-5", "0", "", "99999999999999999999", "1.5"],
+    "out_file_max_size": ["", "-1", "0", "0x", "12k", "0x1g", "184467440737095516160"],
+    "MALLOC_TRACE_DEPTH": ["0", "257", "x", ""],
+    "MALLOC_TRACE_SYMBOLS": ["2", "yes", ""],
+}
+
+
+def test_bad_settings_are_reported_once_and_ignored():
+    program = build("leaker.c", "wrap")
+    for name, values in BAD_SETTINGS.items():
+        for value in values:
+            result = run(program, "wrap", args=["5", "1", "10"], env={name: value})
+            equal(result.returncode, 5, f"exit status with {name}={value!r}")
+            lines = result.stderr.splitlines()
+            equal(len(lines), 1, f"messages for {name}={value!r}: {lines}")
+            check(lines[0].startswith(f"malloc-trace: {name}: "), lines[0])
+            assert_expected_rows(result, program)
+
+
+def test_empty_path_uses_default_with_message():
+    program = build("leaker.c", "wrap")
+    result = run(program, "wrap", args=["0", "0", "0"], env={"out_file_path": ""})
+    equal(result.stderr, "malloc-trace: out_file_path: empty; using /tmp/malloc-trace.csv\n",
+          "stderr")
+
+
+def test_depth_limits_frames():
+    program = build("leaker.c", "preload")
+    result = run(program, "preload", args=["0", "1", "10"], env={"MALLOC_TRACE_DEPTH": "3"})
+    row = next(r for r in result.rows() if r["address"] == result.expected[0]["address"])
+    equal([f["f"] for f in row["stack"]], ["malloc", "leaf", "middle"], "frames")
+
+
+def test_unsymbolized_frames_name_module_and_offset():
+    for form in ("wrap", "static"):
+        program = build("leaker.c", form)
+        result = run(program, form, args=["0", "1", "10"], env={"MALLOC_TRACE_SYMBOLS": "0"})
+        row = next(r for r in result.rows() if r["address"] == result.expected[0]["address"])
+        frames = row["stack"][1:4]
+        for frame in frames:
+            equal(frame["m"], program, "module")
+            check(frame["f"].startswith(program + "+0x"), frame["f"])
+            equal((frame["s"], frame["l"]), ("", 0), "source and line")
+        offsets = [f["f"].split("+")[-1] for f in frames]
+        names = subprocess.run(["addr2line", "-f", "-e", program, *offsets],
+                               capture_output=True, text=True, check=True).stdout.split()[::2]
+        equal(names, ["leaf", "middle", "outer"], f"addr2line of the offsets ({form})")
+
+
+def refused(path_setup, expected_message):
+    """The program runs unchanged, the tracer says once why it does not write."""
+    program = build("leaker.c", "wrap")
+    directory = scratch_dir()
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, "trace.csv")
+    path_setup(directory, path)
+    result = run(program, "wrap", args=["9", "2", "10"], trace=path, timeout=20)
+    equal(result.returncode, 9, "exit status")
+    equal(len(result.expected), 2, "the program ran")
+    lines = result.stderr.splitlines()
+    equal(len(lines), 1, f"messages: {lines}")
+    check(expected_message in lines[0] and path in lines[0], lines[0])
+    return directory, path
+
+
+def test_symbolic_link_is_not_followed():
+    def setup(directory, path):
+        with open(os.path.join(directory, "target"), "w") as target:
+            target.write("precious\n")
+        os.symlink(os.path.join(directory, "target"), path)
+    directory, _ = refused(setup, "refusing to follow a symbolic link")
+    with open(os.path.join(directory, "target")) as target:
+        equal(target.read(), "precious\n", "the link's target")
+
+
+def test_file_of_another_user_is_not_appended_to():
+    nobody = pwd.getpwnam("nobody")
+
+    def setup(directory, path):
+        with open(path, "w") as other:
+            other.write("theirs\n")
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    if os.geteuid() != 0:
+        return  # only root can give a file away; CI runs as root
+    _, path = refused(setup, "owned by another user")
+    with open(path) as other:
+        equal(other.read(), "theirs\n", "the other user's file")
+
+
+def test_fifo_is_refused_without_hanging():
+    refused(lambda directory, path: os.mkfifo(path), "not a regular file")
+
+
+def test_directory_is_refused():
+    refused(lambda directory, path: os.mkdir(path), "cannot open")
+
+
+def test_missing_directory_is_reported():
+    def setup(directory, path):
+        shutil.rmtree(directory)
+    refused(setup, "cannot open")

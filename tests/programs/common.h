@@ -1,0 +1,42 @@
+/* common.h: what the test programs share: output through write(2) (stdio would allocate
+ * and add rows of its own), and the EXPECT lines the tests compare with the trace. */
+#ifndef TEST_PROGRAMS_COMMON_H
+#define TEST_PROGRAMS_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline void say(const char *format, ...)
+{
+    char line[512];
+    va_list args;
+    va_start(args, format);
+    int length = vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    if (write(1, line, (size_t)length) < 0)
+        _exit(99);
+}
+
+/* One row the test must find: kind, address, size (-1: any), allocating (or freeing)
+ * thread, frame 0 ("*": any) and frame 1 (a leading ~: the first frame in the program). */
+static inline void expect(const char *kind, const void *ptr, long size, const char *frame0,
+                          const char *frame1)
+{
+    say("EXPECT %s %p %ld %ld %s|%s\n", kind, ptr, size, (long)syscall(SYS_gettid), frame0,
+        frame1);
+}
+
+static inline void sleep_ms(long milliseconds)
+{
+    struct timespec delay = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
+    while (nanosleep(&delay, &delay) != 0)
+        continue;
+}
+
+#endif

@@ -1,0 +1,49 @@
+/* periodic.c: run with malloc_second_peremption=1. Mode "late": a block kept to the end and
+ * a block freed after the flush that wrote it (a late free). Mode "move": the trace file is
+ * renamed while the program runs (argv[2]: the new name); the next flush re-creates it. */
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((noinline)) static void *allocate(size_t size)
+{
+    void *block = malloc(size);
+    say("# allocated %p\n", block);
+    return block;
+}
+
+__attribute__((noinline)) static void release(void *block)
+{
+    free(block);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    void *kept = allocate(111);
+    if (strcmp(argv[1], "late") == 0) {
+        void *late = allocate(222);
+        release(allocate(333)); /* freed at once: no row at all */
+        sleep_ms(2500);         /* flushes at about 1 s (too young) and 2 s (written) */
+        release(late);
+        expect("malloc", kept, 111, "malloc", "allocate");
+        expect("malloc", late, 222, "malloc", "allocate");
+        expect("free", late, 222, "free", "release");
+        expect("leak", kept, 111, "malloc", "allocate");
+        sleep_ms(1200); /* the flush at about 3 s writes the late free */
+    } else if (strcmp(argv[1], "move") == 0 && argc == 3) {
+        sleep_ms(2500); /* the flush at about 2 s writes kept as malloc */
+        const char *path = getenv("out_file_path");
+        if (rename(path, argv[2]) != 0)
+            return 3;
+        sleep_ms(1000); /* the flush at about 3 s re-creates the file */
+        void *later = allocate(444);
+        expect("leak", kept, 111, "malloc", "allocate");
+        expect("leak", later, 444, "malloc", "allocate");
+    } else {
+        return 2;
+    }
+    return 0;
+}
