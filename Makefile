@@ -34,9 +34,10 @@ CXX_WRAPPED := _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t \
 WRAP_FLAGS := $(foreach f,$(C_WRAPPED) $(CXX_WRAPPED),-Wl,--wrap=$(f)) \
 	$(foreach f,$(C_WRAPPED),-Wl,-u,__wrap_$(f))
 # What libdw.a and the archive's libunwind member need in a static link, less -ldw -lelf
-# (already in Libs).
-STATIC_LIBS := $(filter-out -ldw -lelf,$(shell $(PKG_CONFIG) --static --libs-only-l libdw 2>/dev/null || echo -lbz2 -lz -llzma)) -llzma
-LIBUNWIND_A := $(shell $(CC) -print-file-name=libunwind.a)
+# (already in Libs). Recursive variables: evaluated when a recipe runs, after `deps` has
+# installed the packages they ask about.
+STATIC_LIBS = $(filter-out -ldw -lelf,$(shell $(PKG_CONFIG) --static --libs-only-l libdw)) -llzma
+LIBUNWIND_A = $(shell $(CC) -print-file-name=libunwind.a)
 
 CORE_SOURCES := $(wildcard wrap/core/*.c)
 CORE_SOURCES := $(filter-out wrap/core/backtrace_libunwind.c,$(CORE_SOURCES))
@@ -71,7 +72,7 @@ $(BUILD)/obj/core.o: $(CORE_OBJECTS)
 # libunwind for static links, with every libunwind symbol local: its _Unwind_* would
 # collide with libgcc_eh's in a static C++ link (TRAPS.md). Pulled in only by the -u of
 # Libs.private, since libunwind.a is not position independent.
-$(BUILD)/obj/unwind_static.o: $(LIBUNWIND_OBJECT)
+$(BUILD)/obj/unwind_static.o: $(LIBUNWIND_OBJECT) | deps
 	ld -r -o $@.tmp $< --whole-archive $(LIBUNWIND_A)
 	objcopy --keep-global-symbol=malloc_trace_libunwind_backtrace \
 		--keep-global-symbol=malloc_trace_libunwind_init $@.tmp $@
@@ -86,7 +87,7 @@ $(PRELOAD): $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) wrap/preload/
 		-Wl,--version-script=wrap/preload/exports.map -Wl,-z,nodelete \
 		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -ljansson -liberty -pthread
 
-$(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile
+$(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile | deps
 	@mkdir -p $(dir $@)
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@WRAP_FLAGS@|$(WRAP_FLAGS)|' \
 		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' $< > $@

@@ -77,7 +77,7 @@ class Run:
 
 
 def run(program, form, env=None, args=(), trace=None, timeout=60):
-    """Runs a built program in its form with the tracer's settings in env."""
+    """Runs a built program in its form (\"none\": untraced) with the tracer's settings."""
     if trace is None:
         trace = tempfile.mktemp(prefix="trace.", suffix=".csv", dir=WORK)
     full_env = dict(os.environ)

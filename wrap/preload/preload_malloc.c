@@ -83,10 +83,8 @@ INTERPOSE int posix_memalign(void **out, size_t alignment, size_t size)
 
 INTERPOSE void *aligned_alloc(size_t alignment, size_t size)
 {
-    if (!is_power_of_two(alignment)) {
-        errno = EINVAL; /* glibc 2.36 rejects what is not a power of two */
-        return NULL;
-    }
+    /* glibc before 2.38 makes aligned_alloc an alias of memalign (any alignment is rounded
+     * up to a power of two); glibc 2.38 rejects the others with EINVAL. This is Debian 12's. */
     void *ptr = __libc_memalign(alignment, size);
     malloc_trace_on_alloc(ptr, size, ENTRY_ALIGNED_ALLOC);
     return ptr;

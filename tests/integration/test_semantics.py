@@ -1,0 +1,51 @@
+"""What a call returns, its errno and alignment are the same traced or not; the runtime API
+works in every form and is harmless without the tracer."""
+from harness import FORMS, assert_expected_rows, build, equal, run
+
+
+def test_semantics_unchanged():
+    untraced = build("semantics.c", "preload")  # the preload form's build has no tracer
+    plain = run(untraced, "none")
+    equal(plain.returncode, 0, "untraced exit status")
+    for form in FORMS:
+        program = build("semantics.c", form)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stderr, "", f"stderr ({form})")
+        strip = lambda text: [l for l in text.splitlines() if not l.startswith("EXPECT")]
+        equal(strip(result.stdout), strip(plain.stdout), f"results ({form})")
+        # The block a failed realloc left in place is still tracked.
+        assert_expected_rows(result, program)
+
+
+def test_runtime_api_every_form():
+    for form in FORMS:
+        program = build("api.c", form)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stdout.splitlines()[0], "TRACED 1", f"API present ({form})")
+        equal(result.stderr, "", f"stderr ({form})")
+        assert_expected_rows(result, program)
+
+
+def test_runtime_api_without_tracer():
+    program = build("api.c", "preload")
+    result = run(program, "none")
+    equal(result.returncode, 0, "exit status")
+    equal(result.stdout.splitlines()[0], "TRACED 0", "API absent")
+
+
+def test_constructors_destructors_and_atexit():
+    for form in FORMS:
+        program = build("lifecycle.c", form)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stderr, "", f"stderr ({form})")
+        equal(len(result.expected), 3, f"EXPECT lines ({form})")
+        rows = result.rows()
+        for expected in result.expected:
+            matches = [r for r in rows if r["address"] == expected["address"]
+                       and r["function"] == "leak"]
+            equal(len(matches), 1, f"rows for {expected} ({form})")
+            equal(matches[0]["size"], expected["size"], "size")
+            equal(matches[0]["stack"][1]["f"], expected["frame1"], "frame 1")

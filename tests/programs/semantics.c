@@ -1,0 +1,67 @@
+/* semantics.c: prints what the allocation functions return (NULL or not, errno, alignment)
+ * in edge cases. Traced or not, the output must be the same. Leaks one block kept by a
+ * failed realloc. */
+#include "common.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void show(const char *what, const void *ptr, int error, size_t alignment)
+{
+    say("%s: %s errno=%d aligned=%d\n", what, ptr ? "ptr" : "NULL", error,
+        ptr && alignment ? (int)((uintptr_t)ptr % alignment == 0) : -1);
+}
+
+#define TRY(what, expression, alignment)                                                    \
+    do {                                                                                    \
+        errno = 0;                                                                          \
+        void *ptr_ = (expression);                                                          \
+        show(what, ptr_, errno, alignment);                                                 \
+        free(ptr_);                                                                         \
+    } while (0)
+
+__attribute__((noinline)) static void *keep_after_failed_realloc(void)
+{
+    void *block = malloc(77);
+    errno = 0;
+    void *bigger = realloc(block, SIZE_MAX - 4096);
+    show("realloc huge", bigger, errno, 0);
+    expect("leak", block, 77, "malloc", "keep_after_failed_realloc");
+    return block;
+}
+
+int main(void)
+{
+    TRY("malloc 0", malloc(0), 16);
+    TRY("malloc huge", malloc(SIZE_MAX - 4096), 0);
+    TRY("calloc overflow", calloc(SIZE_MAX / 2, 4), 0);
+    TRY("calloc 0", calloc(0, 8), 16);
+    TRY("realloc NULL 0", realloc(NULL, 0), 16);
+    TRY("reallocarray overflow", reallocarray(NULL, SIZE_MAX, 2), 0);
+    TRY("aligned_alloc 3", aligned_alloc(3, 10), 0);
+    TRY("aligned_alloc 256", aligned_alloc(256, 10), 256);
+    TRY("memalign 4096", memalign(4096, 10), 4096);
+    TRY("valloc", valloc(10), 4096);
+    TRY("pvalloc", pvalloc(10), 4096);
+    void *p = NULL;
+    errno = 0;
+    int error = posix_memalign(&p, 3, 10);
+    say("posix_memalign 3: %d %s\n", error, p ? "ptr" : "NULL");
+    error = posix_memalign(&p, 1024, 10);
+    say("posix_memalign 1024: %d aligned=%d\n", error, (int)((uintptr_t)p % 1024 == 0));
+    free(p);
+    void *q = malloc(10);
+    errno = 0;
+    void *r = realloc(q, 0);
+    say("realloc p 0: %s errno=%d\n", r ? "ptr" : "NULL", errno);
+    errno = 1234;
+    void *s = malloc(100);
+    free(s);
+    free(NULL);
+    say("errno kept: %d\n", errno);
+    keep_after_failed_realloc();
+    return 0;
+}
