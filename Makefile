@@ -52,7 +52,7 @@ ARCHIVE := $(BUILD)/libmalloctrace.a
 PRELOAD := $(BUILD)/malloc-trace.so
 STAGE := $(BUILD)/stage
 
-.PHONY: all check demo install clean unit integration deps
+.PHONY: all check demo install clean deps lint
 all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc
 
 deps:
@@ -119,3 +119,10 @@ demo: all $(STAGE)/lib/libmalloctrace.a
 
 clean:
 	rm -rf $(BUILD)
+
+# Static analysis of what we write: clang-tidy (checks in .clang-tidy) and cppcheck.
+LINT_SOURCES := $(wildcard wrap/core/*.c wrap/wrap/*.c wrap/preload/*.c)
+lint:
+	clang-tidy --quiet $(LINT_SOURCES) -- -std=gnu11 -pthread
+	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
+		--error-exitcode=1 -I wrap/core -I wrap/include wrap/

@@ -17,6 +17,7 @@ show() { # show TRACE
     echo
 }
 
+rm -f "$OUT"/*.csv # each trace is appended to: start clean
 for example in leaky_server.c leaky_cache.cpp; do
     name=${example%.*}
     case $example in *.cpp) cc=g++ ;; *) cc=gcc ;; esac

@@ -1,7 +1,6 @@
 /* backtrace.c: see backtrace.h. */
 #include "backtrace.h"
 
-#include <string.h>
 #include <unwind.h>
 
 struct libgcc_walk {
@@ -15,7 +14,8 @@ static _Unwind_Reason_Code libgcc_step(struct _Unwind_Context *context, void *ar
     struct libgcc_walk *walk = argument;
     if (walk->count >= walk->max)
         return _URC_END_OF_STACK;
-    walk->frames[walk->count++] = (void *)_Unwind_GetIP(context);
+    /* An address as libgcc gives it. */
+    walk->frames[walk->count++] = (void *)_Unwind_GetIP(context); // NOLINT(performance-no-int-to-ptr)
     return _URC_NO_REASON;
 }
 
@@ -45,10 +45,12 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     int got = malloc_trace_libunwind_backtrace
                   ? malloc_trace_libunwind_backtrace(all, (int)wanted)
                   : (int)libgcc_backtrace(all, wanted);
-    uint32_t count = got > (int)BACKTRACE_TRACER_FRAMES ? (uint32_t)got - BACKTRACE_TRACER_FRAMES
-                                                        : 0;
-    if (count > max)
-        count = max;
-    memcpy(frames, all + BACKTRACE_TRACER_FRAMES, count * sizeof *frames);
+    uint32_t count = 0;
+    for (int i = (int)BACKTRACE_TRACER_FRAMES; i < got && count < max; i++) {
+        /* libgcc reports the end of the stack (the caller of _start) as address 0. */
+        if ((uintptr_t)all[i] < 4096)
+            break;
+        frames[count++] = all[i];
+    }
     return count;
 }

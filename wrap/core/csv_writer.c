@@ -72,8 +72,10 @@ static ssize_t write_without_sigxfsz(const void *data, size_t length)
     int saved_errno = errno;
     if (written < 0 && saved_errno == EFBIG && !sigismember(&previous, SIGXFSZ)) {
         struct timespec no_wait = {0, 0};
-        while (sigtimedwait(&xfsz, NULL, &no_wait) == SIGXFSZ)
-            continue;
+        int taken;
+        do
+            taken = sigtimedwait(&xfsz, NULL, &no_wait);
+        while (taken == SIGXFSZ);
     }
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     errno = saved_errno;
@@ -189,6 +191,18 @@ static bool make_room(size_t length)
     return write_all(CSV_HEADER, sizeof CSV_HEADER - 1);
 }
 
+/* The row's bytes (no terminating NUL: rows are byte ranges written as they are). */
+static void assemble_row(char *out, const char *head, size_t head_length, const char *frame0,
+                         const char *frames)
+{
+    const char *pieces[] = {head, frame0, frames, "]\n"};
+    size_t lengths[] = {head_length, strlen(frame0), strlen(frames), 2};
+    for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+        memcpy(out, pieces[i], lengths[i]); // NOLINT(bugprone-not-null-terminated-result)
+        out += lengths[i];
+    }
+}
+
 void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, uint64_t size,
                     uint64_t time_ms, const char *frame0, const char *callstack_frames)
 {
@@ -198,9 +212,7 @@ void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, ui
     int head_length = snprintf(head, sizeof head, "%s;%d;0x%llx;%llu;%llu;[", function,
                                (int)thread_id, (unsigned long long)address,
                                (unsigned long long)size, (unsigned long long)time_ms);
-    size_t frame0_length = strlen(frame0);
-    size_t frames_length = strlen(callstack_frames);
-    size_t length = (size_t)head_length + frame0_length + frames_length + 2;
+    size_t length = (size_t)head_length + strlen(frame0) + strlen(callstack_frames) + 2;
     if (!make_room(length))
         return;
     if (batch_length + length > sizeof batch)
@@ -210,19 +222,12 @@ void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, ui
         char *big = os_map(length);
         if (big == NULL)
             return;
-        memcpy(big, head, (size_t)head_length);
-        memcpy(big + head_length, frame0, frame0_length);
-        memcpy(big + head_length + frame0_length, callstack_frames, frames_length);
-        memcpy(big + length - 2, "]\n", 2);
+        assemble_row(big, head, (size_t)head_length, frame0, callstack_frames);
         write_all(big, length);
         os_unmap(big, length);
         return;
     }
-    char *out = batch + batch_length;
-    memcpy(out, head, (size_t)head_length);
-    memcpy(out + head_length, frame0, frame0_length);
-    memcpy(out + head_length + frame0_length, callstack_frames, frames_length);
-    memcpy(out + length - 2, "]\n", 2);
+    assemble_row(batch + batch_length, head, (size_t)head_length, frame0, callstack_frames);
     batch_length += length;
 }
 

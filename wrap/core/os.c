@@ -61,12 +61,14 @@ void os_unmap(void *address, size_t size)
 
 void os_message(const char *format, ...)
 {
+    va_list args;
+    va_start(args, format);
     char line[1024];
     int saved_errno = errno;
     int prefix = snprintf(line, sizeof line, "malloc-trace: ");
-    va_list args;
-    va_start(args, format);
-    int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, format, args);
+    /* args is started above; the analyzer loses track of it through glibc's headers. */
+    int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, format, // NOLINT
+                         args);
     va_end(args);
     size_t length = (size_t)prefix + (body < 0 ? 0 : (size_t)body);
     if (length > sizeof line - 2)

@@ -9,7 +9,7 @@
 #include "stack_table.h"
 #include "symbolizer.h"
 
-#define ENTRY_POINT_NAME(id, name) [ENTRY_##id] = name,
+#define ENTRY_POINT_NAME(id, name) [ENTRY_##id] = (name),
 static const char *const entry_point_names[ENTRY_POINT_COUNT] = {
     MALLOC_TRACE_ENTRY_POINTS(ENTRY_POINT_NAME)};
 #undef ENTRY_POINT_NAME
@@ -54,8 +54,11 @@ static json_t *json_text(const char *text)
     char *ascii = malloc(length + 1);
     if (ascii == NULL)
         return json_string("?");
-    for (size_t i = 0; i <= length; i++)
-        ascii[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+    for (size_t i = 0; i <= length; i++) {
+        ascii[i] = text[i];
+        if ((unsigned char)text[i] >= 0x80)
+            ascii[i] = '?';
+    }
     string = json_string(ascii);
     free(ascii);
     return string;
@@ -98,7 +101,9 @@ const char *stack_json_frames(uint32_t stack_id, bool symbols)
 
     char *rendered[SETTINGS_MAX_DEPTH];
     size_t total = 1;
-    uint32_t depth = record->depth < SETTINGS_MAX_DEPTH ? record->depth : SETTINGS_MAX_DEPTH;
+    uint32_t depth = record->depth;
+    if (depth > SETTINGS_MAX_DEPTH)
+        depth = SETTINGS_MAX_DEPTH;
     for (uint32_t i = 0; i < depth; i++) {
         struct frame_name name;
         symbolizer_name((uintptr_t)record->frames[i], symbols, &name);

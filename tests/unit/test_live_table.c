@@ -1,0 +1,657 @@
+/* test_live_table.c: the table of live blocks and the queued free rows (live_table.h).
+ *
+ * The table is process-wide. Each test leaves it empty (and its queues drained), so that
+ * the tracer's exit pass, which runs after main returns, finds nothing to write. The flush
+ * lock is held for the whole run: the tracer's own flusher thread (started by its
+ * constructor) also calls live_table_collect, and must not take rows from under a test. */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "event_log.h"
+#include "events.h"
+#include "flusher.h"
+#include "live_table.h"
+
+/* ---- helpers -------------------------------------------------------------------------- */
+
+/* xorshift64*: fixed seed, the same sequence on every run. */
+static uint64_t prng_state = 0x243f6a8885a308d3ull;
+static uint64_t prng(void)
+{
+    prng_state ^= prng_state >> 12;
+    prng_state ^= prng_state << 25;
+    prng_state ^= prng_state >> 27;
+    return prng_state * 0x2545f4914f6cdd1dull;
+}
+
+static struct live_block make_block(uintptr_t address, uint64_t size, uint64_t time_ms)
+{
+    struct live_block block = {
+        .address = address,
+        .size = size,
+        .time_ms = time_ms,
+        .stack_id = (uint32_t)(size * 3 + 1),
+        .thread_id = (int32_t)(1000 + size % 97),
+        .entry_point = (uint8_t)(size % ENTRY_POINT_COUNT),
+        .flags = 0,
+    };
+    return block;
+}
+
+/* Whether the table holds address (adding no flag). */
+static bool held(uintptr_t address)
+{
+    return live_table_add_flags(address, 0);
+}
+
+static bool blocks_equal(const struct live_block *a, const struct live_block *b)
+{
+    return a->address == b->address && a->size == b->size && a->time_ms == b->time_ms
+           && a->stack_id == b->stack_id && a->thread_id == b->thread_id
+           && a->entry_point == b->entry_point && a->flags == b->flags;
+}
+
+/* The index of the first row of log for address and kind after index from, or -1. */
+static long find_row(const struct event_log *log, size_t from, uintptr_t address,
+                     enum event_kind kind)
+{
+    for (size_t i = from; i < log->count; i++)
+        if (log->events[i].address == address && log->events[i].kind == kind)
+            return (long)i;
+    return -1;
+}
+
+static size_t rows_of_kind(const struct event_log *log, enum event_kind kind)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < log->count; i++)
+        count += log->events[i].kind == kind;
+    return count;
+}
+
+/* Empties the table and drains every queue: what each test leaves behind. */
+static void clear_all(const uintptr_t *addresses, size_t count)
+{
+    struct live_block out;
+    for (size_t i = 0; i < count; i++)
+        live_table_take(addresses[i], &out);
+    struct event_log drained = {0};
+    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &drained);
+    event_log_release(&drained);
+}
+
+/* ---- tests ---------------------------------------------------------------------------- */
+
+static void test_empty_table(void)
+{
+    /* Before any insert no shard has slots: every look-up must still answer "not held". */
+    struct live_block out;
+    memset(&out, 0x77, sizeof out);
+    CHECK_EQ_U64(live_table_count(), 0);
+    CHECK_FALSE(live_table_take(0x10000, &out));
+    CHECK_FALSE(live_table_take(0x7fffffff0000, &out));
+    CHECK_EQ_U64(out.address, 0x7777777777777777ull); /* *out untouched when not held */
+    CHECK_FALSE(live_table_add_flags(0x10000, BLOCK_IGNORED));
+    struct event_log log = {0};
+    live_table_collect(PASS_PERIODIC, 1000000, 0, &log);
+    CHECK_EQ_U64(log.count, 0);
+    live_table_collect(PASS_EXIT, 1000000, 0, &log);
+    CHECK_EQ_U64(log.count, 0);
+    event_log_release(&log);
+}
+
+static void test_insert_take(void)
+{
+    struct live_block a = make_block(0x10000, 24, 5000);
+    a.stack_id = 77;
+    a.thread_id = -3;
+    a.entry_point = ENTRY_NEW_ARRAY_ALIGNED;
+    a.flags = BLOCK_IGNORED;
+    struct live_block b = make_block(0x10010, 1, 6000);
+
+    live_table_insert(&a);
+    CHECK_EQ_U64(live_table_count(), 1);
+    live_table_insert(&b);
+    CHECK_EQ_U64(live_table_count(), 2);
+
+    struct live_block out;
+    CHECK_FALSE(live_table_take(0x10020, &out)); /* a neighbour that was never inserted */
+    CHECK_FALSE(live_table_take(0x10008, &out)); /* inside a block is not the block */
+    CHECK_EQ_U64(live_table_count(), 2);
+
+    memset(&out, 0, sizeof out);
+    if (CHECK_TRUE(live_table_take(0x10000, &out))) {
+        CHECK(blocks_equal(&out, &a));
+        CHECK_EQ_U64(out.address, 0x10000);
+        CHECK_EQ_U64(out.size, 24);
+        CHECK_EQ_U64(out.time_ms, 5000);
+        CHECK_EQ_U64(out.stack_id, 77);
+        CHECK_EQ_I64(out.thread_id, -3);
+        CHECK_EQ_U64(out.entry_point, ENTRY_NEW_ARRAY_ALIGNED);
+        CHECK_EQ_U64(out.flags, BLOCK_IGNORED);
+    }
+    CHECK_EQ_U64(live_table_count(), 1);
+    CHECK_FALSE(live_table_take(0x10000, &out)); /* taken once only */
+    CHECK_FALSE(held(0x10000));
+    CHECK_TRUE(held(0x10010));
+
+    if (CHECK_TRUE(live_table_take(0x10010, &out)))
+        CHECK(blocks_equal(&out, &b));
+    CHECK_EQ_U64(live_table_count(), 0);
+
+    /* The same address can be inserted again after its take. */
+    live_table_insert(&a);
+    CHECK_EQ_U64(live_table_count(), 1);
+    CHECK_TRUE(live_table_take(0x10000, &out));
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+static void test_replace(void)
+{
+    struct live_block first = make_block(0x20000, 100, 1000);
+    first.flags = BLOCK_WRITTEN_AS_MALLOC;
+    struct live_block second = make_block(0x20000, 200, 2000);
+    second.entry_point = ENTRY_STRDUP;
+    second.stack_id = 9;
+
+    live_table_insert(&first);
+    live_table_insert(&second);
+    CHECK_EQ_U64(live_table_count(), 1); /* replaced, not added */
+
+    struct live_block out;
+    if (CHECK_TRUE(live_table_take(0x20000, &out))) {
+        CHECK_EQ_U64(out.size, 200);
+        CHECK_EQ_U64(out.time_ms, 2000);
+        CHECK_EQ_U64(out.entry_point, ENTRY_STRDUP);
+        CHECK_EQ_U64(out.stack_id, 9);
+        CHECK_EQ_U64(out.flags, 0); /* the whole record is replaced, flags included */
+    }
+    CHECK_FALSE(live_table_take(0x20000, &out));
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+static void test_add_flags(void)
+{
+    struct live_block block = make_block(0x30000, 8, 1);
+    block.flags = BLOCK_WRITTEN_AS_MALLOC;
+    live_table_insert(&block);
+
+    CHECK_TRUE(live_table_add_flags(0x30000, BLOCK_IGNORED));
+    CHECK_TRUE(live_table_add_flags(0x30000, BLOCK_IGNORED)); /* idempotent */
+    CHECK_FALSE(live_table_add_flags(0x30010, BLOCK_IGNORED));
+    CHECK_EQ_U64(live_table_count(), 1);
+
+    struct live_block out;
+    if (CHECK_TRUE(live_table_take(0x30000, &out))) {
+        CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AS_MALLOC | BLOCK_IGNORED); /* ORed */
+        CHECK_EQ_U64(out.size, 8);
+    }
+    CHECK_FALSE(live_table_add_flags(0x30000, BLOCK_IGNORED)); /* gone */
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+/* ---- probe runs that wrap around the end of a shard --------------------------------- */
+
+/* A copy of the table's hashing (live_table.c), only to pick addresses that land in one
+ * shard on neighbouring home slots at the end and the start of the slot array: the checks
+ * below hold whatever the hashing is, they are just sharper with it. */
+static uint64_t mix_copy(uintptr_t address)
+{
+    return (uint64_t)(address >> 4) * 0x9e3779b97f4a7c15ull;
+}
+static unsigned shard_copy(uintptr_t address)
+{
+    return (unsigned)(mix_copy(address) >> 58);
+}
+static unsigned home_bits_copy(uintptr_t address)
+{
+    uint64_t hash = mix_copy(address);
+    return (unsigned)((hash ^ (hash >> 29)) & 0x7ff); /* the home slot for capacity <= 2048 */
+}
+
+#define CRAFTED 12
+static void test_wrapping_probe_runs(void)
+{
+    /* Homes 2047 (the last slot at every capacity up to 2048), 0 and 1, one shard. */
+    static const unsigned homes[CRAFTED] = {0x7ff, 0x7ff, 0x7ff, 0x7ff, 0x7ff, 0,
+                                            0x7ff, 0,     1,     0x7ff, 1,     0};
+    uintptr_t addresses[CRAFTED];
+    uintptr_t candidate = 0x500000000000ull;
+    for (unsigned i = 0; i < CRAFTED; i++) {
+        do
+            candidate += 16;
+        while (shard_copy(candidate) != 5 || home_bits_copy(candidate) != homes[i]);
+        addresses[i] = candidate;
+    }
+
+    bool present[CRAFTED] = {false};
+    unsigned present_count = 0, round = 0, failed_round = 0;
+    for (; round < 3000 && failed_round == 0; round++) {
+        unsigned i = (unsigned)(prng() % CRAFTED);
+        struct live_block out;
+        if (present[i]) {
+            if (!live_table_take(addresses[i], &out) || out.size != 1000 + i)
+                failed_round = round + 1;
+            present[i] = false;
+            present_count--;
+        } else {
+            struct live_block block = make_block(addresses[i], 1000 + i, round);
+            live_table_insert(&block);
+            present[i] = true;
+            present_count++;
+        }
+        /* After every step each crafted address is found exactly when it is present. */
+        for (unsigned j = 0; j < CRAFTED; j++)
+            if (held(addresses[j]) != present[j])
+                failed_round = round + 1;
+        if (live_table_count() != present_count)
+            failed_round = round + 1;
+    }
+    CHECK_EQ_U64(failed_round, 0); /* 1 + the first round where the table disagreed */
+    CHECK_EQ_U64(round, 3000);
+    clear_all(addresses, CRAFTED);
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+/* ---- growth --------------------------------------------------------------------------- */
+
+#define GROWTH_BLOCKS 60000u
+static void test_growth(void)
+{
+    for (uintptr_t i = 0; i < GROWTH_BLOCKS; i++) {
+        struct live_block block = make_block(0x10000 + 16 * i, i + 1, i);
+        live_table_insert(&block);
+    }
+    CHECK_EQ_U64(live_table_count(), GROWTH_BLOCKS);
+
+    /* Every block keeps its own record through the growths. */
+    unsigned wrong = 0, missing = 0;
+    for (uintptr_t i = 0; i < GROWTH_BLOCKS; i += 2) {
+        struct live_block out, expected = make_block(0x10000 + 16 * i, i + 1, i);
+        if (!live_table_take(0x10000 + 16 * i, &out))
+            missing++;
+        else if (!blocks_equal(&out, &expected))
+            wrong++;
+    }
+    CHECK_EQ_U64(missing, 0);
+    CHECK_EQ_U64(wrong, 0);
+    CHECK_EQ_U64(live_table_count(), GROWTH_BLOCKS / 2);
+
+    /* The odd ones are all still there, the even ones all gone. */
+    unsigned odd_missing = 0, even_found = 0;
+    for (uintptr_t i = 0; i < GROWTH_BLOCKS; i++) {
+        bool found = held(0x10000 + 16 * i);
+        if (i % 2 && !found)
+            odd_missing++;
+        if (i % 2 == 0 && found)
+            even_found++;
+    }
+    CHECK_EQ_U64(odd_missing, 0);
+    CHECK_EQ_U64(even_found, 0);
+
+    for (uintptr_t i = 1; i < GROWTH_BLOCKS; i += 2) {
+        struct live_block out;
+        if (!live_table_take(0x10000 + 16 * i, &out) || out.size != i + 1)
+            wrong++;
+    }
+    CHECK_EQ_U64(wrong, 0);
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+/* ---- random insert/take against a reference ----------------------------------------- */
+
+#define UNIVERSE 30000u
+#define OPERATIONS 400000u
+static void test_random_against_reference(void)
+{
+    static uint64_t reference_size[UNIVERSE]; /* 0: not held */
+    static uintptr_t addresses[UNIVERSE];
+    size_t reference_count = 0;
+    unsigned mismatches = 0;
+    for (unsigned i = 0; i < UNIVERSE; i++) {
+        /* 16-byte blocks and some larger gaps, as a real heap has. */
+        addresses[i] = 0x600000000000ull + 16 * (uintptr_t)i + 4096 * (uintptr_t)(i / 7);
+        reference_size[i] = 0;
+    }
+
+    for (unsigned op = 0; op < OPERATIONS; op++) {
+        uint64_t r = prng();
+        unsigned i = (unsigned)(r % UNIVERSE);
+        unsigned choice = (unsigned)((r >> 32) % 8);
+        struct live_block out;
+        if (reference_size[i] != 0 && choice == 0) {
+            /* Replace with a new record. */
+            struct live_block block = make_block(addresses[i], op + 1, op);
+            live_table_insert(&block);
+            reference_size[i] = op + 1;
+        } else if (reference_size[i] != 0) {
+            if (!live_table_take(addresses[i], &out) || out.size != reference_size[i]
+                || out.address != addresses[i])
+                mismatches++;
+            reference_size[i] = 0;
+            reference_count--;
+        } else if (choice < 6) {
+            struct live_block block = make_block(addresses[i], op + 1, op);
+            live_table_insert(&block);
+            reference_size[i] = op + 1;
+            reference_count++;
+        } else if (live_table_take(addresses[i], &out)) {
+            mismatches++; /* took a block that is not there */
+        }
+        if (op % 50000 == 49999) {
+            if (!CHECK_EQ_U64(live_table_count(), reference_count))
+                break;
+            unsigned wrong = 0;
+            for (unsigned j = 0; j < UNIVERSE; j++)
+                wrong += held(addresses[j]) != (reference_size[j] != 0);
+            if (!CHECK_EQ_U64(wrong, 0))
+                break;
+        }
+    }
+    CHECK_EQ_U64(mismatches, 0);
+    CHECK_EQ_U64(live_table_count(), reference_count);
+    CHECK_GE_U64(reference_count, 1000); /* the sequence did keep the table busy */
+
+    for (unsigned i = 0; i < UNIVERSE; i++) {
+        struct live_block out;
+        if (reference_size[i] != 0
+            && (!live_table_take(addresses[i], &out) || out.size != reference_size[i]))
+            mismatches++;
+    }
+    CHECK_EQ_U64(mismatches, 0);
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+/* ---- live_table_collect --------------------------------------------------------------- */
+
+static void check_row(const struct event_log *log, long index, const struct live_block *block,
+                      enum event_kind kind, int line)
+{
+    if (!check_true(index >= 0, "row found", __FILE__, line))
+        return;
+    const struct trace_event *row = &log->events[index];
+    check_u64(row->kind, kind, CHECK_EQ, "row kind", "kind", __FILE__, line);
+    check_u64(row->address, block->address, CHECK_EQ, "row address", "block", __FILE__, line);
+    check_u64(row->size, block->size, CHECK_EQ, "row size", "block", __FILE__, line);
+    check_u64(row->time_ms, block->time_ms, CHECK_EQ, "row time", "block", __FILE__, line);
+    check_u64(row->stack_id, block->stack_id, CHECK_EQ, "row stack", "block", __FILE__, line);
+    check_i64(row->thread_id, block->thread_id, "row thread", "block", __FILE__, line);
+    check_u64(row->entry_point, block->entry_point, CHECK_EQ, "row entry", "block", __FILE__,
+              line);
+}
+
+static void test_collect_periodic_and_exit(void)
+{
+    struct live_block old = make_block(0x70000, 11, 1000);
+    struct live_block young = make_block(0x70010, 22, 5000);
+    struct live_block ignored = make_block(0x70020, 33, 1000);
+    ignored.flags = BLOCK_IGNORED;
+    struct live_block future = make_block(0x70030, 44, 9000); /* a clock that went back */
+    struct live_block later_ignored = make_block(0x70040, 55, 1000);
+    live_table_insert(&old);
+    live_table_insert(&young);
+    live_table_insert(&ignored);
+    live_table_insert(&future);
+    live_table_insert(&later_ignored);
+    CHECK(live_table_add_flags(0x70040, BLOCK_IGNORED));
+
+    /* now 6000, min age 2000: only the block of 1000 is old enough (age 5000). */
+    struct event_log log = {0};
+    live_table_collect(PASS_PERIODIC, 6000, 2000, &log);
+    if (CHECK_EQ_U64(log.count, 1))
+        check_row(&log, 0, &old, EVENT_MALLOC, __LINE__);
+
+    /* Written as malloc: a second pass does not write it again. */
+    log.count = 0;
+    live_table_collect(PASS_PERIODIC, 6000, 2000, &log);
+    CHECK_EQ_U64(log.count, 0);
+
+    /* Age exactly min age counts (7000 - 5000 = 2000); 9000 is still in the future. */
+    log.count = 0;
+    live_table_collect(PASS_PERIODIC, 7000, 2000, &log);
+    if (CHECK_EQ_U64(log.count, 1))
+        check_row(&log, 0, &young, EVENT_MALLOC, __LINE__);
+
+    log.count = 0;
+    live_table_collect(PASS_PERIODIC, 7000, 0, &log);
+    CHECK_EQ_U64(log.count, 0); /* future block: now < time, whatever the min age */
+
+    log.count = 0;
+    live_table_collect(PASS_PERIODIC, 9000, 0, &log);
+    if (CHECK_EQ_U64(log.count, 1))
+        check_row(&log, 0, &future, EVENT_MALLOC, __LINE__);
+
+    /* A new block after all that: young at the exit pass. */
+    struct live_block last = make_block(0x70050, 66, 100000);
+    live_table_insert(&last);
+
+    /* Exit: a leak row for each block not ignored, written as malloc or not. */
+    log.count = 0;
+    live_table_collect(PASS_EXIT, 100001, 60000, &log);
+    CHECK_EQ_U64(log.count, 4);
+    CHECK_EQ_U64(rows_of_kind(&log, EVENT_LEAK), 4);
+    check_row(&log, find_row(&log, 0, 0x70000, EVENT_LEAK), &old, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, 0x70010, EVENT_LEAK), &young, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, 0x70030, EVENT_LEAK), &future, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, 0x70050, EVENT_LEAK), &last, EVENT_LEAK, __LINE__);
+    CHECK_EQ_I64(find_row(&log, 0, 0x70020, EVENT_LEAK), -1);
+    CHECK_EQ_I64(find_row(&log, 0, 0x70040, EVENT_LEAK), -1);
+
+    /* Written at exit: neither another exit pass nor a periodic pass writes them again. */
+    log.count = 0;
+    live_table_collect(PASS_EXIT, 200000, 0, &log);
+    CHECK_EQ_U64(log.count, 0);
+    live_table_collect(PASS_PERIODIC, 200000, 0, &log);
+    CHECK_EQ_U64(log.count, 0); /* `last` was never written as malloc, but is at exit */
+
+    /* The flags say what was written. */
+    struct live_block out;
+    if (CHECK(live_table_take(0x70000, &out)))
+        CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AS_MALLOC | BLOCK_WRITTEN_AT_EXIT);
+    if (CHECK(live_table_take(0x70020, &out)))
+        CHECK_EQ_U64(out.flags, BLOCK_IGNORED);
+    if (CHECK(live_table_take(0x70040, &out)))
+        CHECK_EQ_U64(out.flags, BLOCK_IGNORED);
+    if (CHECK(live_table_take(0x70050, &out)))
+        CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AT_EXIT);
+    uintptr_t rest[] = {0x70010, 0x70030};
+    clear_all(rest, 2);
+    CHECK_EQ_U64(live_table_count(), 0);
+    event_log_release(&log);
+}
+
+static void test_collect_appends(void)
+{
+    struct event_log log = {0};
+    struct trace_event first = {.address = 0xdead0, .size = 5, .kind = EVENT_FREE};
+    CHECK(event_log_push(&log, &first));
+    struct live_block block = make_block(0x80000, 7, 10);
+    live_table_insert(&block);
+    live_table_collect(PASS_PERIODIC, 10, 0, &log);
+    if (CHECK_EQ_U64(log.count, 2)) {
+        CHECK_EQ_U64(log.events[0].address, 0xdead0); /* what was there stays first */
+        check_row(&log, 1, &block, EVENT_MALLOC, __LINE__);
+    }
+    uintptr_t all[] = {0x80000};
+    clear_all(all, 1);
+    event_log_release(&log);
+}
+
+static struct trace_event free_event(uintptr_t address, uint64_t size, uint64_t time_ms)
+{
+    struct trace_event event = {
+        .address = address,
+        .size = size,
+        .time_ms = time_ms,
+        .stack_id = (uint32_t)size + 100,
+        .thread_id = 4242,
+        .entry_point = ENTRY_FREE,
+        .kind = EVENT_FREE,
+    };
+    return event;
+}
+
+static void test_queued_events(void)
+{
+    /* Three free rows for one address (so one shard), and one elsewhere. */
+    struct trace_event f1 = free_event(0x90000, 1, 100);
+    struct trace_event f2 = free_event(0x90000, 2, 200);
+    struct trace_event f3 = free_event(0x90000, 3, 300);
+    struct trace_event other = free_event(0x123450, 9, 150);
+    CHECK_EQ_U64(live_table_queue_event(&f1), 1);
+    CHECK_EQ_U64(live_table_queue_event(&f2), 2);
+    CHECK_EQ_U64(live_table_queue_event(&f3), 3);
+    CHECK_GE_U64(live_table_queue_event(&other), 1);
+    CHECK_EQ_U64(live_table_count(), 0); /* queued rows are no blocks */
+
+    /* The address is allocated again: its malloc row follows the queued free rows. */
+    struct live_block again = make_block(0x90000, 77, 400);
+    live_table_insert(&again);
+
+    struct event_log log = {0};
+    live_table_collect(PASS_PERIODIC, 1000, 0, &log);
+    CHECK_EQ_U64(log.count, 5);
+    CHECK_EQ_U64(rows_of_kind(&log, EVENT_FREE), 4);
+    long i1 = find_row(&log, 0, 0x90000, EVENT_FREE);
+    long i2 = i1 >= 0 ? find_row(&log, (size_t)i1 + 1, 0x90000, EVENT_FREE) : -1;
+    long i3 = i2 >= 0 ? find_row(&log, (size_t)i2 + 1, 0x90000, EVENT_FREE) : -1;
+    long im = find_row(&log, 0, 0x90000, EVENT_MALLOC);
+    if (CHECK(i1 >= 0 && i2 > i1 && i3 > i2 && im > i3)) { /* first come, first written */
+        const struct trace_event *rows = log.events;
+        CHECK_EQ_U64(rows[i1].size, 1);
+        CHECK_EQ_U64(rows[i1].time_ms, 100);
+        CHECK_EQ_U64(rows[i1].stack_id, 101);
+        CHECK_EQ_I64(rows[i1].thread_id, 4242);
+        CHECK_EQ_U64(rows[i1].entry_point, ENTRY_FREE);
+        CHECK_EQ_U64(rows[i2].size, 2);
+        CHECK_EQ_U64(rows[i3].size, 3);
+        CHECK_EQ_U64(rows[i3].time_ms, 300);
+        check_row(&log, im, &again, EVENT_MALLOC, __LINE__);
+    }
+    long io = find_row(&log, 0, 0x123450, EVENT_FREE);
+    if (CHECK(io >= 0))
+        CHECK_EQ_U64(log.events[io].size, 9);
+
+    /* Drained: the next pass has no free row, and a new queue starts at 1. */
+    log.count = 0;
+    live_table_collect(PASS_PERIODIC, 2000, 0, &log);
+    CHECK_EQ_U64(log.count, 0);
+    CHECK_EQ_U64(live_table_queue_event(&f1), 1);
+
+    /* The exit pass writes queued rows too, before the leaks of their shard. */
+    log.count = 0;
+    live_table_collect(PASS_EXIT, 3000, 0, &log);
+    CHECK_EQ_U64(log.count, 2);
+    long free_index = find_row(&log, 0, 0x90000, EVENT_FREE);
+    long leak_index = find_row(&log, 0, 0x90000, EVENT_LEAK);
+    CHECK(free_index >= 0 && leak_index > free_index);
+    log.count = 0;
+    live_table_collect(PASS_EXIT, 3000, 0, &log);
+    CHECK_EQ_U64(log.count, 0);
+
+    /* Many rows in one shard: all of them, in order. */
+    for (unsigned i = 0; i < 5000; i++) {
+        struct trace_event event = free_event(0xa0000, i, i);
+        if (live_table_queue_event(&event) != i + 1) {
+            CHECK_EQ_U64(live_table_queue_event(&event), i + 1);
+            break;
+        }
+    }
+    log.count = 0;
+    live_table_collect(PASS_PERIODIC, 0, 0, &log);
+    unsigned out_of_order = 0;
+    if (CHECK_EQ_U64(log.count, 5000))
+        for (unsigned i = 0; i < 5000; i++)
+            out_of_order += log.events[i].size != i || log.events[i].address != 0xa0000;
+    CHECK_EQ_U64(out_of_order, 0);
+
+    uintptr_t all[] = {0x90000};
+    clear_all(all, 1);
+    CHECK_EQ_U64(live_table_count(), 0);
+    event_log_release(&log);
+}
+
+/* ---- threads -------------------------------------------------------------------------- */
+
+#define THREADS 4
+#define PER_THREAD 40000u
+static pthread_barrier_t start_line;
+
+static uintptr_t thread_address(unsigned thread, unsigned i)
+{
+    return 0x100000000000ull * (thread + 1) + 16 * (uintptr_t)i;
+}
+
+static void *worker(void *argument)
+{
+    unsigned thread = (unsigned)(uintptr_t)argument;
+    uintptr_t errors = 0;
+    pthread_barrier_wait(&start_line);
+    for (unsigned i = 0; i < PER_THREAD; i++) {
+        struct live_block block = make_block(thread_address(thread, i), i + 1, thread);
+        live_table_insert(&block);
+        /* Take every other block soon after, while the others still insert. */
+        if (i % 2 == 1) {
+            struct live_block out;
+            unsigned j = i - 1;
+            if (!live_table_take(thread_address(thread, j), &out) || out.size != j + 1
+                || out.time_ms != thread)
+                errors++;
+        }
+    }
+    for (unsigned i = 0; i < PER_THREAD; i++)
+        errors += held(thread_address(thread, i)) != (i % 2 == 1);
+    return (void *)errors;
+}
+
+static void test_threads(void)
+{
+    pthread_t threads[THREADS];
+    pthread_barrier_init(&start_line, NULL, THREADS);
+    for (unsigned t = 0; t < THREADS; t++)
+        pthread_create(&threads[t], NULL, worker, (void *)(uintptr_t)t);
+    uintptr_t errors = 0;
+    for (unsigned t = 0; t < THREADS; t++) {
+        void *result;
+        pthread_join(threads[t], &result);
+        errors += (uintptr_t)result;
+    }
+    pthread_barrier_destroy(&start_line);
+    CHECK_EQ_U64(errors, 0);
+    CHECK_EQ_U64(live_table_count(), THREADS * PER_THREAD / 2);
+
+    unsigned wrong = 0;
+    for (unsigned t = 0; t < THREADS; t++) {
+        for (unsigned i = 1; i < PER_THREAD; i += 2) {
+            struct live_block out;
+            if (!live_table_take(thread_address(t, i), &out) || out.size != i + 1
+                || out.time_ms != t)
+                wrong++;
+        }
+    }
+    CHECK_EQ_U64(wrong, 0);
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+int main(void)
+{
+    alarm(30);
+    flusher_lock();
+    RUN_TEST(test_empty_table); /* first: no shard has slots yet */
+    RUN_TEST(test_insert_take);
+    RUN_TEST(test_replace);
+    RUN_TEST(test_add_flags);
+    RUN_TEST(test_wrapping_probe_runs); /* before growth: shards still at 256 slots */
+    RUN_TEST(test_growth);
+    RUN_TEST(test_random_against_reference);
+    RUN_TEST(test_collect_periodic_and_exit);
+    RUN_TEST(test_collect_appends);
+    RUN_TEST(test_queued_events);
+    RUN_TEST(test_threads);
+    CHECK_EQ_U64(live_table_count(), 0);
+    flusher_unlock();
+    return check_exit_status();
+}

@@ -1,0 +1,177 @@
+/* test_stack_json.c: the callstack column's JSON (stack_json.h): ';' escaping, frame 0 per
+ * entry point, and the frames of an interned stack named by the symbolizer. */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "entry_points.h"
+#include "stack_json.h"
+#include "stack_table.h"
+
+static void check_escape(const char *json, const char *expected, int line)
+{
+    char *escaped = stack_json_escape_semicolons(json);
+    check_str(escaped, expected, false, json, expected, __FILE__, line);
+    free(escaped);
+}
+#define CHECK_ESCAPE(json, expected) check_escape(json, expected, __LINE__)
+
+static void test_escape_semicolons(void)
+{
+    CHECK_ESCAPE("a;b", "a\\u003bb");
+    CHECK_ESCAPE("", "");
+    CHECK_ESCAPE("{\"f\":\"malloc\"}", "{\"f\":\"malloc\"}");
+    CHECK_ESCAPE(";", "\\u003b");
+    CHECK_ESCAPE(";;", "\\u003b\\u003b");
+    CHECK_ESCAPE(";a;", "\\u003ba\\u003b");
+    CHECK_ESCAPE("{\"f\":\"f(std::map<int;int>)\"}", "{\"f\":\"f(std::map<int\\u003bint>)\"}");
+
+    /* A fresh copy even when nothing changes. */
+    const char *plain = "no semicolon";
+    char *copy = stack_json_escape_semicolons(plain);
+    if (CHECK(copy != NULL)) {
+        CHECK(copy != plain);
+        CHECK_EQ_STR(copy, plain);
+    }
+    free(copy);
+
+    /* Long text with many semicolons: every one escaped, nothing else changed. */
+    static char many[3001], expected[3001 * 6];
+    size_t e = 0;
+    for (size_t i = 0; i < 3000; i++) {
+        many[i] = i % 3 == 0 ? ';' : (char)('a' + i % 26);
+        if (many[i] == ';') {
+            memcpy(expected + e, "\\u003b", 6);
+            e += 6;
+        } else {
+            expected[e++] = many[i];
+        }
+    }
+    many[3000] = '\0';
+    expected[e] = '\0';
+    CHECK_ESCAPE(many, expected);
+}
+
+static void test_entry_point_names(void)
+{
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_MALLOC), "malloc");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_FREE), "free");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_VASPRINTF), "vasprintf");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_GET_CURRENT_DIR_NAME), "get_current_dir_name");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_NEW), "operator new(unsigned long)");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_NEW_ARRAY_ALIGNED_NOTHROW),
+                 "operator new[](unsigned long, std::align_val_t, std::nothrow_t const&)");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_DELETE), "operator delete(void*)");
+    CHECK_EQ_STR(stack_json_entry_point_name(ENTRY_DELETE_ARRAY_SIZED_ALIGNED),
+                 "operator delete[](void*, unsigned long, std::align_val_t)");
+
+    /* Every entry point has a name of its own. */
+    unsigned missing = 0, duplicates = 0;
+    for (int i = 0; i < ENTRY_POINT_COUNT; i++) {
+        const char *name = stack_json_entry_point_name((enum entry_point)i);
+        if (name == NULL || name[0] == '\0') {
+            missing++;
+            continue;
+        }
+        for (int j = 0; j < i; j++)
+            duplicates += strcmp(name, stack_json_entry_point_name((enum entry_point)j)) == 0;
+    }
+    CHECK_EQ_U64(missing, 0);
+    CHECK_EQ_U64(duplicates, 0);
+    CHECK_EQ_U64(ENTRY_POINT_COUNT, 40);
+}
+
+static void test_frame0(void)
+{
+    CHECK_EQ_STR(stack_json_frame0(ENTRY_MALLOC), "{\"f\":\"malloc\",\"s\":\"\",\"l\":0,\"m\":\"\"}");
+    CHECK_EQ_STR(stack_json_frame0(ENTRY_NEW),
+                 "{\"f\":\"operator new(unsigned long)\",\"s\":\"\",\"l\":0,\"m\":\"\"}");
+    CHECK_EQ_STR(stack_json_frame0(ENTRY_DELETE_NOTHROW),
+                 "{\"f\":\"operator delete(void*, std::nothrow_t const&)\",\"s\":\"\",\"l\":0,"
+                 "\"m\":\"\"}");
+    /* Rendered once: the same text every time. */
+    CHECK_EQ_PTR(stack_json_frame0(ENTRY_CALLOC), stack_json_frame0(ENTRY_CALLOC));
+
+    unsigned wrong = 0;
+    for (int i = 0; i < ENTRY_POINT_COUNT; i++) {
+        char expected[256];
+        snprintf(expected, sizeof expected, "{\"f\":\"%s\",\"s\":\"\",\"l\":0,\"m\":\"\"}",
+                 stack_json_entry_point_name((enum entry_point)i));
+        if (!CHECK_EQ_STR(stack_json_frame0((enum entry_point)i), expected))
+            wrong++;
+    }
+    CHECK_EQ_U64(wrong, 0);
+}
+
+/* ---- frames of a stack ---------------------------------------------------------------- */
+
+/* Two functions of this program whose names the symbolizer must find. */
+__attribute__((noinline, used)) void stack_json_test_marker_one(void)
+{
+    __asm__ volatile("nop; nop; nop; nop");
+}
+__attribute__((noinline, used)) void stack_json_test_marker_two(void)
+{
+    __asm__ volatile("nop; nop; nop; nop; nop; nop"); /* not foldable into the other one */
+}
+
+extern char __executable_start[];
+
+static void test_frames(void)
+{
+    CHECK_EQ_STR(stack_json_frames(STACK_ID_EMPTY, true), "");
+    CHECK_EQ_STR(stack_json_frames(STACK_ID_EMPTY, false), "");
+
+    char exe[PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (!CHECK(length > 0))
+        return;
+    exe[length] = '\0';
+
+    /* Return addresses just past the start of each function: the look-up is of the byte
+     * before, inside the function. */
+    void *frames[2] = {(void *)((uintptr_t)stack_json_test_marker_one + 2),
+                       (void *)((uintptr_t)stack_json_test_marker_two + 2)};
+    uint32_t id = stack_table_intern(frames, 2);
+    char expected[2 * PATH_MAX + 256];
+    snprintf(expected, sizeof expected,
+             ",{\"f\":\"stack_json_test_marker_one\",\"s\":\"\",\"l\":0,\"m\":\"%s\"}"
+             ",{\"f\":\"stack_json_test_marker_two\",\"s\":\"\",\"l\":0,\"m\":\"%s\"}",
+             exe, exe);
+    const char *json = stack_json_frames(id, true);
+    CHECK_EQ_STR(json, expected);
+    /* Rendered once, kept in the stack's record. */
+    CHECK_EQ_PTR(stack_json_frames(id, true), json);
+    CHECK_EQ_PTR(stack_table_get(id)->json, json);
+
+    /* Without symbols: MODULE+0xOFFSET, the offset in the file's address space. */
+    const Elf64_Ehdr *header = (const Elf64_Ehdr *)__executable_start;
+    uintptr_t bias = header->e_type == ET_DYN ? (uintptr_t)__executable_start : 0;
+    void *frame = (void *)((uintptr_t)stack_json_test_marker_one + 3); /* not yet cached */
+    uint32_t id_plain = stack_table_intern(&frame, 1);
+    snprintf(expected, sizeof expected,
+             ",{\"f\":\"%s+0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"%s\"}", exe,
+             (unsigned long long)((uintptr_t)frame - 1 - bias), exe);
+    CHECK_EQ_STR(stack_json_frames(id_plain, false), expected);
+
+    /* An address in no module: 0xADDRESS, and no module. */
+    void *nowhere = (void *)(uintptr_t)0x10001;
+    uint32_t id_nowhere = stack_table_intern(&nowhere, 1);
+    CHECK_EQ_STR(stack_json_frames(id_nowhere, true),
+                 ",{\"f\":\"0x10000\",\"s\":\"\",\"l\":0,\"m\":\"\"}");
+}
+
+int main(void)
+{
+    alarm(30);
+    RUN_TEST(test_escape_semicolons);
+    RUN_TEST(test_entry_point_names);
+    RUN_TEST(test_frame0);
+    RUN_TEST(test_frames);
+    return check_exit_status();
+}
