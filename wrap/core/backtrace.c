@@ -1,7 +1,15 @@
 /* backtrace.c: see backtrace.h. */
 #include "backtrace.h"
 
+#include <dlfcn.h>
+#include <stddef.h>
 #include <unwind.h>
+
+typedef int unw_backtrace_fn(void **frames, int max);
+typedef int unw_set_caching_policy_fn(void *address_space, int policy);
+
+/* libunwind loaded at run time, in the dynamic wrap form only (see backtrace.h). */
+static unw_backtrace_fn *loaded_unw_backtrace;
 
 struct libgcc_walk {
     void **frames;
@@ -28,10 +36,35 @@ __attribute__((noinline)) static uint32_t libgcc_backtrace(void **frames, uint32
     return walk.count;
 }
 
+/* The first frame unw_backtrace reports is this function's own. */
+__attribute__((noinline)) static uint32_t loaded_libunwind_backtrace(void **frames, uint32_t max)
+{
+    int count = loaded_unw_backtrace(frames, (int)max);
+    __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
+    return count > 0 ? (uint32_t)count : 0;
+}
+
+/* RTLD_LOCAL: libunwind's own _Unwind_* must not interpose on libgcc's for the program.
+ * The names are those of libunwind 1.x's local-only x86_64 build (UNW_LOCAL_ONLY). */
+static void load_libunwind(void)
+{
+    void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL)
+        return; /* libgcc's unwinder gives the same frames, only slower */
+    unw_set_caching_policy_fn *set_caching_policy =
+        (unw_set_caching_policy_fn *)dlsym(library, "_ULx86_64_set_caching_policy");
+    void **local_address_space = dlsym(library, "_ULx86_64_local_addr_space");
+    loaded_unw_backtrace = (unw_backtrace_fn *)dlsym(library, "unw_backtrace");
+    if (set_caching_policy != NULL && local_address_space != NULL)
+        set_caching_policy(*local_address_space, 2 /* UNW_CACHE_PER_THREAD */);
+}
+
 void backtrace_init(void)
 {
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
+    else
+        load_libunwind();
     void *warm_up[8];
     backtrace_capture(warm_up, 8);
 }
@@ -42,9 +75,9 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
     if (wanted > BACKTRACE_MAX_FRAMES)
         wanted = BACKTRACE_MAX_FRAMES;
-    int got = malloc_trace_libunwind_backtrace
-                  ? malloc_trace_libunwind_backtrace(all, (int)wanted)
-                  : (int)libgcc_backtrace(all, wanted);
+    int got = malloc_trace_libunwind_backtrace ? malloc_trace_libunwind_backtrace(all, (int)wanted)
+              : loaded_unw_backtrace           ? (int)loaded_libunwind_backtrace(all, wanted)
+                                               : (int)libgcc_backtrace(all, wanted);
     uint32_t count = 0;
     for (int i = (int)BACKTRACE_TRACER_FRAMES; i < got && count < max; i++) {
         /* libgcc reports the end of the stack (the caller of _start) as address 0. */

@@ -19,8 +19,10 @@ void backtrace_init(void);
 uint32_t backtrace_capture(void **frames, uint32_t max);
 
 /* Defined by backtrace_libunwind.c where libunwind is linked (the preload library, and the
- * static-link member of the archive); weak, so the dynamic wrap form falls back to libgcc's
- * unwinder, since a -lunwind in pkg-config's flags would break static C++ links. */
+ * static-link member of the archive). Weak: the dynamic wrap form has no -lunwind (it would
+ * break static C++ links, whose libunwind.a and libgcc_eh.a both define _Unwind_Resume, and
+ * libunwind.a is not position independent), so it loads libunwind.so.8 at start instead, and
+ * falls back to libgcc's unwinder where that library is missing. */
 extern int malloc_trace_libunwind_backtrace(void **frames, int max) __attribute__((weak));
 extern void malloc_trace_libunwind_init(void) __attribute__((weak));
 
