@@ -58,7 +58,7 @@ all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h) | deps
+$(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h wrap/shared/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(TRACER_CFLAGS) -c $< -o $@
 

@@ -119,39 +119,42 @@ static void delete_slot(struct shard *shard, size_t hole)
     shard->count--;
 }
 
-bool live_table_take(uintptr_t address, struct live_block *out)
+/* Locks the shard of address and returns it, with the block's slot in *slot, or SIZE_MAX
+ * when the shard does not hold it. */
+static struct shard *lock_and_find(uintptr_t address, size_t *slot)
 {
     uint64_t hash = mix(address);
     struct shard *shard = shard_of(hash);
-    bool found = false;
     pthread_mutex_lock(&shard->lock);
+    *slot = SIZE_MAX;
     if (shard->capacity != 0) {
-        size_t slot = find_slot(shard, address, hash);
-        if (shard->slots[slot].address == address) {
-            *out = shard->slots[slot];
-            delete_slot(shard, slot);
-            found = true;
-        }
+        size_t found = find_slot(shard, address, hash);
+        if (shard->slots[found].address == address)
+            *slot = found;
+    }
+    return shard;
+}
+
+bool live_table_take(uintptr_t address, struct live_block *out)
+{
+    size_t slot;
+    struct shard *shard = lock_and_find(address, &slot);
+    if (slot != SIZE_MAX) {
+        *out = shard->slots[slot];
+        delete_slot(shard, slot);
     }
     pthread_mutex_unlock(&shard->lock);
-    return found;
+    return slot != SIZE_MAX;
 }
 
 bool live_table_add_flags(uintptr_t address, uint8_t flags)
 {
-    uint64_t hash = mix(address);
-    struct shard *shard = shard_of(hash);
-    bool found = false;
-    pthread_mutex_lock(&shard->lock);
-    if (shard->capacity != 0) {
-        size_t slot = find_slot(shard, address, hash);
-        if (shard->slots[slot].address == address) {
-            shard->slots[slot].flags |= flags;
-            found = true;
-        }
-    }
+    size_t slot;
+    struct shard *shard = lock_and_find(address, &slot);
+    if (slot != SIZE_MAX)
+        shard->slots[slot].flags |= flags;
     pthread_mutex_unlock(&shard->lock);
-    return found;
+    return slot != SIZE_MAX;
 }
 
 size_t live_table_queue_event(const struct trace_event *event)

@@ -10,37 +10,9 @@
 
 #define INTERPOSE __attribute__((visibility("default")))
 
-void *__libc_malloc(size_t size);
-void *__libc_calloc(size_t count, size_t size);
-void *__libc_realloc(void *old, size_t size);
-void __libc_free(void *ptr);
-void *__libc_memalign(size_t alignment, size_t size);
-void *__libc_valloc(size_t size);
-void *__libc_pvalloc(size_t size);
-
-INTERPOSE void *malloc(size_t size)
-{
-    void *ptr = __libc_malloc(size);
-    malloc_trace_on_alloc(ptr, size, ENTRY_MALLOC);
-    return ptr;
-}
-
-INTERPOSE void *calloc(size_t count, size_t size)
-{
-    void *ptr = __libc_calloc(count, size);
-    malloc_trace_on_alloc(ptr, count * size, ENTRY_CALLOC); /* no overflow when ptr != NULL */
-    return ptr;
-}
-
-INTERPOSE void *realloc(void *old, size_t size)
-{
-    struct malloc_trace_move move;
-    malloc_trace_on_move_begin(old, &move);
-    void *ptr = __libc_realloc(old, size);
-    /* glibc's realloc(p, 0) frees p and returns NULL. */
-    malloc_trace_on_move_end(&move, old, ptr != NULL || size == 0, ptr, size, ENTRY_REALLOC);
-    return ptr;
-}
+#define ENTRY(name) name
+#define REAL(name) __libc_##name
+#include "../shared/c_allocators.h"
 
 INTERPOSE void *reallocarray(void *old, size_t count, size_t size)
 {
@@ -55,12 +27,6 @@ INTERPOSE void *reallocarray(void *old, size_t count, size_t size)
     malloc_trace_on_move_end(&move, old, ptr != NULL || total == 0, ptr, total,
                              ENTRY_REALLOCARRAY);
     return ptr;
-}
-
-INTERPOSE void free(void *ptr)
-{
-    malloc_trace_on_free(ptr, ENTRY_FREE);
-    __libc_free(ptr);
 }
 
 static bool is_power_of_two(size_t value)
@@ -90,23 +56,4 @@ INTERPOSE void *aligned_alloc(size_t alignment, size_t size)
     return ptr;
 }
 
-INTERPOSE void *memalign(size_t alignment, size_t size)
-{
-    void *ptr = __libc_memalign(alignment, size);
-    malloc_trace_on_alloc(ptr, size, ENTRY_MEMALIGN);
-    return ptr;
-}
 
-INTERPOSE void *valloc(size_t size)
-{
-    void *ptr = __libc_valloc(size);
-    malloc_trace_on_alloc(ptr, size, ENTRY_VALLOC);
-    return ptr;
-}
-
-INTERPOSE void *pvalloc(size_t size)
-{
-    void *ptr = __libc_pvalloc(size);
-    malloc_trace_on_alloc(ptr, size, ENTRY_PVALLOC);
-    return ptr;
-}

@@ -1,0 +1,71 @@
+/* c_allocators.h: the C allocation entry points that both front-ends define the same way,
+ * each calling the real function and one core hook, directly. A front-end includes this
+ * after defining ENTRY(name) (the name it defines: __wrap_malloc, or malloc itself) and
+ * REAL(name) (what it calls: __real_malloc, or glibc's __libc_malloc). */
+#ifndef MALLOC_TRACE_C_ALLOCATORS_H
+#define MALLOC_TRACE_C_ALLOCATORS_H
+
+#include <stddef.h>
+
+#include "../core/tracer.h"
+
+void *REAL(malloc)(size_t size);
+void *REAL(calloc)(size_t count, size_t size);
+void *REAL(realloc)(void *old, size_t size);
+void REAL(free)(void *ptr);
+void *REAL(memalign)(size_t alignment, size_t size);
+void *REAL(valloc)(size_t size);
+void *REAL(pvalloc)(size_t size);
+
+__attribute__((visibility("default"))) void *ENTRY(malloc)(size_t size)
+{
+    void *ptr = REAL(malloc)(size);
+    malloc_trace_on_alloc(ptr, size, ENTRY_MALLOC);
+    return ptr;
+}
+
+__attribute__((visibility("default"))) void *ENTRY(calloc)(size_t count, size_t size)
+{
+    void *ptr = REAL(calloc)(count, size);
+    malloc_trace_on_alloc(ptr, count * size, ENTRY_CALLOC); /* no overflow when ptr != NULL */
+    return ptr;
+}
+
+__attribute__((visibility("default"))) void *ENTRY(realloc)(void *old, size_t size)
+{
+    struct malloc_trace_move move;
+    malloc_trace_on_move_begin(old, &move);
+    void *ptr = REAL(realloc)(old, size);
+    /* glibc's realloc(p, 0) frees p and returns NULL. */
+    malloc_trace_on_move_end(&move, old, ptr != NULL || size == 0, ptr, size, ENTRY_REALLOC);
+    return ptr;
+}
+
+__attribute__((visibility("default"))) void ENTRY(free)(void *ptr)
+{
+    malloc_trace_on_free(ptr, ENTRY_FREE);
+    REAL(free)(ptr);
+}
+
+__attribute__((visibility("default"))) void *ENTRY(memalign)(size_t alignment, size_t size)
+{
+    void *ptr = REAL(memalign)(alignment, size);
+    malloc_trace_on_alloc(ptr, size, ENTRY_MEMALIGN);
+    return ptr;
+}
+
+__attribute__((visibility("default"))) void *ENTRY(valloc)(size_t size)
+{
+    void *ptr = REAL(valloc)(size);
+    malloc_trace_on_alloc(ptr, size, ENTRY_VALLOC);
+    return ptr;
+}
+
+__attribute__((visibility("default"))) void *ENTRY(pvalloc)(size_t size)
+{
+    void *ptr = REAL(pvalloc)(size);
+    malloc_trace_on_alloc(ptr, size, ENTRY_PVALLOC);
+    return ptr;
+}
+
+#endif
