@@ -218,7 +218,6 @@ static void test_threads(void)
     CHECK_EQ_U64(duplicates, 0);
 }
 
-#ifdef CHECK_KNOWN_BUGS
 /* Run first, in a fresh process: stack_table.h says the count includes the empty stack and
  * that get() gives the record of any id intern() returned, 0 included. */
 static void test_fresh_table(void)
@@ -230,14 +229,11 @@ static void test_fresh_table(void)
     if (CHECK(stack_table_get(id) != NULL))
         CHECK_EQ_U64(stack_table_get(id)->depth, 0);
 }
-#endif
 
 int main(void)
 {
     alarm(30);
-#ifdef CHECK_KNOWN_BUGS
     RUN_TEST(test_fresh_table);
-#endif
     RUN_TEST(test_basic);
     RUN_TEST(test_many);
     RUN_TEST(test_threads);

@@ -46,8 +46,11 @@ void csv_writer_expand_path(const char *template, pid_t pid, char *out, size_t o
     out[used] = '\0';
 }
 
+static void close_file(void);
+
 void csv_writer_configure(const char *template, uint64_t max)
 {
+    close_file(); /* the next batch opens the file at the new path */
     snprintf(path_template, sizeof path_template, "%s", template);
     max_size = max;
 }
@@ -153,10 +156,14 @@ bool csv_writer_begin(void)
         /* Moved or deleted since the last batch: start a new file at the path. */
         struct stat at_path, open_one;
         if (stat(path, &at_path) != 0 || fstat(fd, &open_one) != 0
-            || at_path.st_dev != file_device || at_path.st_ino != file_inode)
+            || at_path.st_dev != file_device || at_path.st_ino != file_inode) {
             close_file();
-        else
+        } else {
             file_size = (uint64_t)open_one.st_size;
+            /* Emptied in place (`: > file`, logrotate's copytruncate): a new header. */
+            if (file_size == 0)
+                return write_all(CSV_HEADER, sizeof CSV_HEADER - 1);
+        }
     }
     return fd >= 0 || open_file();
 }

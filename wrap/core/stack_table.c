@@ -20,7 +20,8 @@ static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *region;             /* written once under insert_lock, read after a bucket load */
 static size_t region_size;
 static size_t region_used;
-static atomic_uint stack_count;
+static atomic_uint stack_count = 1; /* the empty stack */
+static struct stack_record empty_stack;
 static bool full_said;
 
 static uint32_t hash_frames(void *const *frames, uint32_t depth)
@@ -36,6 +37,8 @@ static uint32_t hash_frames(void *const *frames, uint32_t depth)
 
 struct stack_record *stack_table_get(uint32_t id)
 {
+    if (id == STACK_ID_EMPTY)
+        return &empty_stack; /* the region may not exist yet */
     return (struct stack_record *)(region + (size_t)id * 8);
 }
 
@@ -57,7 +60,8 @@ static uint32_t find(uint32_t head, uint32_t hash, void *const *frames, uint32_t
     return 0;
 }
 
-/* Reserves the region and its first record, the empty stack (id 0). Called with the lock. */
+/* Reserves the region; its first record stays unused, so that no stack gets id 0. Called
+ * with the lock. */
 static bool reserve_region(void)
 {
     size_t size = REGION_WANTED;
@@ -67,7 +71,6 @@ static bool reserve_region(void)
     region_size = size;
     region_used = sizeof(struct stack_record);
     region = memory;
-    atomic_store(&stack_count, 1);
     return true;
 }
 
