@@ -37,17 +37,18 @@ def pkg_config(*arguments):
     return out.split()
 
 
-def build(source, form, extra=()):
+def build(source, form, extra=(), optimization="-O0"):
     """Builds tests/programs/SOURCE for a form; returns the executable's path (cached)."""
     name, extension = os.path.splitext(source)
-    output = os.path.join(WORK, f"{name}.{form}")
+    level = "" if optimization == "-O0" else optimization.replace("-", ".")
+    output = os.path.join(WORK, f"{name}{level}.{form}")
     source_path = os.path.join(PROGRAMS, source)
     if os.path.exists(output) and os.path.getmtime(output) > max(
             os.path.getmtime(source_path),
             os.path.getmtime(os.path.join(STAGE, "lib", "libmalloctrace.a"))):
         return output
     compiler = "g++" if extension == ".cpp" else "gcc"
-    command = [compiler, "-O0", "-g", "-pthread", source_path, "-o", output, *extra]
+    command = [compiler, optimization, "-g", "-pthread", source_path, "-o", output, *extra]
     if form == "wrap":
         command += pkg_config("--cflags", "--libs")
     elif form == "static":
@@ -161,4 +162,38 @@ def assert_expected_rows(run_result, program, rows=None):
 def without_thread_storage(rows):
     """Drops the blocks of pthread_create's thread-local storage, which libc keeps allocated
     (cached for new threads): reachable, not leaks, once reachability exists."""
-    return [r for r in rows if not any(f["f"] == "_dl_allocate_tls" for f in r["stack"])]
+    return [r for r in rows if not any("_dl_allocate_tls" in f["f"] for f in r["stack"])]
+
+
+def build_shared(source, output_name, defines=()):
+    """Builds tests/programs/SOURCE as a shared library named output_name in WORK."""
+    output = os.path.join(WORK, output_name)
+    subprocess.run(["gcc", "-O0", "-g", "-fPIC", "-shared", *defines,
+                    os.path.join(PROGRAMS, source), "-o", output], check=True)
+    return output
+
+
+def marker_line(source, name):
+    """The line of tests/programs/SOURCE that carries the marker AT(name)."""
+    with open(os.path.join(PROGRAMS, source)) as text:
+        for number, line in enumerate(text, start=1):
+            if f"AT({name})" in line:
+                return number
+    raise Failure(f"no marker AT({name}) in {source}")
+
+
+def addr2line(module, offsets):
+    """addr2line -f -i -C for each offset: a list (one per offset) of {f, s, l, m} frames,
+    innermost first, as the trace writes them."""
+    result = []
+    for offset in offsets:
+        out = subprocess.run(["addr2line", "-f", "-i", "-C", "-e", module, offset],
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+        frames = []
+        for function, location in zip(out[::2], out[1::2]):
+            location = location.split(" (discriminator")[0]
+            file, _, line = location.rpartition(":")
+            frames.append({"f": function, "s": "" if file == "??" else file,
+                           "l": int(line) if line.isdigit() else 0, "m": module})
+        result.append(frames)
+    return result

@@ -152,6 +152,20 @@ void flusher_exit_pass(void)
     pthread_mutex_unlock(&flush_lock);
 }
 
+void flusher_name_stacks(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    stack_json_render_all(config.symbols);
+    pthread_mutex_unlock(&flush_lock);
+}
+
+void flusher_forget_addresses(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    stack_json_forget_addresses();
+    pthread_mutex_unlock(&flush_lock);
+}
+
 void flusher_lock(void)
 {
     pthread_mutex_lock(&flush_lock);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "os.h"
 #include "settings.h"
 #include "stack_table.h"
 #include "symbolizer.h"
@@ -65,14 +66,14 @@ static json_t *json_text(const char *text)
 }
 
 /* One frame object, compact, ';' escaped; malloc'd, or NULL. */
-static char *render_frame(const char *function, const char *module)
+static char *render_frame(const char *function, const char *file, int line, const char *module)
 {
     json_t *frame = json_object();
     if (frame == NULL)
         return NULL;
     json_object_set_new(frame, "f", json_text(function));
-    json_object_set_new(frame, "s", json_string(""));
-    json_object_set_new(frame, "l", json_integer(0));
+    json_object_set_new(frame, "s", json_text(file));
+    json_object_set_new(frame, "l", json_integer(line));
     json_object_set_new(frame, "m", json_text(module));
     char *dumped = json_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(frame);
@@ -86,34 +87,60 @@ static char *render_frame(const char *function, const char *module)
 const char *stack_json_frame0(enum entry_point entry_point)
 {
     if (frame0_cache[entry_point] == NULL)
-        frame0_cache[entry_point] = render_frame(entry_point_names[entry_point], "");
+        frame0_cache[entry_point] = render_frame(entry_point_names[entry_point], "", 0, "");
     return frame0_cache[entry_point] != NULL ? frame0_cache[entry_point]
                                              : "{\"f\":\"?\",\"s\":\"\",\"l\":0,\"m\":\"\"}";
 }
 
-const char *stack_json_frames(uint32_t stack_id, bool symbols)
-{
-    if (stack_id == STACK_ID_EMPTY)
-        return "";
-    struct stack_record *record = stack_table_get(stack_id);
-    if (record->json != NULL)
-        return record->json;
+/* Return address -> its frames rendered, each led by a comma (several for inlined calls). */
+struct cached_address {
+    uintptr_t return_address; /* 0: empty slot */
+    char *json;
+};
+static struct cached_address *address_cache;
+static size_t address_cache_capacity;
+static size_t address_cache_count;
 
-    char *rendered[SETTINGS_MAX_DEPTH];
+static size_t address_slot(uintptr_t key, size_t capacity)
+{
+    return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 20) & (capacity - 1);
+}
+
+static bool grow_address_cache(void)
+{
+    size_t capacity = address_cache_capacity ? address_cache_capacity * 2 : 4096;
+    struct cached_address *slots = os_map(capacity * sizeof *slots);
+    if (slots == NULL)
+        return false;
+    for (size_t i = 0; i < address_cache_capacity; i++) {
+        if (address_cache[i].return_address == 0)
+            continue;
+        size_t slot = address_slot(address_cache[i].return_address, capacity);
+        while (slots[slot].return_address != 0)
+            slot = (slot + 1) & (capacity - 1);
+        slots[slot] = address_cache[i];
+    }
+    os_unmap(address_cache, address_cache_capacity * sizeof *address_cache);
+    address_cache = slots;
+    address_cache_capacity = capacity;
+    return true;
+}
+
+static char *render_address(uintptr_t return_address, bool symbols)
+{
+    struct source_frame frames[SYMBOLIZER_MAX_INLINED];
+    size_t count = symbolizer_describe(return_address, symbols, frames, SYMBOLIZER_MAX_INLINED);
+    char *rendered[SYMBOLIZER_MAX_INLINED];
     size_t total = 1;
-    uint32_t depth = record->depth;
-    if (depth > SETTINGS_MAX_DEPTH)
-        depth = SETTINGS_MAX_DEPTH;
-    for (uint32_t i = 0; i < depth; i++) {
-        struct frame_name name;
-        symbolizer_name((uintptr_t)record->frames[i], symbols, &name);
-        rendered[i] = render_frame(name.function, name.module);
+    for (size_t i = 0; i < count; i++) {
+        rendered[i] = render_frame(frames[i].function, frames[i].file, frames[i].line,
+                                   frames[i].module);
         total += rendered[i] != NULL ? strlen(rendered[i]) + 1 : 0;
     }
     char *json = malloc(total);
     if (json != NULL) {
         char *out = json;
-        for (uint32_t i = 0; i < depth; i++) {
+        for (size_t i = 0; i < count; i++) {
             if (rendered[i] == NULL)
                 continue;
             size_t length = strlen(rendered[i]);
@@ -123,8 +150,87 @@ const char *stack_json_frames(uint32_t stack_id, bool symbols)
         }
         *out = '\0';
     }
-    for (uint32_t i = 0; i < depth; i++)
+    for (size_t i = 0; i < count; i++)
         free(rendered[i]);
+    return json;
+}
+
+/* The rendered frames of one return address, symbolized on first use; NULL when out of
+ * memory. */
+static const char *address_json(uintptr_t return_address, bool symbols)
+{
+    if ((address_cache_count + 1) * 2 > address_cache_capacity && !grow_address_cache())
+        return NULL;
+    size_t slot = address_slot(return_address, address_cache_capacity);
+    while (address_cache[slot].return_address != 0) {
+        if (address_cache[slot].return_address == return_address)
+            return address_cache[slot].json;
+        slot = (slot + 1) & (address_cache_capacity - 1);
+    }
+    char *json = render_address(return_address, symbols);
+    if (json == NULL)
+        return NULL;
+    address_cache[slot].return_address = return_address;
+    address_cache[slot].json = json;
+    address_cache_count++;
+    return json;
+}
+
+static void render_record(struct stack_record *record, bool symbols)
+{
+    const char *parts[SETTINGS_MAX_DEPTH];
+    size_t total = 1;
+    uint32_t depth = record->depth;
+    if (depth > SETTINGS_MAX_DEPTH)
+        depth = SETTINGS_MAX_DEPTH;
+    for (uint32_t i = 0; i < depth; i++) {
+        parts[i] = address_json((uintptr_t)record->frames[i], symbols);
+        total += parts[i] != NULL ? strlen(parts[i]) : 0;
+    }
+    char *json = malloc(total);
+    if (json == NULL)
+        return;
+    char *out = json;
+    for (uint32_t i = 0; i < depth; i++) {
+        if (parts[i] == NULL)
+            continue;
+        size_t length = strlen(parts[i]);
+        memcpy(out, parts[i], length);
+        out += length;
+    }
+    *out = '\0';
     record->json = json;
-    return json != NULL ? json : "";
+}
+
+const char *stack_json_frames(uint32_t stack_id, bool symbols)
+{
+    if (stack_id == STACK_ID_EMPTY)
+        return "";
+    struct stack_record *record = stack_table_get(stack_id);
+    if (record->json == NULL)
+        render_record(record, symbols);
+    return record->json != NULL ? record->json : "";
+}
+
+static void render_if_new(uint32_t id, struct stack_record *record, void *symbols)
+{
+    (void)id;
+    if (record->json == NULL)
+        render_record(record, *(bool *)symbols);
+}
+
+void stack_json_render_all(bool symbols)
+{
+    symbolizer_new_batch();
+    stack_table_for_each(render_if_new, &symbols);
+}
+
+void stack_json_forget_addresses(void)
+{
+    for (size_t i = 0; i < address_cache_capacity; i++)
+        free(address_cache[i].json);
+    os_unmap(address_cache, address_cache_capacity * sizeof *address_cache);
+    address_cache = NULL;
+    address_cache_capacity = address_cache_count = 0;
+    symbolizer_forget_modules();
 }

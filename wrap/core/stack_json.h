@@ -11,9 +11,17 @@
 /* `{"f":NAME,"s":"","l":0,"m":""}` for the entry point, never NULL. */
 const char *stack_json_frame0(enum entry_point entry_point);
 
-/* The frames of a stack as comma-separated JSON objects (no brackets; "" for the empty
- * stack), each led by a comma, never NULL. */
+/* The frames of a stack as JSON objects, each led by a comma (no brackets; "" for the empty
+ * stack), inlined calls expanded; never NULL. Each distinct return address is symbolized
+ * once, each distinct stack rendered once. */
 const char *stack_json_frames(uint32_t stack_id, bool symbols);
+
+/* Before a dlclose: renders every stack not rendered yet, while its modules are mapped. */
+void stack_json_render_all(bool symbols);
+
+/* After a dlclose: forgets what each address was, since another module may be mapped at the
+ * same address next (stacks already rendered keep their text). */
+void stack_json_forget_addresses(void);
 
 /* The name frame 0 gets for an entry point. */
 const char *stack_json_entry_point_name(enum entry_point entry_point);

@@ -108,6 +108,20 @@ uint32_t stack_table_intern(void *const *frames, uint32_t depth)
     return id;
 }
 
+void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record, void *context),
+                          void *context)
+{
+    /* Records below the end seen under the lock are complete and never move. */
+    pthread_mutex_lock(&insert_lock);
+    size_t end = region_used;
+    pthread_mutex_unlock(&insert_lock);
+    for (size_t offset = sizeof(struct stack_record); offset < end;) {
+        struct stack_record *record = (struct stack_record *)(region + offset);
+        visit((uint32_t)(offset / 8), record, context);
+        offset += sizeof(struct stack_record) + record->depth * sizeof(void *);
+    }
+}
+
 uint32_t stack_table_count(void)
 {
     return atomic_load(&stack_count);

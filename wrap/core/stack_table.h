@@ -24,6 +24,10 @@ uint32_t stack_table_intern(void *const *frames, uint32_t depth);
 /* The record of an id returned by stack_table_intern. */
 struct stack_record *stack_table_get(uint32_t id);
 
+/* Calls visit for every stack added so far (not the empty one), oldest first. */
+void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record, void *context),
+                          void *context);
+
 /* Distinct stacks held, the empty one included. */
 uint32_t stack_table_count(void);
 

@@ -1,23 +1,36 @@
-/* symbolizer.h: names for code addresses, once per address, in the flusher (or the exit
- * pass) only: it reads ELF files and allocates, so it runs under the guard and the flush
- * lock, never on the allocation path. */
+/* symbolizer.h: function, source file and line for code addresses, with inlined calls
+ * expanded, as `addr2line -f -i -C` prints them. Used in the flusher (or the exit pass)
+ * only: it reads ELF files and allocates, so it runs under the guard and the flush lock,
+ * never on the allocation path. */
 #ifndef MALLOC_TRACE_SYMBOLIZER_H
 #define MALLOC_TRACE_SYMBOLIZER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-struct frame_name {
-    const char *function; /* demangled symbol, else MODULE+0xOFFSET, else 0xADDRESS */
+#define SYMBOLIZER_MAX_INLINED 32
+
+struct source_frame {
+    const char *function; /* demangled; MODULE+0xOFFSET or 0xADDRESS when unknown, never "" */
+    const char *file;     /* "" when unknown */
+    int line;             /* 0 when unknown */
     const char *module;   /* path of the mapped file, "" when none is known */
 };
 
-/* Names the call that returned to return_address. With symbols false, function is always
- * MODULE+0xOFFSET (or 0xADDRESS). The strings live as long as the process. */
-void symbolizer_name(uintptr_t return_address, bool symbols, struct frame_name *out);
+/* Describes the call that returned to return_address: the innermost (inlined) call first,
+ * the function the call's code belongs to last. With symbols false, one frame named
+ * MODULE+0xOFFSET. Returns how many frames it filled (at least 1, at most max); their
+ * strings stay valid until the next call. */
+size_t symbolizer_describe(uintptr_t return_address, bool symbols, struct source_frame *frames,
+                           size_t max);
 
 /* Allows one re-read of the process's modules in the next batch of look-ups (a module
  * loaded since the last read is found then). */
 void symbolizer_new_batch(void);
+
+/* Forgets the modules read so far: after a dlclose, an address may belong to another
+ * module (glibc may map the next dlopen at the same address). */
+void symbolizer_forget_modules(void);
 
 #endif

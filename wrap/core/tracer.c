@@ -158,6 +158,24 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     malloc_trace_guard--;
 }
 
+MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void)
+{
+    if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
+        return;
+    malloc_trace_guard++;
+    flusher_name_stacks();
+    malloc_trace_guard--;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void)
+{
+    if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
+        return;
+    malloc_trace_guard++;
+    flusher_forget_addresses();
+    malloc_trace_guard--;
+}
+
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
 {
     if (ptr != NULL)

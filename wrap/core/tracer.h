@@ -31,6 +31,12 @@ MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry);
  * getline growing the caller's buffer): dropped without a row. */
 MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr);
 
+/* Around dlclose: before, the stacks recorded so far are named while the library is still
+ * mapped; after, what each address was is forgotten (another library may be mapped there
+ * next). */
+MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void);
+MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
+
 /* realloc and the like: begin takes the old block out of the table before the real call
  * (for the same reason as on_free), end settles it after: old_released tells whether the
  * real call released old (a successful realloc, realloc(p, 0)), result is the new block. */

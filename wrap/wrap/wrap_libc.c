@@ -24,6 +24,7 @@ char *__real_get_current_dir_name(void);
 ssize_t __real_getline(char **line, size_t *size, FILE *stream);
 ssize_t __real_getdelim(char **line, size_t *size, int delimiter, FILE *stream);
 int __real_vasprintf(char **out, const char *format, va_list args);
+int __real_dlclose(void *handle);
 
 WRAP char *__wrap_strdup(const char *text)
 {
@@ -116,4 +117,13 @@ WRAP int __wrap_asprintf(char **out, const char *format, ...)
     if (length >= 0)
         malloc_trace_on_alloc(*out, (size_t)length + 1, ENTRY_ASPRINTF);
     return length;
+}
+
+/* Not an allocation: frames in a library are named before it is unloaded. */
+WRAP int __wrap_dlclose(void *handle)
+{
+    malloc_trace_on_dlclose_begin();
+    int result = __real_dlclose(handle);
+    malloc_trace_on_dlclose_end();
+    return result;
 }

@@ -1,0 +1,133 @@
+"""Function, source file and line for every frame, inlined calls expanded, as addr2line -f
+-i -C names them, in every form; the fallbacks without debug information; frames of
+libraries unloaded before the flush."""
+import os
+import re
+import shutil
+import subprocess
+
+from harness import (FORMS, WORK, addr2line, build, build_shared, check, equal, marker_line,
+                     program_frames, run)
+
+PROGRAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "programs")
+
+
+def row_at(rows, address):
+    matches = [r for r in rows if r["address"] == address and r["function"] == "leak"]
+    equal(len(matches), 1, f"leak rows at {address}")
+    return matches[0]
+
+
+def leading_program_frames(stack, program):
+    """The frames from frame 1 to main, while they are in the program. (Beyond main, in a
+    static binary, is libc without debug information, where binutils takes a file name from
+    the symbol table, which the trace leaves empty.)"""
+    frames = []
+    for frame in stack[1:]:
+        if frame["m"] != program:
+            break
+        frames.append(frame)
+        if frame["f"] == "main":
+            break
+    return frames
+
+
+def compare_with_addr2line(source, form, optimization, args=()):
+    """Runs the program unsymbolized (MALLOC_TRACE_SYMBOLS=0) for the offsets, then
+    symbolized; the program's frames of each expected block are what addr2line says of
+    those offsets. Returns the symbolized rows of the expected blocks."""
+    program = build(source, form, optimization=optimization)
+    raw = run(program, form, env={"MALLOC_TRACE_SYMBOLS": "0"}, args=args)
+    named = run(program, form, args=args)
+    equal((raw.returncode, named.returncode), (0, 0), "exit status")
+    equal(len(raw.expected), len(named.expected), "EXPECT lines")
+    rows = []
+    for raw_expected, named_expected in zip(raw.expected, named.expected):
+        raw_row = row_at(raw.rows(), raw_expected["address"])
+        named_row = row_at(named.rows(), named_expected["address"])
+        offsets = [f["f"].rsplit("+", 1)[1] for f in leading_program_frames(raw_row["stack"],
+                                                                          program)]
+        check(offsets, f"no frame in the program for {raw_expected}")
+        expected = [frame for frames in addr2line(program, offsets) for frame in frames]
+        if any(f["f"] == "main" for f in expected):
+            expected = expected[:[f["f"] for f in expected].index("main") + 1]
+        equal(leading_program_frames(named_row["stack"], program), expected,
+              f"frames of {source} {optimization} ({form})")
+        rows.append(named_row)
+    return program, rows
+
+
+def test_frames_match_addr2line_c():
+    for form in FORMS:
+        for optimization in ("-O0", "-O2"):
+            compare_with_addr2line("leaker.c", form, optimization, args=["0", "2", "10"])
+
+
+def test_inlined_calls_are_frames_of_their_own():
+    for form in FORMS:
+        for optimization in ("-O0", "-O2"):
+            program, rows = compare_with_addr2line("inlined.c", form, optimization)
+            frames = [(f["f"], os.path.basename(f["s"]), f["l"])
+                      for f in leading_program_frames(rows[0]["stack"], program)]
+            expected = [(name, "inlined.c", marker_line("inlined.c", name))
+                        for name in ("grab", "grab_twice", "outer_site", "main")]
+            equal(frames, expected, f"frames ({form}, {optimization})")
+            check(rows[0]["stack"][1]["s"].startswith("/"), "source paths are absolute here")
+
+
+def test_frames_match_addr2line_cxx():
+    for form in FORMS:
+        program, rows = compare_with_addr2line("inlined_cxx.cpp", form, "-O2")
+        equal(rows[0]["stack"][1]["f"], "main", "frame 1 of the new")
+        equal(rows[0]["stack"][1]["l"], marker_line("inlined_cxx.cpp", "main_new"), "line")
+        frames = leading_program_frames(rows[1]["stack"], program)
+        grow = [f for f in frames if f["f"] == "geometry::Grid<long>::grow(unsigned long)"]
+        equal([(os.path.basename(f["s"]), f["l"]) for f in grow],
+              [("inlined_cxx.cpp", marker_line("inlined_cxx.cpp", "grow"))], "grow's frame")
+        check(any(f["f"].startswith("std::vector<long, std::allocator<long> >::")
+                  and f["s"].startswith("/usr/include/c++/") for f in frames),
+              f"libstdc++'s inlined frames: {[f['f'] for f in frames]}")
+
+
+def test_stripped_binary_falls_back_to_module_offsets():
+    program = build("leaker.c", "preload")
+    stripped = os.path.join(WORK, "leaker.stripped")
+    shutil.copy(program, stripped)
+    subprocess.run(["strip", "-s", stripped], check=True)
+    result = run(stripped, "preload", args=["0", "1", "10"])
+    row = row_at(result.rows(), result.expected[0]["address"])
+    frames = leading_program_frames(row["stack"], stripped)
+    check(len(frames) >= 4, f"frames: {frames}")
+    for frame in frames:
+        check(re.fullmatch(re.escape(stripped) + r"\+0x[0-9a-f]+", frame["f"]), frame["f"])
+        equal((frame["s"], frame["l"]), ("", 0), "no source without debug information")
+    offsets = [f["f"].rsplit("+", 1)[1] for f in frames]
+    names = [frames_of[0]["f"] for frames_of in addr2line(program, offsets)]
+    equal(names[:4], ["leaf", "middle", "outer", "main"], "the offsets, in the unstripped copy")
+    # Frames in libc (no debug information needed) are never an empty name.
+    check(all(f["f"] for f in row["stack"]), "empty function name")
+
+
+def test_frames_of_unloaded_libraries():
+    first = build_shared("dl_plugin.c", "libplugin_first.so",
+                         ["-DPLUGIN=first", "-DPLUGIN_SIZE=111"])
+    second = build_shared("dl_plugin.c", "libplugin_second.so",
+                          ["-DPLUGIN=second", "-DPLUGIN_SIZE=222"])
+    line = marker_line("dl_plugin.c", "plugin_work")
+    for form in ("wrap", "preload"):
+        program = build("dl_host.c", form)
+        result = run(program, form, args=[first, second])
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stderr, "", f"stderr ({form})")
+        rows = result.rows()
+        for expected, size, plugin in zip(result.expected, (111, 222), (first, second)):
+            row = row_at(rows, expected["address"])
+            equal(row["size"], size, "size")
+            names = [f["f"] for f in row["stack"][:6]]
+            work = "work_in_first" if plugin == first else "work_in_second"
+            equal(names, ["malloc", "allocate_for_plugin", work, "plugin_run", "run", "main"],
+                  f"frames ({form})")
+            equal((row["stack"][2]["m"], os.path.basename(row["stack"][2]["s"]),
+                   row["stack"][2]["l"]), (plugin, "dl_plugin.c", line),
+                  f"the plugin's frame ({form})")
