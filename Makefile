@@ -52,7 +52,7 @@ ARCHIVE := $(BUILD)/libmalloctrace.a
 PRELOAD := $(BUILD)/malloc-trace.so
 STAGE := $(BUILD)/stage
 
-.PHONY: all check demo install clean deps lint
+.PHONY: all check demo install clean deps lint bench bench-quick
 all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc
 
 deps:
@@ -126,3 +126,10 @@ lint:
 	clang-tidy --quiet $(LINT_SOURCES) -- -std=gnu11 -pthread
 	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
 		--error-exitcode=1 -I wrap/core -I wrap/include wrap/
+
+# Benchmarks are not tests: they print figures and assert nothing.
+bench: all $(STAGE)/lib/libmalloctrace.a
+	@python3 bench/run.py --build $(BUILD)
+
+bench-quick: all $(STAGE)/lib/libmalloctrace.a
+	@python3 bench/run.py --build $(BUILD) --quick

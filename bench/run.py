@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""make bench: overhead of malloc-trace against the untraced run and against heaptrack,
+measured side by side in one series (runs alternate), medians of several runs; and the cost
+of a flush of 100,000 rows sharing about 1,000 distinct stacks."""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run_measured(command, env):
+    """Runs command; returns (stdout, wall seconds, peak RSS in KiB)."""
+    start = time.monotonic()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command[0]} failed")
+    return out, time.monotonic() - start, usage.ru_maxrss
+
+
+def build(stage, work):
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(stage, "lib", "pkgconfig"))
+
+    def flags(*arguments):
+        return subprocess.run(["pkg-config", *arguments, "malloctrace"], env=env, check=True,
+                              capture_output=True, text=True).stdout.split()
+
+    programs = {}
+    for name in ("alloc", "flush"):
+        source = os.path.join(HERE, f"{name}.c")
+        common = ["gcc", "-O2", "-g", "-pthread", source]
+        plain = os.path.join(work, name)
+        subprocess.run(common + ["-o", plain], check=True)
+        wrap = plain + ".wrap"
+        subprocess.run(common + ["-o", wrap] + flags("--libs"), check=True)
+        static = plain + ".static"
+        subprocess.run([common[0], "-static"] + common[1:] + ["-o", static]
+                       + flags("--libs", "--static"), check=True, stderr=subprocess.DEVNULL)
+        programs[name] = {"plain": plain, "wrap": wrap, "static": static}
+    return programs
+
+
+def variants(programs, stage, work, name):
+    trace = os.path.join(work, "trace.csv")
+    base = dict(os.environ, out_file_path=trace)
+    base.pop("LD_PRELOAD", None)
+    out = [("untraced", [programs[name]["plain"]], base),
+           ("malloc-trace preload", [programs[name]["plain"]],
+            dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))),
+           ("malloc-trace wrap", [programs[name]["wrap"]], base),
+           ("malloc-trace wrap -static", [programs[name]["static"]], base)]
+    if shutil.which("heaptrack"):
+        out.append(("heaptrack", ["heaptrack", "-o", os.path.join(work, "heaptrack.out"),
+                                  programs[name]["plain"]], base))
+    return out, trace
+
+
+def alloc_series(programs, stage, work, threads, operations, depth, runs):
+    rows, trace = variants(programs, stage, work, "alloc")
+    times = {label: [] for label, _, _ in rows}
+    ns = {label: [] for label, _, _ in rows}
+    rss = {label: [] for label, _, _ in rows}
+    for _ in range(runs):
+        for label, command, env in rows:
+            if os.path.exists(trace):
+                os.unlink(trace)
+            out, seconds, peak = run_measured(
+                command + [str(threads), str(operations), str(depth)], env)
+            numbers = [l for l in out.splitlines() if l.replace(".", "", 1).isdigit()]
+            times[label].append(seconds)
+            ns[label].append(float(numbers[-1]) if numbers else float("nan"))
+            rss[label].append(peak)
+    base = statistics.median(ns["untraced"])
+    print(f"alloc micro bench: {threads} thread(s), {operations} operations each, "
+          f"stack depth {depth}, median of {runs}")
+    print(f"  {'':28} {'ns/op':>8} {'ratio':>7} {'+ns/op':>8} {'peak RSS':>10}")
+    for label in times:
+        median = statistics.median(ns[label])
+        print(f"  {label:28} {median:8.1f} {median / base:6.2f}x {median - base:8.1f} "
+              f"{statistics.median(rss[label]) / 1024:8.1f} MB")
+    return {label: statistics.median(ns[label]) for label in ns}
+
+
+def flush_series(programs, stage, work, levels, blocks, runs):
+    trace = os.path.join(work, "flush.csv")
+    env = dict(os.environ, out_file_path=trace,
+               LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))
+    seconds = []
+    for _ in range(runs):
+        if os.path.exists(trace):
+            os.unlink(trace)
+        out, _, _ = run_measured([programs["flush"]["plain"], str(levels), str(blocks)], env)
+        ended = time.time()
+        main_returned = int(out.split()[-1]) / 1000.0
+        seconds.append(ended - main_returned)
+    with open(trace) as text:
+        rows = sum(1 for line in text if line.startswith("leak;"))
+    print(f"exit pass (preload): {rows} leak rows from {1 << levels} distinct stacks, "
+          f"each distinct frame named once: {statistics.median(seconds):.2f} s "
+          f"(median of {runs}, from main's return to the process's end)")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--quick", action="store_true")
+    options = parser.parse_args()
+    stage = os.path.abspath(os.path.join(options.build, "stage"))
+    work = tempfile.mkdtemp(prefix="bench.", dir=options.build)
+    programs = build(stage, work)
+    print(f"machine: {os.cpu_count()} cores; {subprocess.run(['uname', '-srm'], capture_output=True, text=True).stdout.strip()}")
+    runs = 3 if options.quick else 5
+    operations = 200000 if options.quick else 1000000
+    alloc_series(programs, stage, work, 1, operations, 16, runs)
+    alloc_series(programs, stage, work, 2, operations, 16, runs)
+    flush_series(programs, stage, work, 10, 98, 3 if options.quick else 5)
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
