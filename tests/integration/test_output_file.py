@@ -187,3 +187,23 @@ def test_missing_directory_is_reported():
     def setup(directory, path):
         shutil.rmtree(directory)
     refused(setup, "cannot open")
+
+
+def test_file_size_limit_cuts_back_to_whole_lines():
+    import resource
+    program = build("leaker.c", "preload")
+    trace = os.path.join(scratch_dir(), "limited.csv")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+    env = dict(os.environ, out_file_path=trace,
+               LD_PRELOAD=os.path.join(os.environ["MT_STAGE"], "lib", "malloc-trace.so"))
+    completed = subprocess.run([program, "6", "1000", "10"], env=env, capture_output=True,
+                               text=True, preexec_fn=limit, timeout=60)
+    equal(completed.returncode, 6, "exit status (no SIGXFSZ)")
+    lines = completed.stderr.splitlines()
+    equal(len(lines), 1, f"messages: {lines}")
+    check(lines[0].startswith("malloc-trace: cannot write all of " + trace), lines[0])
+    check(os.path.getsize(trace) <= 8192, "size within the limit")
+    rows = read_trace(trace)  # every line whole
+    check(len(rows) > 3, f"rows before the limit: {len(rows)}")

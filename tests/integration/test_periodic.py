@@ -63,3 +63,11 @@ def test_moved_file_static():
 
 def test_moved_file_preload():
     moved_file_in("preload")
+
+
+def test_getline_buffer_keeps_its_record_wrap():
+    for form in ("wrap", "static"):
+        program = build("periodic.c", form)
+        result = run(program, form, env=PERIOD, args=["getline"])
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        assert_expected_rows(result, program)

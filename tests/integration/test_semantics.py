@@ -49,3 +49,37 @@ def test_constructors_destructors_and_atexit():
             equal(len(matches), 1, f"rows for {expected} ({form})")
             equal(matches[0]["size"], expected["size"], "size")
             equal(matches[0]["stack"][1]["f"], expected["frame1"], "frame 1")
+
+
+def test_cxx_semantics_unchanged():
+    untraced = build("cxx_semantics.cpp", "preload")
+    plain = run(untraced, "none")
+    equal(plain.returncode, 0, "untraced exit status")
+    for form in FORMS:
+        program = build("cxx_semantics.cpp", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        equal(result.stdout, plain.stdout, f"results ({form})")
+
+
+def signal_handlers_in(form):
+    program = build("signals.c", form)
+    result = run(program, form, timeout=60)  # a deadlock is a timeout
+    equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+    rows = result.rows()
+    victim = result.stdout.split()[-1]  # the block left when the handler stopped
+    equal([r for r in rows if r["size"] == 256 * 1024 and r["address"] != victim], [],
+          "rows of the blocks signal handlers freed")
+    equal([r for r in rows if r["function"] == "free"], [], "orphan frees")
+
+
+def test_signal_handlers_that_allocate_wrap():
+    signal_handlers_in("wrap")
+
+
+def test_signal_handlers_that_allocate_static():
+    signal_handlers_in("static")
+
+
+def test_signal_handlers_that_allocate_preload():
+    signal_handlers_in("preload")

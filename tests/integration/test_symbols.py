@@ -131,3 +131,11 @@ def test_frames_of_unloaded_libraries():
             equal((row["stack"][2]["m"], os.path.basename(row["stack"][2]["s"]),
                    row["stack"][2]["l"]), (plugin, "dl_plugin.c", line),
                   f"the plugin's frame ({form})")
+            if form == "preload":  # a library's own malloc is out of --wrap's reach
+                left = [r for r in rows if r["size"] == size + 1]
+                equal(len(left), 1, "the block the plugin's destructor leaked")
+                unload = left[0]["stack"][1]
+                equal((unload["f"], unload["m"], unload["l"]),
+                      ("unload_first" if plugin == first else "unload_second", plugin,
+                       marker_line("dl_plugin.c", "plugin_unload")),
+                      "a frame that ran inside dlclose")

@@ -12,6 +12,17 @@ __attribute__((noinline)) void *NAME(work_in_, PLUGIN)(void *(*allocate)(size_t)
     return block;
 }
 
+#include <stdlib.h>
+
+void *left_by_destructor;
+
+/* Runs inside dlclose: what it allocates is named from the library being unloaded. */
+__attribute__((destructor, noinline)) static void NAME(unload_, PLUGIN)(void)
+{
+    left_by_destructor = malloc(PLUGIN_SIZE + 1); /* AT(plugin_unload) */
+    __asm__ volatile("" ::: "memory");
+}
+
 void *plugin_run(void *(*allocate)(size_t))
 {
     void *block = NAME(work_in_, PLUGIN)(allocate);

@@ -1,5 +1,6 @@
 /* periodic.c: run with malloc_second_peremption=1. Mode "late": a block kept to the end and
- * a block freed after the flush that wrote it (a late free). Mode "move": the trace file is
+ * a block freed after the flush that wrote it (a late free). Mode "getline" (wrap forms): the
+ * same for a buffer getline fills twice. Mode "move": the trace file is
  * renamed while the program runs (argv[2]: the new name); the next flush re-creates it. */
 #include "common.h"
 
@@ -33,6 +34,27 @@ int main(int argc, char **argv)
         expect("free", late, 222, "free", "release");
         expect("leak", kept, 111, "malloc", "allocate");
         sleep_ms(1200); /* the flush at about 3 s writes the late free */
+    } else if (strcmp(argv[1], "getline") == 0) {
+        /* A buffer getline reuses keeps its record: written as malloc, then a late free. */
+        char text[] = "one\n";
+        FILE *stream = fmemopen(text, sizeof text - 1, "r");
+        char *line = NULL;
+        size_t capacity = 0;
+        if (getline(&line, &capacity, stream) != 4)
+            return 4;
+        fclose(stream); /* each stream lives less than a period: no row of its own */
+        sleep_ms(2500); /* the flush at about 2 s writes the buffer as malloc */
+        stream = fmemopen(text, sizeof text - 1, "r");
+        if (getline(&line, &capacity, stream) != 4)
+            return 5;
+        fclose(stream);
+        release(line);
+        expect("malloc", line, (long)capacity, "getline", "main");
+        expect("free", line, (long)capacity, "free", "release");
+        release(kept);
+        expect("malloc", kept, 111, "malloc", "allocate");
+        expect("free", kept, 111, "free", "release");
+        sleep_ms(1200);
     } else if (strcmp(argv[1], "move") == 0 && argc == 3) {
         sleep_ms(2500); /* the flush at about 2 s writes kept as malloc */
         const char *path = getenv("out_file_path");

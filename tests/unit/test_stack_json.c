@@ -17,7 +17,7 @@
 
 static void check_escape(const char *json, const char *expected, int line)
 {
-    char *escaped = stack_json_escape_semicolons(json);
+    char *escaped = stack_json_escape_for_csv(json);
     check_str(escaped, expected, false, json, expected, __FILE__, line);
     free(escaped);
 }
@@ -30,12 +30,13 @@ static void test_escape_semicolons(void)
     CHECK_ESCAPE("{\"f\":\"malloc\"}", "{\"f\":\"malloc\"}");
     CHECK_ESCAPE(";", "\\u003b");
     CHECK_ESCAPE(";;", "\\u003b\\u003b");
+    CHECK_ESCAPE("a\x7f" "b", "a\\u007fb");
     CHECK_ESCAPE(";a;", "\\u003ba\\u003b");
     CHECK_ESCAPE("{\"f\":\"f(std::map<int;int>)\"}", "{\"f\":\"f(std::map<int\\u003bint>)\"}");
 
     /* A fresh copy even when nothing changes. */
     const char *plain = "no semicolon";
-    char *copy = stack_json_escape_semicolons(plain);
+    char *copy = stack_json_escape_for_csv(plain);
     if (CHECK(copy != NULL)) {
         CHECK(copy != plain);
         CHECK_EQ_STR(copy, plain);

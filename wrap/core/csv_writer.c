@@ -95,9 +95,22 @@ static bool write_all(const char *data, size_t length)
             say_once(written < 0 ? errno : ENOSPC, "cannot write");
             return false;
         }
+        file_size += (uint64_t)written;
+        if ((size_t)written < length) {
+            /* A full disk or a file-size limit: the file now ends inside a line. Cut it back
+             * to the last whole line, so that no reader sees a cut row. */
+            size_t whole = (size_t)written;
+            while (whole > 0 && data[whole - 1] != '\n')
+                whole--;
+            struct stat status;
+            if (fstat(fd, &status) == 0 && (uint64_t)status.st_size >= (size_t)written - whole
+                && ftruncate(fd, status.st_size - (off_t)((size_t)written - whole)) == 0)
+                file_size = (uint64_t)status.st_size - ((size_t)written - whole);
+            say_once(ENOSPC, "cannot write all of");
+            return false;
+        }
         data += written;
         length -= (size_t)written;
-        file_size += (uint64_t)written;
     }
     last_error_said = 0;
     return true;

@@ -60,7 +60,7 @@ static void write_pass(enum live_table_pass pass)
 static void *flusher_main(void *unused)
 {
     (void)unused;
-    malloc_trace_guard++;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* for the thread's whole life */
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     for (;;) {
@@ -102,7 +102,10 @@ static void start_thread(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     pthread_t thread;
+    /* pthread_create allocates: the tracer's own memory, even when called from a hook. */
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     int error = pthread_create(&thread, NULL, flusher_main, NULL);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (error != 0) {
         os_message("cannot start the flusher thread (%s): only the exit rows are written",
@@ -152,17 +155,12 @@ void flusher_exit_pass(void)
     pthread_mutex_unlock(&flush_lock);
 }
 
-void flusher_name_stacks(void)
+void flusher_name_stacks(bool then_forget_addresses)
 {
     pthread_mutex_lock(&flush_lock);
     stack_json_render_all(config.symbols);
-    pthread_mutex_unlock(&flush_lock);
-}
-
-void flusher_forget_addresses(void)
-{
-    pthread_mutex_lock(&flush_lock);
-    stack_json_forget_addresses();
+    if (then_forget_addresses)
+        stack_json_forget_addresses();
     pthread_mutex_unlock(&flush_lock);
 }
 

@@ -19,9 +19,9 @@ void flusher_wake(void);
 /* Stops periodic passes and writes the exit rows. */
 void flusher_exit_pass(void);
 
-/* dlclose: see malloc_trace_on_dlclose_begin and _end in tracer.h. */
-void flusher_name_stacks(void);
-void flusher_forget_addresses(void);
+/* dlclose (see malloc_trace_on_dlclose_begin and _end in tracer.h): renders every stack
+ * not rendered yet, then, after the real dlclose, forgets what each address was. */
+void flusher_name_stacks(bool then_forget_addresses);
 
 /* fork: see live_table.h; the child has no flusher thread until flusher_ensure_running. */
 void flusher_lock(void);

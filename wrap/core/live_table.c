@@ -147,6 +147,16 @@ bool live_table_take(uintptr_t address, struct live_block *out)
     return slot != SIZE_MAX;
 }
 
+bool live_table_resize(uintptr_t address, uint64_t size)
+{
+    size_t slot;
+    struct shard *shard = lock_and_find(address, &slot);
+    if (slot != SIZE_MAX)
+        shard->slots[slot].size = size;
+    pthread_mutex_unlock(&shard->lock);
+    return slot != SIZE_MAX;
+}
+
 bool live_table_add_flags(uintptr_t address, uint8_t flags)
 {
     size_t slot;

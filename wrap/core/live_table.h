@@ -18,6 +18,9 @@ void live_table_insert(const struct live_block *block);
 /* Removes the block at address into *out; false when the table does not hold it. */
 bool live_table_take(uintptr_t address, struct live_block *out);
 
+/* Sets the size of the block at address; false when the table does not hold it. */
+bool live_table_resize(uintptr_t address, uint64_t size);
+
 /* ORs flags into the block at address; false when the table does not hold it. */
 bool live_table_add_flags(uintptr_t address, uint8_t flags);
 

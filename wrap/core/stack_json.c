@@ -22,19 +22,19 @@ const char *stack_json_entry_point_name(enum entry_point entry_point)
     return entry_point_names[entry_point];
 }
 
-char *stack_json_escape_semicolons(const char *json)
+char *stack_json_escape_for_csv(const char *json)
 {
-    size_t semicolons = 0;
+    size_t escapes = 0;
     for (const char *c = json; *c; c++)
-        semicolons += *c == ';';
+        escapes += *c == ';' || *c == 0x7f;
     size_t length = strlen(json);
-    char *escaped = malloc(length + semicolons * 5 + 1);
+    char *escaped = malloc(length + escapes * 5 + 1);
     if (escaped == NULL)
         return NULL;
     char *out = escaped;
     for (const char *c = json; *c; c++) {
-        if (*c == ';') {
-            memcpy(out, "\\u003b", 6);
+        if (*c == ';' || *c == 0x7f) {
+            memcpy(out, *c == ';' ? "\\u003b" : "\\u007f", 6);
             out += 6;
         } else {
             *out++ = *c;
@@ -79,7 +79,7 @@ static char *render_frame(const char *function, const char *file, int line, cons
     json_decref(frame);
     if (dumped == NULL)
         return NULL;
-    char *escaped = stack_json_escape_semicolons(dumped);
+    char *escaped = stack_json_escape_for_csv(dumped);
     free(dumped);
     return escaped;
 }

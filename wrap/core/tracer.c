@@ -81,54 +81,173 @@ static void queue_free_row(void *ptr, uint64_t size, uint32_t stack_id, enum ent
         flusher_wake();
 }
 
+static bool is_traced(int now)
+{
+    return now == STATE_TRACING || now == STATE_STARTING;
+}
+
+/* ---- calls that arrive while the thread is inside a hook -------------------------------
+ * Only a signal handler can allocate or free while its thread runs a hook (nothing a hook
+ * calls allocates: the unwinders were checked, and the flusher's start is an internal
+ * section). Such a call must not take the locks its thread may hold, so it passes straight
+ * through, and is remembered here, to be applied without a stack when the hook ends: else a
+ * block freed by a handler would later be written as a leak. */
+#define DEFERRED_MAX 16u
+
+struct deferred_call {
+    void *ptr;
+    size_t size;
+    uint8_t entry_point;
+    bool is_free;
+};
+
+static __thread struct deferred_call deferred[DEFERRED_MAX]
+    __attribute__((tls_model("initial-exec")));
+static __thread unsigned deferred_count __attribute__((tls_model("initial-exec")));
+
+static void defer(void *ptr, size_t size, enum entry_point entry, bool is_free)
+{
+    if (ptr == NULL || malloc_trace_guard >= MALLOC_TRACE_GUARD_INTERNAL)
+        return; /* the tracer's own memory, or a real call a front-end hides on purpose */
+    unsigned count = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
+    if (count < DEFERRED_MAX) {
+        deferred[count] = (struct deferred_call){ptr, size, (uint8_t)entry, is_free};
+        atomic_signal_fence(memory_order_seq_cst);
+        __atomic_store_n(&deferred_count, count + 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void free_block(void *ptr, enum entry_point entry, bool tracing, bool with_stack);
+
+/* Ends a hook: applies what signal handlers did meanwhile, in their order (a handler's
+ * malloc then free of one block must not become an orphan free and a leak), then drops the
+ * guard. A handler interrupting this loop appends, and is applied by it too. */
+static void leave_hook(void)
+{
+    for (;;) {
+        unsigned applied = 0;
+        for (;;) {
+            unsigned count = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
+            if (applied == count) {
+                /* Empty the list unless a handler appended since the load (one instruction,
+                 * so a signal lands before or after it). */
+                if (__atomic_compare_exchange_n(&deferred_count, &count, 0, false,
+                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                    break;
+                continue;
+            }
+            atomic_signal_fence(memory_order_seq_cst);
+            struct deferred_call call = deferred[applied++];
+            if (!is_traced(atomic_load_explicit(&state, memory_order_relaxed)))
+                continue;
+            if (call.is_free)
+                free_block(call.ptr, (enum entry_point)call.entry_point, false, false);
+            else
+                record_block(call.ptr, call.size, STACK_ID_EMPTY,
+                             (enum entry_point)call.entry_point, new_block_flags());
+        }
+        malloc_trace_guard--;
+        /* A handler that ran between emptying the list and dropping the guard left calls
+         * that no later hook may apply (the address may be reused by then): apply them now.
+         * From here on a handler sees no guard and is traced directly. */
+        atomic_signal_fence(memory_order_seq_cst);
+        if (__atomic_load_n(&deferred_count, __ATOMIC_RELAXED) == 0)
+            return;
+        malloc_trace_guard++;
+    }
+}
+
 MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry)
 {
     int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+    if (ptr == NULL || !is_traced(now))
         return;
+    if (malloc_trace_guard) {
+        defer(ptr, size, entry, false);
+        return;
+    }
     malloc_trace_guard++;
     if (now == STATE_TRACING)
         flusher_ensure_running();
     uint32_t stack_id = capture_stack(now == STATE_TRACING);
     record_block(ptr, size, stack_id, entry, new_block_flags());
-    malloc_trace_guard--;
+    leave_hook();
+}
+
+/* Removes the block at ptr. A row only for an address not held (an orphan free) or a block
+ * already written as `malloc` (a late free): the common free captures no stack at all.
+ * Always inlined into its callers, which are hooks (see capture_stack). */
+static inline __attribute__((always_inline)) void free_block(void *ptr, enum entry_point entry,
+                                                             bool tracing, bool with_stack)
+{
+    struct live_block block;
+    bool held = live_table_take((uintptr_t)ptr, &block);
+    if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
+        return;
+    uint32_t stack_id = with_stack ? capture_stack(tracing) : STACK_ID_EMPTY;
+    queue_free_row(ptr, held ? block.size : 0, stack_id, entry);
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry)
 {
     int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+    if (ptr == NULL || !is_traced(now))
         return;
-    malloc_trace_guard++;
-    struct live_block block;
-    bool held = live_table_take((uintptr_t)ptr, &block);
-    /* Rows only for an address not held (orphan) or a block already written as `malloc`
-     * (late free); the common free captures no stack at all. */
-    if (!held || (block.flags & BLOCK_WRITTEN_AS_MALLOC)) {
-        if (now == STATE_TRACING)
-            flusher_ensure_running();
-        uint32_t stack_id = capture_stack(now == STATE_TRACING);
-        queue_free_row(ptr, held ? block.size : 0, stack_id, entry);
+    if (malloc_trace_guard) {
+        defer(ptr, 0, entry, true);
+        return;
     }
-    malloc_trace_guard--;
+    malloc_trace_guard++;
+    if (now == STATE_TRACING)
+        flusher_ensure_running();
+    free_block(ptr, entry, now == STATE_TRACING, true);
+    leave_hook();
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace_move *move)
 {
     int now = atomic_load_explicit(&state, memory_order_relaxed);
     move->held = false;
-    if (old == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+    move->skipped = malloc_trace_guard != 0 || !is_traced(now);
+    if (move->skipped || old == NULL)
         return;
+    malloc_trace_guard++;
     move->held = live_table_take((uintptr_t)old, &move->block);
+    leave_hook();
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr)
 {
     int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+    if (ptr == NULL || !is_traced(now))
         return;
+    if (malloc_trace_guard) {
+        defer(ptr, 0, ENTRY_FREE, true);
+        return;
+    }
+    malloc_trace_guard++;
     struct live_block ignored;
     live_table_take((uintptr_t)ptr, &ignored);
+    leave_hook();
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entry_point entry)
+{
+    int now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (ptr == NULL || !is_traced(now))
+        return;
+    if (malloc_trace_guard) {
+        defer(ptr, size, entry, false);
+        return;
+    }
+    malloc_trace_guard++;
+    if (!live_table_resize((uintptr_t)ptr, size)) {
+        if (now == STATE_TRACING)
+            flusher_ensure_running();
+        uint32_t stack_id = capture_stack(now == STATE_TRACING);
+        record_block(ptr, size, stack_id, entry, new_block_flags());
+    }
+    leave_hook();
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, void *old,
@@ -136,7 +255,14 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
                                                 enum entry_point entry)
 {
     int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (malloc_trace_guard || (now != STATE_TRACING && now != STATE_STARTING))
+    if (malloc_trace_guard) { /* a signal handler's realloc, inside a hook */
+        if (is_traced(now) && old != NULL && old_released)
+            defer(old, 0, entry, true);
+        if (is_traced(now))
+            defer(result, size, entry, false);
+        return;
+    }
+    if (move->skipped || !is_traced(now))
         return;
     malloc_trace_guard++;
     bool tracing = now == STATE_TRACING;
@@ -155,25 +281,27 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     } else if (move->held && !released) {
         live_table_insert(&move->block); /* the call failed: the old block lives on */
     }
-    malloc_trace_guard--;
+    leave_hook();
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void)
 {
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return;
-    malloc_trace_guard++;
-    flusher_name_stacks();
-    malloc_trace_guard--;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    flusher_name_stacks(false);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void)
 {
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return;
-    malloc_trace_guard++;
-    flusher_forget_addresses();
-    malloc_trace_guard--;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    /* The library's destructors ran inside dlclose: name what they recorded with the
+     * modules as they were, then forget them. */
+    flusher_name_stacks(true);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
@@ -197,7 +325,7 @@ MALLOC_TRACE_API void malloc_trace_enable(void)
  * so that the child gets none of them held by a thread that does not exist there. */
 static void before_fork(void)
 {
-    malloc_trace_guard++;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     flusher_lock();
     stack_table_lock();
     live_table_lock_all();
@@ -208,7 +336,7 @@ static void after_fork_in_parent(void)
     live_table_unlock_all();
     stack_table_unlock();
     flusher_unlock();
-    malloc_trace_guard--;
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
 static void after_fork_in_child(void)
@@ -217,7 +345,8 @@ static void after_fork_in_child(void)
     stack_table_reset_in_child();
     flusher_reset_in_child();
     os_forget_thread_id();
-    malloc_trace_guard--;
+    deferred_count = 0;
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
 static const char *lookup_environment(const char *name)
@@ -233,14 +362,16 @@ __attribute__((constructor(101))) static void tracer_start(void)
         atomic_store(&state, STATE_OFF);
         return;
     }
-    malloc_trace_guard++;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     settings_load(&settings, lookup_environment);
     frames_kept = settings.depth - 1;
     backtrace_init();
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
-    atomic_store(&state, STATE_TRACING);
+    /* The flusher first: a thread allocating as soon as the state says tracing must find
+     * it configured and running. */
     flusher_start(&settings);
-    malloc_trace_guard--;
+    atomic_store(&state, STATE_TRACING);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
 /* Priority 101 runs last among the destructors of its object: in the wrap forms that is
@@ -252,7 +383,7 @@ __attribute__((destructor(101))) static void tracer_finish(void)
     int expected = STATE_TRACING;
     if (!atomic_compare_exchange_strong(&state, &expected, STATE_FINISHED))
         return;
-    malloc_trace_guard++;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     flusher_exit_pass();
-    malloc_trace_guard--;
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }

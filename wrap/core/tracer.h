@@ -17,8 +17,12 @@
 #define MALLOC_TRACE_API __attribute__((visibility("default")))
 
 /* Non-zero while the calling thread runs tracer code: whatever it allocates or frees then
- * (libunwind, libdw, jansson, pthread_create, or a static libstdc++'s operator new calling
- * malloc) passes straight through. */
+ * passes straight through. Its low byte counts hooks on the stack (only a signal handler can
+ * allocate inside one: such calls are remembered and applied when the hook ends); each
+ * MALLOC_TRACE_GUARD_INTERNAL counts a section whose allocations are the tracer's own
+ * (libdw, jansson, pthread_create) or a real call that a front-end hides on purpose (a static
+ * libstdc++'s operator delete calling free on the block it already reported). */
+#define MALLOC_TRACE_GUARD_INTERNAL 0x100
 extern MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model("initial-exec")));
 
 /* After the real function returned ptr (NULL: nothing to record). */
@@ -31,6 +35,11 @@ MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry);
  * getline growing the caller's buffer): dropped without a row. */
 MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr);
 
+/* A block the real function handed back at the same address with a new size (getline
+ * reusing the caller's buffer): its record keeps its flags, time and stack; a block the
+ * tracer did not hold is recorded as new. */
+MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entry_point entry);
+
 /* Around dlclose: before, the stacks recorded so far are named while the library is still
  * mapped; after, what each address was is forgotten (another library may be mapped there
  * next). */
@@ -42,7 +51,8 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
  * real call released old (a successful realloc, realloc(p, 0)), result is the new block. */
 struct malloc_trace_move {
     struct live_block block;
-    bool held;
+    bool held;    /* block holds the old block, taken out of the table */
+    bool skipped; /* begin ran inside a hook or while not tracing: end must not settle */
 };
 MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace_move *move);
 MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, void *old,

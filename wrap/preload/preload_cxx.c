@@ -1,8 +1,11 @@
 /* preload_cxx.c: the C++ operators for LD_PRELOAD, written in C so that C programs do not
- * load libstdc++. They allocate through glibc directly (libstdc++'s operator new would call
- * malloc, which is ours too, and record the block twice) with libstdc++'s semantics: the
- * new-handler loop, std::bad_alloc, size 0 as 1. libstdc++ is reached through weak
- * references, present whenever a program can call these operators. */
+ * load libstdc++. The throwing ones allocate through glibc directly (libstdc++'s operator
+ * new would call malloc, which is ours too, and record the block twice) with libstdc++'s
+ * semantics: the new-handler loop, std::bad_alloc, size 0 as 1, a power-of-two alignment.
+ * libstdc++ itself is looked up when needed. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -16,49 +19,106 @@ void *__libc_memalign(size_t alignment, size_t size);
 void __libc_free(void *ptr);
 
 typedef void (*new_handler)(void);
-extern new_handler get_new_handler(void) __asm__("_ZSt15get_new_handlerv")
-    __attribute__((weak));
-extern void throw_bad_alloc(void) __asm__("_ZSt17__throw_bad_allocv")
-    __attribute__((weak, noreturn));
+typedef new_handler get_new_handler_fn(void);
+typedef void throw_bad_alloc_fn(void);
+
+/* A libstdc++ function, looked up when first needed: also found when a C program loaded
+ * libstdc++ later with dlopen(RTLD_LOCAL), where a weak reference would have stayed NULL. */
+static void *libstdcxx_function(const char *name)
+{
+    void *function = dlsym(RTLD_DEFAULT, name);
+    if (function == NULL) {
+        void *library = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD);
+        if (library != NULL) {
+            function = dlsym(library, name);
+            dlclose(library); /* drops the reference RTLD_NOLOAD took */
+        }
+    }
+    return function;
+}
+
+/* Calls into libstdc++ allocate for themselves: the tracer's own section. */
+static void *libstdcxx_function_internal(const char *name)
+{
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    void *function = libstdcxx_function(name);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    return function;
+}
 
 static void *fail(bool nothrow)
 {
     if (nothrow)
         return NULL;
-    if (throw_bad_alloc)
+    throw_bad_alloc_fn *throw_bad_alloc =
+        (throw_bad_alloc_fn *)libstdcxx_function_internal("_ZSt17__throw_bad_allocv");
+    if (throw_bad_alloc != NULL)
         throw_bad_alloc();
     abort(); /* an operator new called without libstdc++ in reach: nothing can catch it */
 }
 
-/* alignment 0: the default alignment of malloc. */
-static void *allocate(size_t size, size_t alignment, bool nothrow)
+/* aligned: alignment given (std::align_val_t); it must then be a power of two (0 is not). */
+static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
 {
-    if (alignment != 0 && (alignment & (alignment - 1)) != 0)
+    if (aligned && (alignment == 0 || (alignment & (alignment - 1)) != 0))
         return fail(nothrow);
     if (size == 0)
         size = 1;
     for (;;) {
-        void *ptr = alignment ? __libc_memalign(alignment, size) : __libc_malloc(size);
+        void *ptr = aligned ? __libc_memalign(alignment, size) : __libc_malloc(size);
         if (ptr != NULL)
             return ptr;
-        new_handler handler = get_new_handler ? get_new_handler() : NULL;
+        get_new_handler_fn *get_new_handler =
+            (get_new_handler_fn *)libstdcxx_function_internal("_ZSt15get_new_handlerv");
+        new_handler handler = get_new_handler != NULL ? get_new_handler() : NULL;
         if (handler == NULL)
             return fail(nothrow);
         handler();
     }
 }
 
+/* The nothrow operators are libstdc++'s own: they call the throwing operator (ours, which
+ * records nothing inside this internal section) and turn any exception, a new-handler's
+ * included, into NULL, which C cannot do. Without libstdc++ in reach, our loop. */
+typedef void *nothrow_new_fn(size_t size, const void *tag);
+typedef void *aligned_nothrow_new_fn(size_t size, size_t alignment, const void *tag);
+
+static void *nothrow_new(_Atomic(void *) *cache, const char *mangled, size_t size, bool aligned,
+                         size_t alignment, const void *tag)
+{
+    void *real = atomic_load_explicit(cache, memory_order_acquire);
+    if (real == NULL) {
+        malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+        real = dlsym(RTLD_NEXT, mangled);
+        malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+        atomic_store_explicit(cache, real, memory_order_release);
+    }
+    if (real == NULL)
+        return allocate(size, aligned, alignment, true);
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    void *ptr = aligned ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)
+                        : ((nothrow_new_fn *)real)(size, tag);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    return ptr;
+}
+
 typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by reference */
 typedef size_t align_val;               /* std::align_val_t is an enum of size_t */
 
-#define INTERPOSE_NEW(name, mangled, entry, parameters, alignment, nothrow)                \
+#define INTERPOSE_NEW(name, mangled, entry, parameters, allocation)                        \
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
     {                                                                                       \
-        void *ptr = allocate(size, alignment, nothrow);                                     \
+        void *ptr = allocation;                                                             \
         malloc_trace_on_alloc(ptr, size, entry);                                            \
         return ptr;                                                                         \
     }
+
+#define NOTHROW(mangled, aligned, alignment)                                                \
+    __extension__({                                                                         \
+        static _Atomic(void *) real_;                                                       \
+        nothrow_new(&real_, #mangled, size, aligned, alignment, tag);                       \
+    })
 
 #define INTERPOSE_DELETE(name, mangled, entry, parameters, unused)                          \
     INTERPOSE void name parameters __asm__(#mangled);                                       \
@@ -69,22 +129,23 @@ typedef size_t align_val;               /* std::align_val_t is an enum of size_t
         __libc_free(ptr);                                                                   \
     }
 
-INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), 0, false)
+INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false))
 INTERPOSE_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW,
-              (size_t size, const nothrow_tag *tag), ((void)tag, (size_t)0), true)
+              (size_t size, const nothrow_tag *tag), NOTHROW(_ZnwmRKSt9nothrow_t, false, 0))
 INTERPOSE_NEW(new_aligned, _ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED,
-              (size_t size, align_val alignment), alignment, false)
+              (size_t size, align_val alignment), allocate(size, true, alignment, false))
 INTERPOSE_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
               ENTRY_NEW_ALIGNED_NOTHROW, (size_t size, align_val alignment, const nothrow_tag *tag),
-              ((void)tag, alignment), true)
-INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), 0, false)
+              NOTHROW(_ZnwmSt11align_val_tRKSt9nothrow_t, true, alignment))
+INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), allocate(size, false, 0, false))
 INTERPOSE_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW,
-              (size_t size, const nothrow_tag *tag), ((void)tag, (size_t)0), true)
+              (size_t size, const nothrow_tag *tag), NOTHROW(_ZnamRKSt9nothrow_t, false, 0))
 INTERPOSE_NEW(new_array_aligned, _ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED,
-              (size_t size, align_val alignment), alignment, false)
+              (size_t size, align_val alignment), allocate(size, true, alignment, false))
 INTERPOSE_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
               ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
-              (size_t size, align_val alignment, const nothrow_tag *tag), ((void)tag, alignment), true)
+              (size_t size, align_val alignment, const nothrow_tag *tag),
+              NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t, true, alignment))
 
 INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0)
 INTERPOSE_DELETE(delete_sized, _ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), size)

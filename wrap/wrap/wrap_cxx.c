@@ -25,9 +25,9 @@
     WRAP void __wrap_##mangled parameters                                                   \
     {                                                                                       \
         malloc_trace_on_free(ptr, entry);                                                   \
-        malloc_trace_guard++;                                                               \
+        malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                                  \
         __real_##mangled arguments;                                                         \
-        malloc_trace_guard--;                                                               \
+        malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                                  \
     }
 
 typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by reference */

@@ -80,9 +80,12 @@ WRAP ssize_t __wrap_getline(char **line, size_t *size, FILE *stream)
     ssize_t length = __real_getline(line, size, stream);
     /* libc grew the buffer with realloc: seen by the realloc wrapper in a static link, out
      * of --wrap's reach with a shared libc. Either way the old block is gone. */
-    if (*line != old)
+    if (*line != old) {
         malloc_trace_on_released(old);
-    malloc_trace_on_alloc(*line, *size, ENTRY_GETLINE);
+        malloc_trace_on_alloc(*line, *size, ENTRY_GETLINE);
+    } else {
+        malloc_trace_on_resized(*line, *size, ENTRY_GETLINE);
+    }
     return length;
 }
 
@@ -94,9 +97,12 @@ WRAP ssize_t __wrap_getdelim(char **line, size_t *size, int delimiter, FILE *str
     ssize_t length = __real_getdelim(line, size, delimiter, stream);
     /* libc grew the buffer with realloc: seen by the realloc wrapper in a static link, out
      * of --wrap's reach with a shared libc. Either way the old block is gone. */
-    if (*line != old)
+    if (*line != old) {
         malloc_trace_on_released(old);
-    malloc_trace_on_alloc(*line, *size, ENTRY_GETDELIM);
+        malloc_trace_on_alloc(*line, *size, ENTRY_GETDELIM);
+    } else {
+        malloc_trace_on_resized(*line, *size, ENTRY_GETDELIM);
+    }
     return length;
 }
 
