@@ -94,30 +94,49 @@ static bool is_traced(int now)
  * block freed by a handler would later be written as a leak. */
 #define DEFERRED_MAX 16u
 
+enum deferred_kind { DEFERRED_ALLOC, DEFERRED_FREE, DEFERRED_RELEASE };
+
 struct deferred_call {
     void *ptr;
     size_t size;
     uint8_t entry_point;
-    bool is_free;
+    uint8_t kind; /* enum deferred_kind */
 };
 
 static __thread struct deferred_call deferred[DEFERRED_MAX]
     __attribute__((tls_model("initial-exec")));
 static __thread unsigned deferred_count __attribute__((tls_model("initial-exec")));
 
-static void defer(void *ptr, size_t size, enum entry_point entry, bool is_free)
+static void defer(void *ptr, size_t size, enum entry_point entry, enum deferred_kind kind)
 {
     if (ptr == NULL || malloc_trace_guard >= MALLOC_TRACE_GUARD_INTERNAL)
         return; /* the tracer's own memory, or a real call a front-end hides on purpose */
     unsigned count = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
     if (count < DEFERRED_MAX) {
-        deferred[count] = (struct deferred_call){ptr, size, (uint8_t)entry, is_free};
+        deferred[count] = (struct deferred_call){ptr, size, (uint8_t)entry, (uint8_t)kind};
         atomic_signal_fence(memory_order_seq_cst);
         __atomic_store_n(&deferred_count, count + 1, __ATOMIC_RELAXED);
     }
 }
 
 static void free_block(void *ptr, enum entry_point entry, bool tracing, bool with_stack);
+
+static void apply_deferred(const struct deferred_call *call)
+{
+    struct live_block ignored;
+    switch ((enum deferred_kind)call->kind) {
+    case DEFERRED_ALLOC:
+        record_block(call->ptr, call->size, STACK_ID_EMPTY, (enum entry_point)call->entry_point,
+                     new_block_flags());
+        break;
+    case DEFERRED_FREE:
+        free_block(call->ptr, (enum entry_point)call->entry_point, false, false);
+        break;
+    case DEFERRED_RELEASE:
+        live_table_take((uintptr_t)call->ptr, &ignored);
+        break;
+    }
+}
 
 /* Ends a hook: applies what signal handlers did meanwhile, in their order (a handler's
  * malloc then free of one block must not become an orphan free and a leak), then drops the
@@ -140,11 +159,7 @@ static void leave_hook(void)
             struct deferred_call call = deferred[applied++];
             if (!is_traced(atomic_load_explicit(&state, memory_order_relaxed)))
                 continue;
-            if (call.is_free)
-                free_block(call.ptr, (enum entry_point)call.entry_point, false, false);
-            else
-                record_block(call.ptr, call.size, STACK_ID_EMPTY,
-                             (enum entry_point)call.entry_point, new_block_flags());
+            apply_deferred(&call);
         }
         malloc_trace_guard--;
         /* A handler that ran between emptying the list and dropping the guard left calls
@@ -157,20 +172,31 @@ static void leave_hook(void)
     }
 }
 
-MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry)
+/* Starts a hook for ptr: false when the call passes straight through (nothing to trace, or
+ * a signal handler's call inside a hook, then remembered for later). */
+static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t size,
+                                                             enum entry_point entry,
+                                                             enum deferred_kind kind, int *now)
 {
-    int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || !is_traced(now))
-        return;
+    *now = atomic_load_explicit(&state, memory_order_relaxed);
+    if (ptr == NULL || !is_traced(*now))
+        return false;
     if (malloc_trace_guard) {
-        defer(ptr, size, entry, false);
-        return;
+        defer(ptr, size, entry, kind);
+        return false;
     }
     malloc_trace_guard++;
-    if (now == STATE_TRACING)
+    if (*now == STATE_TRACING)
         flusher_ensure_running();
-    uint32_t stack_id = capture_stack(now == STATE_TRACING);
-    record_block(ptr, size, stack_id, entry, new_block_flags());
+    return true;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry)
+{
+    int now;
+    if (!enter_hook(ptr, size, entry, DEFERRED_ALLOC, &now))
+        return;
+    record_block(ptr, size, capture_stack(now == STATE_TRACING), entry, new_block_flags());
     leave_hook();
 }
 
@@ -190,16 +216,9 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
 
 MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry)
 {
-    int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || !is_traced(now))
+    int now;
+    if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return;
-    if (malloc_trace_guard) {
-        defer(ptr, 0, entry, true);
-        return;
-    }
-    malloc_trace_guard++;
-    if (now == STATE_TRACING)
-        flusher_ensure_running();
     free_block(ptr, entry, now == STATE_TRACING, true);
     leave_hook();
 }
@@ -218,14 +237,9 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace
 
 MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr)
 {
-    int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || !is_traced(now))
+    int now;
+    if (!enter_hook(ptr, 0, ENTRY_FREE, DEFERRED_RELEASE, &now))
         return;
-    if (malloc_trace_guard) {
-        defer(ptr, 0, ENTRY_FREE, true);
-        return;
-    }
-    malloc_trace_guard++;
     struct live_block ignored;
     live_table_take((uintptr_t)ptr, &ignored);
     leave_hook();
@@ -233,20 +247,11 @@ MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr)
 
 MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entry_point entry)
 {
-    int now = atomic_load_explicit(&state, memory_order_relaxed);
-    if (ptr == NULL || !is_traced(now))
+    int now;
+    if (!enter_hook(ptr, size, entry, DEFERRED_ALLOC, &now))
         return;
-    if (malloc_trace_guard) {
-        defer(ptr, size, entry, false);
-        return;
-    }
-    malloc_trace_guard++;
-    if (!live_table_resize((uintptr_t)ptr, size)) {
-        if (now == STATE_TRACING)
-            flusher_ensure_running();
-        uint32_t stack_id = capture_stack(now == STATE_TRACING);
-        record_block(ptr, size, stack_id, entry, new_block_flags());
-    }
+    if (!live_table_resize((uintptr_t)ptr, size))
+        record_block(ptr, size, capture_stack(now == STATE_TRACING), entry, new_block_flags());
     leave_hook();
 }
 
@@ -257,9 +262,9 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     int now = atomic_load_explicit(&state, memory_order_relaxed);
     if (malloc_trace_guard) { /* a signal handler's realloc, inside a hook */
         if (is_traced(now) && old != NULL && old_released)
-            defer(old, 0, entry, true);
+            defer(old, 0, entry, DEFERRED_FREE);
         if (is_traced(now))
-            defer(result, size, entry, false);
+            defer(result, size, entry, DEFERRED_ALLOC);
         return;
     }
     if (move->skipped || !is_traced(now))
