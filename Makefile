@@ -6,6 +6,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share/malloc-trace
 BUILD ?= build
 
 CC ?= gcc
@@ -98,6 +99,9 @@ install: all
 	install -m 755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/malloc-trace.so
 	install -m 644 wrap/include/malloctrace.h $(DESTDIR)$(INCLUDEDIR)/malloctrace.h
 	install -m 644 $(BUILD)/malloctrace.pc $(DESTDIR)$(LIBDIR)/pkgconfig/malloctrace.pc
+	install -d $(DESTDIR)$(DATADIR)
+	install -m 644 scripts/create_malloc_trace_table.sql $(DESTDIR)$(DATADIR)/
+	install -m 755 scripts/remove_malloc_free.py $(DESTDIR)$(DATADIR)/
 
 # ---- tests ---------------------------------------------------------------------------
 UNIT_SOURCES := $(wildcard tests/unit/*.c)

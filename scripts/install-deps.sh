@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages malloc-trace needs to build and test, when missing.
+# Installs the Debian packages malloc-trace needs to build and test, when missing
+# (PostgreSQL: the tests load a trace into a private server).
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
 PACKAGES="gcc g++ make binutils pkgconf libc6-dev libunwind-dev liblzma-dev libdw-dev
-libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3"
+libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3 util-linux
+postgresql postgresql-client"
 
 missing=""
 for package in $PACKAGES; do

@@ -43,7 +43,9 @@ def test_install_layout_and_relocation():
     installed = sorted(os.path.relpath(os.path.join(d, f), first)
                        for d, _, files in os.walk(first) for f in files)
     equal(installed, ["include/malloctrace.h", "lib/libmalloctrace.a", "lib/malloc-trace.so",
-                      "lib/pkgconfig/malloctrace.pc"], "installed files")
+                      "lib/pkgconfig/malloctrace.pc",
+                      "share/malloc-trace/create_malloc_trace_table.sql",
+                      "share/malloc-trace/remove_malloc_free.py"], "installed files")
     moved = os.path.join(root, "moved")
     shutil.move(first, moved)
     env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(moved, "lib", "pkgconfig"))

@@ -1,0 +1,148 @@
+"""scripts/: remove_malloc_free.py on golden files and on a real trace, and the PostgreSQL
+table with its \\copy line, loaded into a real server on a private port."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from harness import HEADER, ROOT, WORK, build, check, equal, read_trace, run
+
+SCRIPT = os.path.join(ROOT, "scripts", "remove_malloc_free.py")
+GOLDEN = os.path.join(ROOT, "tests", "golden", "remove_malloc_free")
+SQL = os.path.join(ROOT, "scripts", "create_malloc_trace_table.sql")
+
+
+def remove(*arguments):
+    return subprocess.run(["python3", SCRIPT, *arguments], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_remove_malloc_free_golden():
+    out = os.path.join(WORK, "golden.out.csv")
+    for flags in (["-i", "-o"], ["--in_file", "--out_file"]):
+        result = remove(flags[0], os.path.join(GOLDEN, "input.csv"), flags[1], out)
+        equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
+        with open(out) as got, open(os.path.join(GOLDEN, "output.csv")) as expected:
+            equal(got.read(), expected.read(), "output")
+
+
+def test_remove_malloc_free_bad_input():
+    directory = tempfile.mkdtemp(prefix="rmf.", dir=WORK)
+    out = os.path.join(directory, "out.csv")
+    missing = remove("-i", os.path.join(directory, "none.csv"), "-o", out)
+    equal(missing.returncode, 2, "exit status for a missing file")
+    check(re.fullmatch(r"remove_malloc_free.py: .*none.csv: No such file or directory\n",
+                       missing.stderr), missing.stderr)
+    empty = os.path.join(directory, "empty.csv")
+    open(empty, "w").close()
+    result = remove("-i", empty, "-o", out)
+    equal((result.returncode, result.stderr),
+          (2, f"remove_malloc_free.py: {empty}:1: not a malloc-trace file (no header line)\n"),
+          "an empty file")
+    damaged = os.path.join(directory, "damaged.csv")
+    with open(damaged, "w") as text:
+        text.write(HEADER + "\nmalloc;1;0x10;8;1;[]\nmalloc;1;0x10;8\nleak;x;0x10;8;1;[]\n"
+                   "leak;1;0x10;8;2;[]\n")
+    result = remove("-i", damaged, "-o", out)
+    equal(result.returncode, 2, "exit status for malformed lines")
+    equal(result.stderr, f"{damaged}:3: 4 fields, not 6\n"
+                         f"{damaged}:4: thread_id, size and timestamp_ms must be whole numbers\n",
+          "messages")
+    with open(out) as text:
+        equal(text.read(), HEADER + "\nmalloc;1;0x10;8\nleak;x;0x10;8;1;[]\nleak;1;0x10;8;2;[]\n",
+              "the rest of the file is still read, malformed lines kept")
+
+
+def test_remove_malloc_free_real_trace():
+    program = build("periodic.c", "preload")
+    result = run(program, "preload", env={"malloc_second_peremption": "1"}, args=["late"])
+    equal(result.returncode, 0, "exit status")
+    kept, late = result.expected[0]["address"], result.expected[1]["address"]
+    out = os.path.join(WORK, "late.cleaned.csv")
+    cleaned = remove("-i", result.trace_path, "-o", out)
+    equal((cleaned.returncode, cleaned.stderr), (0, ""), "exit status, stderr")
+    before = [(r["function"], r["address"]) for r in read_trace(result.trace_path)
+              if r["address"] in (kept, late)]
+    after = [(r["function"], r["address"]) for r in read_trace(out)
+             if r["address"] in (kept, late)]
+    equal(sorted(before), sorted([("malloc", kept), ("malloc", late), ("free", late),
+                                  ("leak", kept)]), "rows before")
+    equal(after, [("leak", kept)], "rows after: the pair cancels, the exit row is the verdict")
+
+
+def copy_line():
+    """The first line of the SQL file that mentions \\copy, without its comment marker."""
+    with open(SQL) as text:
+        for line in text:
+            if "\\copy" in line:
+                return line.lstrip("- ").rstrip("\n")
+    raise AssertionError("no \\copy line in the SQL file")
+
+
+class PostgreSQL:
+    """A private server: its own data directory, socket directory and port, run as the
+    postgres user (the server refuses root), stopped at the end."""
+
+    def __init__(self):
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        check(binaries, "PostgreSQL is not installed (scripts/install-deps.sh installs it)")
+        self.bin = binaries[-1]
+        self.root = tempfile.mkdtemp(prefix="pg.", dir="/tmp")
+        self.port = "54329"
+        os.chmod(self.root, 0o755)
+        shutil.chown(self.root, "postgres", "postgres")
+        self.data = os.path.join(self.root, "data")
+        self.as_postgres([os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "postgres",
+                          "--auth=trust", "--no-sync"])
+        self.as_postgres([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l",
+                          os.path.join(self.root, "log"), "-w", "-o",
+                          f"-p {self.port} -k {self.root} -c listen_addresses=''", "start"])
+
+    def as_postgres(self, command):
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True,
+                       capture_output=True, timeout=120)
+
+    def psql(self, *arguments):
+        return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h",
+                               self.root, "-p", self.port, "-U", "postgres", "-d", "postgres",
+                               *arguments], capture_output=True, text=True, timeout=120)
+
+    def stop(self):
+        self.as_postgres([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "fast",
+                          "-w", "stop"])
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def test_postgresql_table_and_copy_line():
+    if os.geteuid() != 0:
+        return  # starting a server as another user needs root; CI runs as root
+    program = build("leaker.c", "preload")
+    result = run(program, "preload", args=["0", "3", "48"])
+    equal(result.returncode, 0, "exit status")
+    rows = read_trace(result.trace_path)
+    os.chmod(result.trace_path, 0o644)
+    server = PostgreSQL()
+    try:
+        created = server.psql("-f", SQL)
+        equal((created.returncode, created.stderr), (0, ""), "creating the table")
+        line = copy_line().replace("'PATH'", "'" + result.trace_path + "'")
+        loaded = server.psql("-c", line)
+        equal((loaded.returncode, loaded.stderr), (0, ""), f"{line}")
+        count = server.psql("-c", "select count(*) from malloc_trace")
+        equal(count.stdout.strip(), str(len(rows)), "rows loaded")
+        query = server.psql("-c", "select callstack->1->>'f', callstack->2->>'f', "
+                                  "(callstack->1->>'l')::int > 0, count(*), sum(size) "
+                                  "from malloc_trace where function = 'leak' and size = 48 "
+                                  "group by 1, 2, 3")
+        equal(query.stdout.strip(), "leaf|middle|t|3|144", "a jsonb query")
+        columns = server.psql("-c", "select string_agg(column_name, ';' order by ordinal_position)"
+                                    " from information_schema.columns"
+                                    " where table_name = 'malloc_trace'")
+        equal(columns.stdout.strip(), HEADER, "columns named as in the header")
+        kind = server.psql("-c", "select data_type from information_schema.columns"
+                                 " where table_name = 'malloc_trace' and column_name = 'callstack'")
+        equal(kind.stdout.strip(), "jsonb", "callstack's type")
+    finally:
+        server.stop()
