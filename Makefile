@@ -7,6 +7,7 @@ DESTDIR ?=
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR ?= $(PREFIX)/share/malloc-trace
+BINDIR ?= $(PREFIX)/bin
 BUILD ?= build
 
 CC ?= gcc
@@ -49,15 +50,28 @@ PRELOAD_OBJECTS := $(BUILD)/obj/wrap/preload/preload_malloc.o $(BUILD)/obj/wrap/
 	$(BUILD)/obj/wrap/preload/preload_cxx.o
 LIBUNWIND_OBJECT := $(BUILD)/obj/wrap/core/backtrace_libunwind.o
 
+CLI_SOURCES := $(wildcard cli/*.c)
+CLI_OBJECTS := $(CLI_SOURCES:%.c=$(BUILD)/obj/%.o)
+COMMAND := $(BUILD)/malloc-trace
+COMMAND_CFLAGS := -std=gnu11 -O2 -g -fPIE -pthread $(WARNINGS)
+
 ARCHIVE := $(BUILD)/libmalloctrace.a
 PRELOAD := $(BUILD)/malloc-trace.so
 STAGE := $(BUILD)/stage
 
 .PHONY: all check demo install clean deps lint bench bench-quick
-all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc
+all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc $(COMMAND)
 
 deps:
 	@scripts/install-deps.sh
+
+# The command is an ordinary program: it reads traces and never links the tracer's core.
+$(BUILD)/obj/cli/%.o: cli/%.c $(wildcard cli/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(COMMAND_CFLAGS) -c $< -o $@
+
+$(COMMAND): $(CLI_OBJECTS)
+	$(CC) -o $@ $^ -ljansson
 
 $(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h wrap/shared/*.h) | deps
 	@mkdir -p $(dir $@)
@@ -94,7 +108,8 @@ $(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile | deps
 		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' $< > $@
 
 install: all
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(COMMAND) $(DESTDIR)$(BINDIR)/malloc-trace
 	install -m 644 $(ARCHIVE) $(DESTDIR)$(LIBDIR)/libmalloctrace.a
 	install -m 755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/malloc-trace.so
 	install -m 644 wrap/include/malloctrace.h $(DESTDIR)$(INCLUDEDIR)/malloctrace.h
@@ -125,11 +140,11 @@ clean:
 	rm -rf $(BUILD)
 
 # Static analysis of what we write: clang-tidy (checks in .clang-tidy) and cppcheck.
-LINT_SOURCES := $(wildcard wrap/core/*.c wrap/wrap/*.c wrap/preload/*.c)
+LINT_SOURCES := $(wildcard wrap/core/*.c wrap/wrap/*.c wrap/preload/*.c cli/*.c)
 lint:
 	clang-tidy --quiet $(LINT_SOURCES) -- -std=gnu11 -pthread
 	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
-		--error-exitcode=1 -I wrap/core -I wrap/include wrap/
+		--error-exitcode=1 -I wrap/core -I wrap/include wrap/ cli/
 
 # Benchmarks are not tests: they print figures and assert nothing.
 bench: all $(STAGE)/lib/libmalloctrace.a

@@ -42,7 +42,7 @@ def test_install_layout_and_relocation():
                     f"BUILD={BUILD}"], check=True, capture_output=True)
     installed = sorted(os.path.relpath(os.path.join(d, f), first)
                        for d, _, files in os.walk(first) for f in files)
-    equal(installed, ["include/malloctrace.h", "lib/libmalloctrace.a", "lib/malloc-trace.so",
+    equal(installed, ["bin/malloc-trace", "include/malloctrace.h", "lib/libmalloctrace.a", "lib/malloc-trace.so",
                       "lib/pkgconfig/malloctrace.pc",
                       "share/malloc-trace/create_malloc_trace_table.sql",
                       "share/malloc-trace/remove_malloc_free.py"], "installed files")
@@ -71,6 +71,13 @@ def test_install_layout_and_relocation():
     plain = build("leaker.c", "preload")
     result = run(plain, "none", args=["0", "1", "64"], env={"LD_PRELOAD": preload})
     assert_expected_rows(result, plain)
+    # The command finds the preload library relative to itself, in the moved tree.
+    trace = os.path.join(root, "run.csv")
+    completed = subprocess.run([os.path.join(moved, "bin", "malloc-trace"), "run", "-o", trace,
+                                "--", plain, "0", "1", "64"], capture_output=True, text=True,
+                               timeout=60)
+    equal(completed.returncode, 0, "exit status of the moved command")
+    check("leak: 64 bytes in 1 block" in completed.stderr, completed.stderr)
 
 
 def test_set_user_id_program_is_not_traced():

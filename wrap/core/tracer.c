@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 #include "../include/malloctrace.h"
@@ -354,6 +355,38 @@ static void after_fork_in_child(void)
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
+/* Under `malloc-trace run` (MALLOC_TRACE_RUN set), only the program itself is traced, as
+ * under heaptrack: the library takes itself out of LD_PRELOAD for the programs it runs. */
+static void untrace_descendants(void)
+{
+    if (getenv("MALLOC_TRACE_RUN") == NULL)
+        return;
+    unsetenv("MALLOC_TRACE_RUN");
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload == NULL)
+        return;
+    char kept[4096];
+    size_t used = 0;
+    for (const char *entry = preload; *entry;) {
+        size_t length = strcspn(entry, ": ");
+        bool ours = length >= 15 && memcmp(entry + length - 15, "malloc-trace.so", 15) == 0
+                    && (length == 15 || entry[length - 16] == '/');
+        if (!ours && length > 0 && used + length + 2 < sizeof kept) {
+            if (used > 0)
+                kept[used++] = ':';
+            memcpy(kept + used, entry, length);
+            used += length;
+        }
+        entry += length;
+        entry += strspn(entry, ": ");
+    }
+    kept[used] = '\0';
+    if (used == 0)
+        unsetenv("LD_PRELOAD");
+    else
+        setenv("LD_PRELOAD", kept, 1);
+}
+
 static const char *lookup_environment(const char *name)
 {
     return getenv(name);
@@ -369,6 +402,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     }
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     settings_load(&settings, lookup_environment);
+    untrace_descendants();
     frames_kept = settings.depth - 1;
     backtrace_init();
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);

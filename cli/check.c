@@ -1,0 +1,344 @@
+/* check.c: see check.h. */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "trace_summary.h"
+
+static const char *plural(uint64_t count)
+{
+    return count == 1 ? "" : "s";
+}
+
+struct suppressions {
+    char **leak;
+    size_t leak_count;
+    char **free;
+    size_t free_count;
+};
+
+/* '*'-only glob over the whole text. */
+static bool glob_matches(const char *pattern, const char *text)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*text) {
+        if (*pattern == '*') {
+            star = pattern++;
+            resume = text;
+        } else if (*pattern == *text) {
+            pattern++;
+            text++;
+        } else if (star != NULL) {
+            pattern = star + 1;
+            text = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pattern == '*')
+        pattern++;
+    return *pattern == '\0';
+}
+
+bool suppression_matches(const char *pattern, const char *text)
+{
+    size_t length = strlen(pattern);
+    bool start = length > 0 && pattern[0] == '^';
+    bool end = length > (size_t)start && pattern[length - 1] == '$';
+    char *glob = malloc(length + 3);
+    if (glob == NULL)
+        return false;
+    size_t used = 0;
+    if (!start)
+        glob[used++] = '*';
+    size_t body = length - (size_t)start - (size_t)end;
+    memcpy(glob + used, pattern + start, body);
+    used += body;
+    if (!end)
+        glob[used++] = '*';
+    glob[used] = '\0';
+    bool matched = glob_matches(glob, text);
+    free(glob);
+    return matched;
+}
+
+static void free_suppressions(struct suppressions *suppressions)
+{
+    for (size_t i = 0; i < suppressions->leak_count; i++)
+        free(suppressions->leak[i]);
+    for (size_t i = 0; i < suppressions->free_count; i++)
+        free(suppressions->free[i]);
+    free(suppressions->leak);
+    free(suppressions->free);
+}
+
+static void add_pattern(char ***list, size_t *count, const char *pattern)
+{
+    char **grown = realloc(*list, (*count + 1) * sizeof **list);
+    if (grown == NULL || (grown[*count] = strdup(pattern)) == NULL) {
+        fputs("malloc-trace: out of memory\n", stderr);
+        exit(2);
+    }
+    *list = grown;
+    (*count)++;
+}
+
+/* LeakSanitizer's format: `leak:PATTERN` (and `free:PATTERN`) a line, `#` comments. */
+static bool read_suppressions(const char *path, struct suppressions *out)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        fprintf(stderr, "malloc-trace check: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    char *line = NULL;
+    size_t capacity = 0;
+    unsigned long number = 0;
+    bool good = true;
+    while (getline(&line, &capacity, file) >= 0) {
+        number++;
+        char *text = line + strspn(line, " \t");
+        text[strcspn(text, "\r\n")] = '\0';
+        for (size_t length = strlen(text); length > 0 && (text[length - 1] == ' '
+                                                          || text[length - 1] == '\t');)
+            text[--length] = '\0';
+        if (text[0] == '\0' || text[0] == '#')
+            continue;
+        if (strncmp(text, "leak:", 5) == 0 && text[5] != '\0') {
+            add_pattern(&out->leak, &out->leak_count, text + 5);
+        } else if (strncmp(text, "free:", 5) == 0 && text[5] != '\0') {
+            add_pattern(&out->free, &out->free_count, text + 5);
+        } else {
+            fprintf(stderr, "%s:%lu: not a suppression (leak:PATTERN or free:PATTERN)\n",
+                    path, number);
+            good = false;
+        }
+    }
+    free(line);
+    fclose(file);
+    return good;
+}
+
+static bool stack_suppressed(json_t *frames, char **patterns, size_t count)
+{
+    size_t index;
+    json_t *frame;
+    json_array_foreach(frames, index, frame) {
+        const char *fields[3] = {json_string_value(json_object_get(frame, "f")),
+                                 json_string_value(json_object_get(frame, "s")),
+                                 json_string_value(json_object_get(frame, "m"))};
+        for (size_t p = 0; p < count; p++)
+            for (int f = 0; f < 3; f++)
+                if (fields[f] != NULL && fields[f][0] != '\0'
+                    && suppression_matches(patterns[p], fields[f]))
+                    return true;
+    }
+    return false;
+}
+
+static void xml_escaped(FILE *out, const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        switch (*c) {
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        default:
+            if ((unsigned char)*c >= 0x20 || *c == '\n' || *c == '\t')
+                fputc(*c, out);
+        }
+    }
+}
+
+/* The allocation site: the first frame above the intercepted function. */
+static void site_text(FILE *out, json_t *frames)
+{
+    json_t *frame = json_array_get(frames, json_array_size(frames) > 1 ? 1 : 0);
+    report_frame_text(out, frame);
+}
+
+struct gate {
+    uint64_t max_leaked_bytes;
+    bool fail_on_free;
+    const char *junit_path;
+    struct suppressions suppressions;
+};
+
+static bool write_junit(const struct gate *gate, const struct outstanding *leaking,
+                        size_t count, bool failed)
+{
+    FILE *out = fopen(gate->junit_path, "w");
+    if (out == NULL) {
+        fprintf(stderr, "malloc-trace check: %s: %s\n", gate->junit_path, strerror(errno));
+        return false;
+    }
+    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<testsuite name=\"malloc-trace\" tests=\"%zu\" failures=\"%zu\">\n",
+            count, failed ? count : 0);
+    for (size_t i = 0; i < count; i++) {
+        const struct aggregate *a = &leaking[i].stack->by_kind[leaking[i].kind];
+        fprintf(out, "  <testcase classname=\"malloc-trace.%s\" name=\"",
+                outstanding_kind_name(leaking[i].kind));
+        char *site = NULL;
+        size_t site_length = 0;
+        FILE *text = open_memstream(&site, &site_length);
+        if (text != NULL) {
+            site_text(text, leaking[i].stack->frames);
+            fclose(text);
+            xml_escaped(out, site);
+            free(site);
+        }
+        fputs("\">\n", out);
+        if (failed) {
+            fprintf(out, "    <failure message=\"%" PRIu64 " bytes in %" PRIu64
+                         " block%s (%s)\">", a->bytes, a->count, plural(a->count),
+                    outstanding_kind_name(leaking[i].kind));
+            size_t index;
+            json_t *frame;
+            json_array_foreach(leaking[i].stack->frames, index, frame) {
+                char *line = NULL;
+                size_t line_length = 0;
+                FILE *memory = open_memstream(&line, &line_length);
+                if (memory == NULL)
+                    continue;
+                fprintf(memory, "\n#%zu ", index);
+                report_frame_text(memory, frame);
+                fclose(memory);
+                xml_escaped(out, line);
+                free(line);
+            }
+            fputs("\n    </failure>\n", out);
+        }
+        fputs("  </testcase>\n", out);
+    }
+    fputs("</testsuite>\n", out);
+    return fclose(out) == 0;
+}
+
+/* Runs the gate over the files; the summary goes to out. */
+static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
+{
+    bool bad_input = false;
+    struct trace_summary *summary = trace_summary_read(paths, count, &bad_input);
+    if (summary == NULL)
+        return 2;
+    size_t total;
+    struct outstanding *list = trace_summary_list(summary, &total);
+    struct outstanding *leaking = calloc(total + 1, sizeof *leaking);
+    size_t leaking_count = 0;
+    uint64_t leaked = 0, blocks = 0, suppressed = 0, suppressed_blocks = 0;
+    uint64_t orphans = 0, orphans_suppressed = 0;
+    for (size_t i = 0; i < total; i++) {
+        const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
+        if (list[i].kind == KIND_ORPHAN_FREE) {
+            if (stack_suppressed(list[i].stack->frames, gate->suppressions.free,
+                                 gate->suppressions.free_count))
+                orphans_suppressed += a->count;
+            else
+                orphans += a->count;
+            continue;
+        }
+        if (stack_suppressed(list[i].stack->frames, gate->suppressions.leak,
+                             gate->suppressions.leak_count)) {
+            suppressed += a->bytes;
+            suppressed_blocks += a->count;
+            continue;
+        }
+        leaked += a->bytes;
+        blocks += a->count;
+        leaking[leaking_count++] = list[i];
+    }
+    bool failed = leaked > gate->max_leaked_bytes || (gate->fail_on_free && orphans > 0);
+    fprintf(out, "malloc-trace check: %" PRIu64 " bytes leaked in %" PRIu64
+                 " block%s from %zu stack%s (allowed: %" PRIu64 "); %" PRIu64
+                 " bytes suppressed in %" PRIu64 " block%s; %" PRIu64 " orphan free%s (%" PRIu64
+                 " suppressed)%s\n",
+            leaked, blocks, plural(blocks), leaking_count, plural(leaking_count),
+            gate->max_leaked_bytes, suppressed, suppressed_blocks, plural(suppressed_blocks),
+            orphans, plural(orphans), orphans_suppressed,
+            bad_input ? "; the input is damaged: no verdict" : failed ? ": FAIL" : ": ok");
+    for (size_t i = 0; i < leaking_count && i < 10; i++) {
+        const struct aggregate *a = &leaking[i].stack->by_kind[leaking[i].kind];
+        fprintf(out, "  %s %" PRIu64 " bytes in %" PRIu64 " block%s at ",
+                outstanding_kind_name(leaking[i].kind), a->bytes, a->count, plural(a->count));
+        site_text(out, leaking[i].stack->frames);
+        fputc('\n', out);
+    }
+    if (leaking_count > 10)
+        fprintf(out, "  ... and %zu more stacks (malloc-trace report lists them all)\n",
+                leaking_count - 10);
+    bool written = gate->junit_path == NULL || write_junit(gate, leaking, leaking_count, failed);
+    free(leaking);
+    free(list);
+    trace_summary_free(summary);
+    if (bad_input || !written)
+        return 2;
+    return failed ? 1 : 0;
+}
+
+int check_files_quietly(char *const *paths, int count)
+{
+    struct gate gate = {0};
+    return run_gate(&gate, paths, count, stderr);
+}
+
+static const char usage[] = "usage: malloc-trace check FILE... [--suppressions FILE] "
+                            "[--max-leaked-bytes N] [--fail-on-free] [--junit FILE]\n";
+
+int check_command(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"suppressions", required_argument, NULL, 's'},
+        {"max-leaked-bytes", required_argument, NULL, 'm'},
+        {"fail-on-free", no_argument, NULL, 'f'},
+        {"junit", required_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0}};
+    struct gate gate = {0};
+    int option;
+    int status = -1;
+    optind = 1;
+    /* Options may follow the files, as in the usage line. */
+    while (status < 0 && (option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        char *end;
+        switch (option) {
+        case 's':
+            if (!read_suppressions(optarg, &gate.suppressions))
+                status = 2;
+            break;
+        case 'm':
+            errno = 0;
+            gate.max_leaked_bytes = strtoull(optarg, &end, 10);
+            if (*optarg == '\0' || *optarg == '-' || *end != '\0' || errno != 0) {
+                fprintf(stderr, "malloc-trace check: --max-leaked-bytes takes a whole number "
+                                "of bytes, not '%s'\n", optarg);
+                status = 2;
+            }
+            break;
+        case 'f':
+            gate.fail_on_free = true;
+            break;
+        case 'j':
+            gate.junit_path = optarg;
+            break;
+        default:
+            fputs(usage, stderr);
+            status = 2;
+        }
+    }
+    if (status < 0 && optind >= argc) {
+        fputs(usage, stderr);
+        status = 2;
+    }
+    if (status < 0)
+        status = run_gate(&gate, argv + optind, argc - optind, stdout);
+    free_suppressions(&gate.suppressions);
+    return status;
+}

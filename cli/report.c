@@ -1,0 +1,186 @@
+/* report.c: see report.h. */
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_FOLDED };
+
+void report_frame_text(FILE *out, json_t *frame)
+{
+    const char *function = json_string_value(json_object_get(frame, "f"));
+    const char *file = json_string_value(json_object_get(frame, "s"));
+    json_int_t line = json_integer_value(json_object_get(frame, "l"));
+    fputs(function != NULL ? function : "?", out);
+    if (file != NULL && file[0] != '\0')
+        fprintf(out, " (%s:%" JSON_INTEGER_FORMAT ")", file, line);
+}
+
+static void format_time(uint64_t ms, char *out, size_t size)
+{
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm utc;
+    gmtime_r(&seconds, &utc);
+    size_t used = strftime(out, size, "%Y-%m-%d %H:%M:%S", &utc);
+    snprintf(out + used, size - used, ".%03u UTC", (unsigned)(ms % 1000));
+}
+
+void report_print_text(FILE *out, const struct outstanding *list, size_t count, size_t top)
+{
+    uint64_t bytes = 0, blocks = 0, orphans = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
+        if (list[i].kind == KIND_ORPHAN_FREE) {
+            orphans += a->count;
+            continue;
+        }
+        bytes += a->bytes;
+        blocks += a->count;
+    }
+    size_t shown = 0;
+    for (size_t i = 0; i < count && shown < top; i++) {
+        const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
+        if (list[i].kind == KIND_ORPHAN_FREE)
+            continue;
+        char first[64], last[64];
+        format_time(a->first_ms, first, sizeof first);
+        format_time(a->last_ms, last, sizeof last);
+        fprintf(out, "%s: %" PRIu64 " bytes in %" PRIu64 " block%s, allocated %s%s%s\n",
+               outstanding_kind_name(list[i].kind), a->bytes, a->count,
+               a->count == 1 ? "" : "s", first, a->count > 1 ? " to " : "",
+               a->count > 1 ? last : "");
+        size_t index;
+        json_t *frame;
+        json_array_foreach(list[i].stack->frames, index, frame) {
+            fprintf(out, "    #%zu ", index);
+            report_frame_text(out, frame);
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+        shown++;
+    }
+    fprintf(out, "total: %" PRIu64 " bytes outstanding in %" PRIu64 " block%s; %" PRIu64
+           " orphan free%s\n",
+           bytes, blocks, blocks == 1 ? "" : "s", orphans, orphans == 1 ? "" : "s");
+}
+
+static void print_json(const struct outstanding *list, size_t count, size_t top)
+{
+    json_t *stacks = json_array();
+    uint64_t bytes = 0, blocks = 0;
+    size_t shown = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
+        if (list[i].kind == KIND_ORPHAN_FREE)
+            continue;
+        bytes += a->bytes;
+        blocks += a->count;
+        if (shown++ >= top)
+            continue;
+        json_t *entry = json_pack("{s:s, s:I, s:I, s:I, s:I, s:O}", "kind",
+                                  outstanding_kind_name(list[i].kind), "bytes",
+                                  (json_int_t)a->bytes, "count", (json_int_t)a->count,
+                                  "first_ms", (json_int_t)a->first_ms, "last_ms",
+                                  (json_int_t)a->last_ms, "frames", list[i].stack->frames);
+        json_array_append_new(stacks, entry);
+    }
+    json_t *document = json_pack("{s:I, s:I, s:o}", "total_bytes", (json_int_t)bytes,
+                                 "total_blocks", (json_int_t)blocks, "stacks", stacks);
+    json_dumpf(document, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    putchar('\n');
+    json_decref(document);
+}
+
+/* Flame-graph input: one line per stack, its outstanding bytes of every kind together,
+ * outermost frame first, frame 0 left out, ';' between frames (a ';' inside a name would
+ * split it: it becomes ':'). */
+static void print_folded(const struct outstanding *list, size_t count, size_t top)
+{
+    size_t shown = 0;
+    for (size_t i = 0; i < count; i++)
+        list[i].stack->listed = false;
+    for (size_t i = 0; i < count && shown < top; i++) {
+        struct stack *stack = list[i].stack;
+        if (list[i].kind == KIND_ORPHAN_FREE || stack->listed)
+            continue;
+        stack->listed = true;
+        size_t depth = json_array_size(stack->frames);
+        for (size_t f = depth; f-- > 1;) {
+            json_t *frame = json_array_get(stack->frames, f);
+            const char *name = json_string_value(json_object_get(frame, "f"));
+            for (const char *c = name != NULL ? name : "?"; *c; c++)
+                putchar(*c == ';' || *c == '\n' ? ':' : *c);
+            putchar(f > 1 ? ';' : ' ');
+        }
+        if (depth <= 1)
+            fputs("[unknown] ", stdout);
+        printf("%" PRIu64 "\n", stack->by_kind[KIND_LEAK].bytes + stack->by_kind[KIND_INDIRECT].bytes
+                                      + stack->by_kind[KIND_MALLOC].bytes);
+        shown++;
+    }
+}
+
+int report_command(int argc, char **argv)
+{
+    static const struct option options[] = {{"top", required_argument, NULL, 't'},
+                                            {"format", required_argument, NULL, 'f'},
+                                            {NULL, 0, NULL, 0}};
+    size_t top = SIZE_MAX;
+    enum format format = FORMAT_TEXT;
+    int option;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+        char *end;
+        switch (option) {
+        case 't':
+            top = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || optarg[0] == '-') {
+                fprintf(stderr, "malloc-trace report: --top takes a whole number, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                format = FORMAT_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                format = FORMAT_JSON;
+            else if (strcmp(optarg, "folded") == 0)
+                format = FORMAT_FOLDED;
+            else {
+                fprintf(stderr, "malloc-trace report: --format is text, json or folded, not "
+                                "'%s'\n", optarg);
+                return 2;
+            }
+            break;
+        default:
+            fputs("usage: malloc-trace report [--top N] [--format text|json|folded] FILE...\n",
+                  stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fputs("usage: malloc-trace report [--top N] [--format text|json|folded] FILE...\n",
+              stderr);
+        return 2;
+    }
+    bool bad_input = false;
+    struct trace_summary *summary = trace_summary_read(argv + optind, argc - optind, &bad_input);
+    if (summary == NULL)
+        return 2;
+    size_t count;
+    struct outstanding *list = trace_summary_list(summary, &count);
+    if (format == FORMAT_JSON)
+        print_json(list, count, top);
+    else if (format == FORMAT_FOLDED)
+        print_folded(list, count, top);
+    else
+        report_print_text(stdout, list, count, top);
+    free(list);
+    trace_summary_free(summary);
+    return bad_input ? 2 : 0;
+}

@@ -1,0 +1,183 @@
+/* run.c: see run.h. */
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "report.h"
+#include "trace_summary.h"
+
+/* LeakSanitizer's exit status for a leak. */
+#define EXIT_LEAKED 23
+
+static const char usage[] =
+    "usage: malloc-trace run [-o FILE] [-p SECONDS] [--fail-on-leak] -- PROGRAM [ARGS...]\n";
+
+/* The preload library: ../lib/malloc-trace.so from the command (an installed or copied
+ * tree), else malloc-trace.so beside it (the build tree). */
+static bool find_preload(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0)
+        return false;
+    self[length] = '\0';
+    const char *directory = dirname(self);
+    const char *candidates[] = {"%s/../lib/malloc-trace.so", "%s/malloc-trace.so"};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+        snprintf(out, size, candidates[i], directory);
+        if (access(out, R_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static pid_t child;
+
+static void forward(int signal_number)
+{
+    if (child > 0)
+        kill(child, signal_number);
+}
+
+/* In the child: the environment that traces this process and none of its descendants (the
+ * library removes itself from LD_PRELOAD when it sees MALLOC_TRACE_RUN). */
+static void prepare_environment(const char *preload, const char *trace, const char *period)
+{
+    const char *existing = getenv("LD_PRELOAD");
+    char *value = NULL;
+    if (existing != NULL && existing[0] != '\0') {
+        if (asprintf(&value, "%s:%s", preload, existing) < 0)
+            _exit(127);
+    }
+    setenv("LD_PRELOAD", value != NULL ? value : preload, 1);
+    setenv("MALLOC_TRACE_RUN", "1", 1);
+    setenv("out_file_path", trace, 1);
+    if (period != NULL)
+        setenv("malloc_second_peremption", period, 1);
+    free(value);
+}
+
+int run_command(int argc, char **argv)
+{
+    static const struct option options[] = {{"output", required_argument, NULL, 'o'},
+                                            {"period", required_argument, NULL, 'p'},
+                                            {"fail-on-leak", no_argument, NULL, 'f'},
+                                            {NULL, 0, NULL, 0}};
+    const char *output = NULL, *period = NULL;
+    bool fail_on_leak = false;
+    int option;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "+o:p:", options, NULL)) != -1) {
+        switch (option) {
+        case 'o':
+            output = optarg;
+            break;
+        case 'p': {
+            char *end;
+            unsigned long seconds = strtoul(optarg, &end, 10);
+            if (*optarg == '\0' || *optarg == '-' || *end != '\0' || seconds == 0
+                || seconds > 31622400) {
+                fprintf(stderr, "malloc-trace run: -p takes a whole number of seconds from 1 "
+                                "to 31622400, not '%s'\n", optarg);
+                return 2;
+            }
+            period = optarg;
+            break;
+        }
+        case 'f':
+            fail_on_leak = true;
+            break;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char preload[PATH_MAX];
+    if (!find_preload(preload, sizeof preload)) {
+        fputs("malloc-trace run: malloc-trace.so not found in ../lib or beside the command\n",
+              stderr);
+        return 2;
+    }
+    char trace[PATH_MAX];
+    if (output != NULL) {
+        snprintf(trace, sizeof trace, "%s", output);
+        if (unlink(trace) != 0 && errno != ENOENT) { /* the report covers this run only */
+            fprintf(stderr, "malloc-trace run: cannot replace %s: %s\n", trace,
+                    strerror(errno));
+            return 2;
+        }
+    }
+    /* The parent waits: interrupts typed at the terminal are for the program (as under a
+     * shell's system()), termination requests are passed on to it. */
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, pass_on = {.sa_handler = forward},
+                     saved_int, saved_quit;
+    sigemptyset(&ignore.sa_mask);
+    sigemptyset(&pass_on.sa_mask);
+    sigaction(SIGINT, &ignore, &saved_int);
+    sigaction(SIGQUIT, &ignore, &saved_quit);
+    sigaction(SIGTERM, &pass_on, NULL);
+    sigaction(SIGHUP, &pass_on, NULL);
+    fflush(NULL);
+    child = fork();
+    if (child < 0) {
+        fprintf(stderr, "malloc-trace run: fork: %s\n", strerror(errno));
+        return 2;
+    }
+    if (child == 0) {
+        sigaction(SIGINT, &saved_int, NULL);
+        sigaction(SIGQUIT, &saved_quit, NULL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        if (output == NULL)
+            snprintf(trace, sizeof trace, "./malloc-trace.%d.csv", (int)getpid());
+        prepare_environment(preload, trace, period);
+        execvp(argv[optind], argv + optind);
+        fprintf(stderr, "malloc-trace run: cannot run %s: %s\n", argv[optind],
+                strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    if (output == NULL)
+        snprintf(trace, sizeof trace, "./malloc-trace.%d.csv", (int)child);
+    int status;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "malloc-trace run: waitpid: %s\n", strerror(errno));
+            return 2;
+        }
+    }
+    int exit_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (access(trace, R_OK) != 0) {
+        fprintf(stderr, "malloc-trace: no trace was written at %s\n", trace);
+        return exit_status;
+    }
+    fprintf(stderr, "malloc-trace: trace written to %s\n", trace);
+    char *paths[] = {trace};
+    bool bad_input = false;
+    struct trace_summary *summary = trace_summary_read(paths, 1, &bad_input);
+    if (summary != NULL) {
+        size_t count;
+        struct outstanding *list = trace_summary_list(summary, &count);
+        report_print_text(stderr, list, count, 10);
+        free(list);
+        trace_summary_free(summary);
+    }
+    if (fail_on_leak && exit_status == 0 && check_files_quietly(paths, 1) == 1)
+        return EXIT_LEAKED;
+    return exit_status;
+}

@@ -1,0 +1,49 @@
+/* trace_summary.h: what remains of traces once each `malloc` row is settled (CONTRACT
+ * section 6), grouped by call stack and kind. Memory grows with the distinct stacks and the
+ * `malloc` rows not yet settled, never with the rows read. */
+#ifndef MALLOC_TRACE_CLI_TRACE_SUMMARY_H
+#define MALLOC_TRACE_CLI_TRACE_SUMMARY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum outstanding_kind { KIND_LEAK, KIND_INDIRECT, KIND_MALLOC, KIND_ORPHAN_FREE, KIND_COUNT };
+
+struct aggregate {
+    uint64_t count;
+    uint64_t bytes;
+    uint64_t first_ms;
+    uint64_t last_ms;
+};
+
+struct stack {
+    char *text;    /* the callstack column as written */
+    json_t *frames; /* parsed once */
+    struct aggregate by_kind[KIND_COUNT];
+    bool listed;        /* scratch for one listing (the folded report) */
+    struct stack *next; /* in its hash bucket */
+};
+
+/* One stack and kind with something outstanding. */
+struct outstanding {
+    struct stack *stack;
+    enum outstanding_kind kind;
+};
+
+struct trace_summary;
+
+/* Reads the files; returns NULL only when a file is missing (exit 2 at once). *bad_input
+ * is set when a line or file was malformed (the rest was still read). */
+struct trace_summary *trace_summary_read(char *const *paths, int count, bool *bad_input);
+
+/* Every stack and kind with something outstanding (leak, indirect, suspect malloc, orphan
+ * free), biggest bytes first; *count_out entries. */
+struct outstanding *trace_summary_list(struct trace_summary *summary, size_t *count_out);
+
+const char *outstanding_kind_name(enum outstanding_kind kind);
+
+void trace_summary_free(struct trace_summary *summary);
+
+#endif

@@ -1,0 +1,208 @@
+"""The malloc-trace command: report (golden files), check (the gate, suppressions, JUnit,
+bad input), run (exit status, signals, standard streams, descendants)."""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ElementTree
+
+from harness import BUILD, HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace
+
+GOLDEN = os.path.join(ROOT, "tests", "golden", "report")
+INPUT = os.path.join(GOLDEN, "input.csv")
+
+
+def command():
+    return os.path.join(STAGE, "bin", "malloc-trace")  # the installed tree: ../lib
+
+
+def mt(*arguments, cwd=None, stdin=None, timeout=120):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return subprocess.run([command(), *arguments], capture_output=True, text=True, cwd=cwd,
+                          input=stdin, timeout=timeout, env=env)
+
+
+def golden(name):
+    with open(os.path.join(GOLDEN, name)) as text:
+        return text.read()
+
+
+def test_report_golden():
+    for arguments, name in ((["report", INPUT], "text.out"),
+                            (["report", "--format", "folded", INPUT], "folded.out"),
+                            (["report", "--format", "json", "--top", "2", INPUT],
+                             "json-top2.out")):
+        result = mt(*arguments)
+        equal((result.returncode, result.stderr), (0, ""), f"{arguments}")
+        equal(result.stdout, golden(name), f"output of {' '.join(arguments[:-1])}")
+
+
+def test_report_settles_rows_across_files_in_order():
+    directory = tempfile.mkdtemp(prefix="cmd.", dir=WORK)
+    first, second = os.path.join(directory, "1.csv"), os.path.join(directory, "2.csv")
+    frame = '[{"f":"malloc","s":"","l":0,"m":""},{"f":"x","s":"x.c","l":1,"m":"/x"}]'
+    with open(first, "w") as text:
+        text.write(f"{HEADER}\nmalloc;1;0x10;8;1;{frame}\nmalloc;1;0x20;16;2;{frame}\n")
+    with open(second, "w") as text:
+        text.write(f"{HEADER}\nfree;1;0x10;8;3;{frame}\n")
+    result = mt("report", "--format", "json", first, second)
+    equal(result.returncode, 0, "exit status")
+    check('"total_bytes": 16' in result.stdout, result.stdout)
+    result = mt("report", "--format", "json", second, first)  # the free comes first now
+    check('"total_bytes": 24' in result.stdout, result.stdout)
+
+
+def test_check_gate_and_suppressions():
+    failing = mt("check", INPUT)
+    equal(failing.returncode, 1, "leaks fail the gate")
+    check(failing.stdout.startswith("malloc-trace check: 8232 bytes leaked in 4 blocks from "
+                                    "4 stacks (allowed: 0)"), failing.stdout)
+    suppressed = mt("check", INPUT, "--suppressions", os.path.join(GOLDEN, "suppressions.txt"),
+                    "--max-leaked-bytes", "8192")
+    equal((suppressed.returncode, suppressed.stdout), (0, golden("check-suppressed.out")),
+          "within the allowance after suppressions")
+    equal(mt("check", INPUT, "--max-leaked-bytes", "8231").returncode, 1, "one byte over")
+    equal(mt("check", INPUT, "--max-leaked-bytes", "8232").returncode, 0, "exactly allowed")
+    equal(mt("check", INPUT, "--max-leaked-bytes", "8232", "--fail-on-free").returncode, 1,
+          "an orphan free fails with --fail-on-free")
+
+
+def test_suppression_patterns():
+    directory = tempfile.mkdtemp(prefix="supp.", dir=WORK)
+    cases = [("leak:leak_site", 24 + 16), ("leak:^leak_", 24 + 16), ("leak:site$", 24 + 16),
+             ("leak:^site", 8232), ("leak:parse.c", 24 + 16), ("leak:/src/*.c", 0),
+             ("leak:^cache::*insert", 8232 - 24), ("leak:/usr/lib/libthird.so", 8232 - 16),
+             ("leak:malloc", 24), ("leak:operator new", 8232 - 24)]
+    for pattern, leaked in cases:
+        path = os.path.join(directory, "s.txt")
+        with open(path, "w") as text:
+            text.write(f"# a comment\n\n  {pattern}  \n")
+        result = mt("check", INPUT, "--suppressions", path, "--max-leaked-bytes", "100000")
+        equal(result.returncode, 0, f"exit status with {pattern}")
+        check(result.stdout.startswith(f"malloc-trace check: {leaked} bytes leaked"),
+              f"{pattern}: {result.stdout.splitlines()[0]}")
+
+
+def test_junit_report():
+    path = os.path.join(WORK, "junit.xml")
+    result = mt("check", INPUT, "--junit", path)
+    equal(result.returncode, 1, "exit status")
+    suite = ElementTree.parse(path).getroot()
+    equal((suite.tag, suite.get("tests"), suite.get("failures")), ("testsuite", "4", "4"),
+          "suite")
+    names = [case.get("name") for case in suite.iter("testcase")]
+    equal(names, ["leak_site (/src/leak.c:40)", "leak_site (/src/leak.c:40)",
+                  "cache::Store::insert(std::string const&) (/src/cache.cpp:17)",
+                  "list_push (/src/list.c:8)"], "one test case per leaking stack")
+    equal(len(list(suite.iter("failure"))), 4, "failures")
+    passing = mt("check", INPUT, "--junit", path, "--max-leaked-bytes", "10000")
+    equal(passing.returncode, 0, "exit status")
+    suite = ElementTree.parse(path).getroot()
+    equal((suite.get("tests"), len(list(suite.iter("failure")))), ("4", 0), "a passing gate")
+
+
+BAD_LINES = [
+    ("leak;1;0x10;8;1", "fewer than 6 fields"),
+    ("oops;1;0x10;8;1;[]", "unknown event (not malloc, free, leak, indirect or reachable)"),
+    ("leak;1;0x1G;8;1;[]", "address is not 0x and lower-case hex"),
+    ("leak;1;10;8;1;[]", "address is not 0x and lower-case hex"),
+    ("leak;one;0x10;8;1;[]", "thread_id is not a thread id"),
+    ("leak;1;0x10;-8;1;[]", "size is not a whole number"),
+    ("leak;1;0x10;8;1;{}", "callstack is not a JSON array"),
+    ('leak;1;0x10;8;1;[{"f":"malloc","s":"","l":0', "invalid callstack JSON: "),
+    ('leak;1;0x10;8;1;[{"f":1,"s":"","l":0,"m":""}]',
+     'invalid callstack JSON: callstack frame without "f", "s" and "l"'),
+]
+
+
+def test_bad_input_is_named_and_exits_2():
+    directory = tempfile.mkdtemp(prefix="bad.", dir=WORK)
+    good = '[{"f":"malloc","s":"","l":0,"m":""}]'
+    for line, reason in BAD_LINES:
+        path = os.path.join(directory, "bad.csv")
+        with open(path, "w") as text:
+            text.write(f"{HEADER}\n{line}\nleak;1;0x20;8;1;{good}\n")
+        for subcommand in ("report", "check"):
+            result = mt(subcommand, path)
+            equal(result.returncode, 2, f"{subcommand} exit status for {line!r}")
+            message = result.stderr.splitlines()[0]
+            check(message.startswith(f"{path}:2: {reason}"), f"{line!r}: {message}")
+        check("8 bytes" in mt("report", path).stdout, "the rest of the file is still read")
+    cut = os.path.join(directory, "cut.csv")
+    with open(cut, "w") as text:
+        text.write(f"{HEADER}\nleak;1;0x20;8;1;{good}")
+    equal(mt("check", cut).stderr, f"{cut}:2: the line is cut (no line end)\n", "a cut line")
+    empty = os.path.join(directory, "empty.csv")
+    open(empty, "w").close()
+    result = mt("check", empty)
+    equal((result.returncode, result.stderr.splitlines()[0]),
+          (2, f"{empty}:1: not a malloc-trace file (empty)"), "an empty file")
+    noheader = os.path.join(directory, "noheader.csv")
+    with open(noheader, "w") as text:
+        text.write(f"leak;1;0x20;8;1;{good}\n")
+    result = mt("report", noheader)
+    equal((result.returncode, result.stderr),
+          (2, f"{noheader}:1: not a malloc-trace file (the first line is not the header)\n"),
+          "no header")
+    missing = os.path.join(directory, "missing.csv")
+    result = mt("check", INPUT, missing)
+    equal((result.returncode, result.stdout, result.stderr),
+          (2, "", f"malloc-trace: {missing}: No such file or directory\n"), "a missing file")
+    for arguments in (["check", "--frobnicate", INPUT], ["report", "--format", "xml", INPUT],
+                      ["report", "--top", "x", INPUT], ["check", INPUT, "--max-leaked-bytes",
+                                                        "-1"], ["bogus"], []):
+        result = mt(*arguments)
+        equal(result.returncode, 2, f"exit status of {arguments}")
+        check(result.stderr, f"a message for {arguments}")
+
+
+def test_run_exit_status_trace_and_report():
+    program = build("leaker.c", "preload")
+    directory = tempfile.mkdtemp(prefix="run.", dir=WORK)
+    result = mt("run", "--", program, "3", "2", "64", cwd=directory)
+    equal(result.returncode, 3, "the program's exit status")
+    files = os.listdir(directory)
+    equal(len(files), 1, f"files written: {files}")
+    check(re.fullmatch(r"malloc-trace\.\d+\.csv", files[0]), files[0])
+    pid = files[0].split(".")[1]
+    check(f"malloc-trace: trace written to ./malloc-trace.{pid}.csv" in result.stderr,
+          result.stderr)
+    check("leak: 128 bytes in 2 blocks" in result.stderr, result.stderr)
+    check("#1 leaf (" in result.stderr, result.stderr)
+    equal(result.stdout.count("EXPECT leak"), 2, "the program's standard output")
+    rows = read_trace(os.path.join(directory, files[0]))
+    equal(sorted(r["size"] for r in rows if r["stack"][1]["f"] == "leaf"), [64, 64], "rows")
+
+
+def test_run_output_period_and_fail_on_leak():
+    program = build("periodic.c", "preload")
+    trace = os.path.join(WORK, "run-late.csv")
+    with open(trace, "w") as old:
+        old.write("an old file\n")
+    result = mt("run", "-o", trace, "-p", "1", "--fail-on-leak", "--", program, "late")
+    equal(result.returncode, 23, "a leak fails the run with --fail-on-leak")
+    functions = [r["function"] for r in read_trace(trace) if len(r["stack"]) > 1]
+    check("malloc" in functions, f"-p 1 wrote suspects: {functions}")
+    leaker = build("leaker.c", "preload")
+    clean = mt("run", "-o", trace, "--fail-on-leak", "--", leaker, "0", "0", "0")
+    equal(clean.returncode, 0, "no leak: the program's status")
+    failing = mt("run", "-o", trace, "--fail-on-leak", "--", leaker, "5", "1", "8")
+    equal(failing.returncode, 5, "a failing program keeps its own status")
+
+
+def test_run_signals_streams_and_descendants():
+    killed = mt("run", "-o", os.path.join(WORK, "killed.csv"), "--", "/bin/sh", "-c",
+                "kill -TERM $$")
+    equal(killed.returncode, 128 + signal.SIGTERM, "killed by a signal: 128+N")
+    echoed = mt("run", "-o", os.path.join(WORK, "cat.csv"), "--", "/bin/cat", stdin="hello\n")
+    equal((echoed.returncode, echoed.stdout), (0, "hello\n"), "standard input and output")
+    children = mt("run", "-o", os.path.join(WORK, "sh.csv"), "--", "/bin/sh", "-c",
+                  "printenv LD_PRELOAD || echo untraced")
+    equal(children.stdout, "untraced\n", "descendants run untraced")
+    missing = mt("run", "--", "/nonexistent/program")
+    equal(missing.returncode, 127, "a program that cannot be run")
+    check("malloc-trace run: cannot run /nonexistent/program: No such file or directory"
+          in missing.stderr, missing.stderr)
+    equal(mt("run", "-p", "0", "--", "/bin/true").returncode, 2, "a bad period")
