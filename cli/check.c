@@ -158,11 +158,28 @@ static void xml_escaped(FILE *out, const char *text)
     }
 }
 
-/* The allocation site: the first frame above the intercepted function. */
+static bool in_system_library(json_t *frame)
+{
+    const char *module = json_string_value(json_object_get(frame, "m"));
+    return module != NULL && (strncmp(module, "/lib/", 5) == 0
+                              || strncmp(module, "/usr/lib/", 9) == 0
+                              || strncmp(module, "/lib64/", 7) == 0);
+}
+
+/* The allocation site: the first frame above the intercepted function that is not in a
+ * system library (a block libc's strdup allocated for open_session is open_session's), else
+ * frame 1. */
 static void site_text(FILE *out, json_t *frames)
 {
-    json_t *frame = json_array_get(frames, json_array_size(frames) > 1 ? 1 : 0);
-    report_frame_text(out, frame);
+    size_t depth = json_array_size(frames);
+    size_t site = depth > 1 ? 1 : 0;
+    for (size_t i = 1; i < depth; i++) {
+        if (!in_system_library(json_array_get(frames, i))) {
+            site = i;
+            break;
+        }
+    }
+    report_frame_text(out, json_array_get(frames, site));
 }
 
 struct gate {

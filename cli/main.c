@@ -9,7 +9,7 @@
 
 static const char usage[] =
     "usage: malloc-trace run [-o FILE] [-p SECONDS] [--fail-on-leak] -- PROGRAM [ARGS...]\n"
-    "       malloc-trace report [--top N] [--format text|json|folded] FILE...\n"
+    "       malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n"
     "       malloc-trace check FILE... [--suppressions FILE] [--max-leaked-bytes N]\n"
     "                          [--fail-on-free] [--junit FILE]\n";
 

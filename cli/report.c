@@ -2,13 +2,15 @@
 #define _GNU_SOURCE
 #include "report.h"
 
+#include "flame_graph.h"
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_FOLDED };
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_FOLDED, FORMAT_SVG };
 
 void report_frame_text(FILE *out, json_t *frame)
 {
@@ -151,20 +153,22 @@ int report_command(int argc, char **argv)
                 format = FORMAT_JSON;
             else if (strcmp(optarg, "folded") == 0)
                 format = FORMAT_FOLDED;
+            else if (strcmp(optarg, "svg") == 0)
+                format = FORMAT_SVG;
             else {
-                fprintf(stderr, "malloc-trace report: --format is text, json or folded, not "
+                fprintf(stderr, "malloc-trace report: --format is text, json, folded or svg, not "
                                 "'%s'\n", optarg);
                 return 2;
             }
             break;
         default:
-            fputs("usage: malloc-trace report [--top N] [--format text|json|folded] FILE...\n",
+            fputs("usage: malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n",
                   stderr);
             return 2;
         }
     }
     if (optind >= argc) {
-        fputs("usage: malloc-trace report [--top N] [--format text|json|folded] FILE...\n",
+        fputs("usage: malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n",
               stderr);
         return 2;
     }
@@ -178,6 +182,8 @@ int report_command(int argc, char **argv)
         print_json(list, count, top);
     else if (format == FORMAT_FOLDED)
         print_folded(list, count, top);
+    else if (format == FORMAT_SVG)
+        flame_graph_write(stdout, list, count < top ? count : top);
     else
         report_print_text(stdout, list, count, top);
     free(list);

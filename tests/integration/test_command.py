@@ -95,7 +95,9 @@ def test_junit_report():
     names = [case.get("name") for case in suite.iter("testcase")]
     equal(names, ["leak_site (/src/leak.c:40)", "leak_site (/src/leak.c:40)",
                   "cache::Store::insert(std::string const&) (/src/cache.cpp:17)",
-                  "list_push (/src/list.c:8)"], "one test case per leaking stack")
+                  "main (/src/main.c:6)"],
+          "one test case per leaking stack, named after its first frame outside the system "
+          "libraries")
     equal(len(list(suite.iter("failure"))), 4, "failures")
     passing = mt("check", INPUT, "--junit", path, "--max-leaked-bytes", "10000")
     equal(passing.returncode, 0, "exit status")
@@ -206,3 +208,48 @@ def test_run_signals_streams_and_descendants():
     check("malloc-trace run: cannot run /nonexistent/program: No such file or directory"
           in missing.stderr, missing.stderr)
     equal(mt("run", "-p", "0", "--", "/bin/true").returncode, 2, "a bad period")
+
+
+def test_svg_flame_graph():
+    result = mt("report", "--format", "svg", INPUT)
+    equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
+    path = os.path.join(WORK, "flame.svg")
+    with open(path, "w") as out:
+        out.write(result.stdout)
+    lint = subprocess.run(["xmllint", "--noout", path], capture_output=True, text=True)
+    equal((lint.returncode, lint.stderr), (0, ""), "xmllint: well-formed")
+    namespace = "{http://www.w3.org/2000/svg}"
+    root = ElementTree.fromstring(result.stdout)
+    check(not list(root.iter(namespace + "script")), "no script")
+    boxes = {}
+    for group in root.iter(namespace + "g"):
+        title = group.find(namespace + "title").text
+        rect = group.find(namespace + "rect")
+        boxes[title.split(": ")[0]] = (title, float(rect.get("x")), float(rect.get("width")))
+    equal(boxes["all"][0], "all: 8232 bytes in 4 blocks (100.00%)", "the root's tooltip")
+    equal(boxes["leak_site"][0], "leak_site: 8192 bytes in 2 blocks (99.51%)", "a tooltip")
+    equal(boxes["cache::Store::insert(std::string const&)"][0],
+          "cache::Store::insert(std::string const&): 24 bytes in 1 block (0.29%)", "escaping")
+    equal(boxes["all"][2], 1200.0, "the root spans the width")
+    for name, bytes in (("parse", 8192), ("list_push", 16), ("main", 8232)):
+        check(abs(boxes[name][2] - 1200.0 * bytes / 8232) < 0.01, f"width of {name}")
+    check(abs(boxes["parse"][1] - (boxes["list_push"][1] + boxes["list_push"][2])) < 0.01,
+          "siblings side by side")
+
+
+def test_example_ci_job():
+    gate = os.path.join(ROOT, "examples", "ci", "leak-gate.sh")
+    env = dict(os.environ, PATH=os.path.join(STAGE, "bin") + ":" + os.environ["PATH"],
+               JUNIT=os.path.join(WORK, "example-ci.xml"))
+    env.pop("LD_PRELOAD", None)
+    leaky = subprocess.run([gate, os.path.join(ROOT, "examples", "leaky_server.c")], env=env,
+                           capture_output=True, text=True, timeout=120)
+    equal(leaky.returncode, 23, "a leaking program fails the job")
+    check("leak-gate: " in leaky.stderr and "leaks (see the report above)" in leaky.stderr,
+          leaky.stderr)
+    suite = ElementTree.parse(env["JUNIT"]).getroot()
+    check(any("open_session" in case.get("name") for case in suite.iter("testcase")),
+          "the JUnit report names the leaking site")
+    clean = subprocess.run([gate, os.path.join(ROOT, "tests", "programs", "leaker.c"), "0", "0",
+                            "0"], env=env, capture_output=True, text=True, timeout=120)
+    equal(clean.returncode, 0, f"a clean program passes: {clean.stderr}")

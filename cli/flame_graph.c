@@ -1,0 +1,175 @@
+/* flame_graph.c: see flame_graph.h. The stacks are merged into a tree (outermost frame at
+ * the root, frame 0 left out, as in the folded format), laid out bottom-up: no script, no
+ * external resource, so it opens in any browser without a network. */
+#include "flame_graph.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WIDTH 1200.0
+#define ROW_HEIGHT 16u
+#define TOP_MARGIN 36u
+#define CHARACTER_WIDTH 7.0
+
+struct node {
+    const char *name;
+    uint64_t bytes;
+    uint64_t blocks;
+    struct node *children; /* first child */
+    struct node *sibling;
+};
+
+static struct node *new_node(const char *name)
+{
+    struct node *node = calloc(1, sizeof *node);
+    if (node == NULL) {
+        fputs("malloc-trace: out of memory\n", stderr);
+        exit(2);
+    }
+    node->name = name;
+    return node;
+}
+
+static struct node *child_named(struct node *parent, const char *name)
+{
+    for (struct node *child = parent->children; child; child = child->sibling)
+        if (strcmp(child->name, name) == 0)
+            return child;
+    struct node *child = new_node(name);
+    child->sibling = parent->children;
+    parent->children = child;
+    return child;
+}
+
+static void free_tree(struct node *node)
+{
+    for (struct node *child = node->children, *next; child; child = next) {
+        next = child->sibling;
+        free_tree(child);
+    }
+    free(node);
+}
+
+static void xml_text(FILE *out, const char *text, size_t limit)
+{
+    size_t written = 0;
+    for (const char *c = text; *c && written < limit; c++, written++) {
+        switch (*c) {
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        default:
+            if ((unsigned char)*c >= 0x20)
+                fputc(*c, out);
+        }
+    }
+}
+
+/* A warm colour that depends on the name only, so a function keeps its colour. */
+static void colour_of(const char *name, unsigned *red, unsigned *green, unsigned *blue)
+{
+    uint32_t hash = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        hash = (hash ^ *c) * 16777619u;
+    *red = 200 + hash % 55;
+    *green = 80 + (hash >> 8) % 120;
+    *blue = 40 + (hash >> 16) % 40;
+}
+
+static unsigned depth_of(const struct node *node)
+{
+    unsigned deepest = 0;
+    for (const struct node *child = node->children; child; child = child->sibling) {
+        unsigned depth = depth_of(child);
+        if (depth > deepest)
+            deepest = depth;
+    }
+    return deepest + 1;
+}
+
+static void draw(FILE *out, const struct node *node, double x, unsigned level, double scale,
+                 unsigned height, uint64_t total)
+{
+    double width = (double)node->bytes * scale;
+    if (width < 0.1)
+        return;
+    unsigned y = height - (level + 1) * ROW_HEIGHT;
+    unsigned red, green, blue;
+    colour_of(node->name, &red, &green, &blue);
+    fputs("<g><title>", out);
+    xml_text(out, node->name, SIZE_MAX);
+    fprintf(out, ": %" PRIu64 " bytes in %" PRIu64 " block%s (%.2f%%)</title>", node->bytes,
+            node->blocks, node->blocks == 1 ? "" : "s",
+            total ? 100.0 * (double)node->bytes / (double)total : 0.0);
+    fprintf(out, "<rect x=\"%.2f\" y=\"%u\" width=\"%.2f\" height=\"%u\" "
+                 "fill=\"rgb(%u,%u,%u)\" rx=\"2\"/>",
+            x, y, width, ROW_HEIGHT - 1, red, green, blue);
+    size_t fits = (size_t)((width - 6) / CHARACTER_WIDTH);
+    if (fits >= 3) {
+        fprintf(out, "<text x=\"%.2f\" y=\"%u\">", x + 3, y + ROW_HEIGHT - 4);
+        size_t length = strlen(node->name);
+        xml_text(out, node->name, length <= fits ? length : fits - 2);
+        if (length > fits)
+            fputs("..", out);
+        fputs("</text>", out);
+    }
+    fputs("</g>\n", out);
+    /* Children in name order, left to right, so the picture does not depend on input order. */
+    size_t count = 0;
+    for (const struct node *child = node->children; child; child = child->sibling)
+        count++;
+    const struct node **children = calloc(count + 1, sizeof(struct node *));
+    if (children == NULL)
+        return;
+    count = 0;
+    for (const struct node *child = node->children; child; child = child->sibling)
+        children[count++] = child;
+    for (size_t i = 1; i < count; i++)
+        for (size_t j = i; j > 0 && strcmp(children[j - 1]->name, children[j]->name) > 0; j--) {
+            const struct node *swap = children[j];
+            children[j] = children[j - 1];
+            children[j - 1] = swap;
+        }
+    double child_x = x;
+    for (size_t i = 0; i < count; i++) {
+        draw(out, children[i], child_x, level + 1, scale, height, total);
+        child_x += (double)children[i]->bytes * scale;
+    }
+    free(children);
+}
+
+void flame_graph_write(FILE *out, const struct outstanding *list, size_t count)
+{
+    struct node *root = new_node("all");
+    for (size_t i = 0; i < count; i++) {
+        if (list[i].kind == KIND_ORPHAN_FREE)
+            continue;
+        const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
+        json_t *frames = list[i].stack->frames;
+        struct node *node = root;
+        root->bytes += a->bytes;
+        root->blocks += a->count;
+        for (size_t f = json_array_size(frames); f-- > 1;) {
+            const char *name = json_string_value(json_object_get(json_array_get(frames, f), "f"));
+            node = child_named(node, name != NULL ? name : "?");
+            node->bytes += a->bytes;
+            node->blocks += a->count;
+        }
+    }
+    unsigned height = depth_of(root) * ROW_HEIGHT + TOP_MARGIN;
+    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%u\" "
+                 "viewBox=\"0 0 %.0f %u\" font-family=\"monospace\" font-size=\"12\">\n"
+                 "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdfdf6\"/>\n"
+                 "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">"
+                 "malloc-trace: %" PRIu64 " bytes outstanding in %" PRIu64 " blocks"
+                 "</text>\n",
+            WIDTH, height, WIDTH, height, WIDTH / 2, root->bytes, root->blocks);
+    double scale = root->bytes ? WIDTH / (double)root->bytes : 0;
+    if (root->bytes)
+        draw(out, root, 0, 0, scale, height, root->bytes);
+    fputs("</svg>\n", out);
+    free_tree(root);
+}
