@@ -70,8 +70,11 @@ $(BUILD)/obj/cli/%.o: cli/%.c $(wildcard cli/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(COMMAND_CFLAGS) -c $< -o $@
 
-$(COMMAND): $(CLI_OBJECTS)
-	$(CC) -o $@ $^ -ljansson
+# symbolize names frames with the tracer's own module_symbols (and json_text), nothing else
+# of the core.
+COMMAND_SHARED := $(BUILD)/obj/wrap/core/module_symbols.o $(BUILD)/obj/wrap/core/json_text.o
+$(COMMAND): $(CLI_OBJECTS) $(COMMAND_SHARED)
+	$(CC) -o $@ $^ -ldw -lelf -ljansson -liberty
 
 $(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h wrap/shared/*.h) | deps
 	@mkdir -p $(dir $@)

@@ -6,12 +6,14 @@
 #include "check.h"
 #include "report.h"
 #include "run.h"
+#include "symbolize.h"
 
 static const char usage[] =
     "usage: malloc-trace run [-o FILE] [-p SECONDS] [--fail-on-leak] -- PROGRAM [ARGS...]\n"
     "       malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n"
     "       malloc-trace check FILE... [--suppressions FILE] [--max-leaked-bytes N]\n"
-    "                          [--fail-on-free] [--junit FILE]\n";
+    "                          [--fail-on-free] [--junit FILE]\n"
+    "       malloc-trace symbolize [--sysroot DIR] FILE... -o OUT\n";
 
 int main(int argc, char **argv)
 {
@@ -26,6 +28,8 @@ int main(int argc, char **argv)
         return report_command(argc - 1, argv + 1);
     if (strcmp(command, "check") == 0)
         return check_command(argc - 1, argv + 1);
+    if (strcmp(command, "symbolize") == 0)
+        return symbolize_command(argc - 1, argv + 1);
     if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0) {
         fputs(usage, stdout);
         return 0;

@@ -2,12 +2,13 @@
 bad input), run (exit status, signals, standard streams, descendants)."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ElementTree
 
-from harness import BUILD, HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace
+from harness import HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace, run
 
 GOLDEN = os.path.join(ROOT, "tests", "golden", "report")
 INPUT = os.path.join(GOLDEN, "input.csv")
@@ -253,3 +254,60 @@ def test_example_ci_job():
     clean = subprocess.run([gate, os.path.join(ROOT, "tests", "programs", "leaker.c"), "0", "0",
                             "0"], env=env, capture_output=True, text=True, timeout=120)
     equal(clean.returncode, 0, f"a clean program passes: {clean.stderr}")
+
+
+def program_frames_of(rows, program):
+    """For each row, its frames in the program; sorted, as row order follows addresses."""
+    return sorted(([f for f in r["stack"][1:] if f["m"] == program] for r in rows),
+                  key=lambda frames: [f["f"] for f in frames])
+
+
+def test_symbolize_matches_the_tracer():
+    for form in ("wrap", "static", "preload"):
+        program = build("inlined.c", form, optimization="-O2")
+        raw = run_traced(program, form, {"MALLOC_TRACE_SYMBOLS": "0"})
+        named = run_traced(program, form, {})
+        out = os.path.join(WORK, f"symbolized.{form}.csv")
+        result = mt("symbolize", raw, "-o", out)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        equal(program_frames_of(leaks(out), program), program_frames_of(leaks(named), program),
+              f"frames named offline and by the tracer ({form})")
+
+
+def test_symbolize_with_a_sysroot():
+    program = build("leaker.c", "static")
+    raw = run_traced(program, "static", {"MALLOC_TRACE_SYMBOLS": "0"}, ["0", "1", "10"])
+    # As if traced on a target where the program is /opt/target/leaker.
+    target = "/opt/target/leaker"
+    with open(raw) as text:
+        moved = text.read().replace(program, target)
+    moved_trace = os.path.join(WORK, "target.csv")
+    with open(moved_trace, "w") as text:
+        text.write(moved)
+    sysroot = tempfile.mkdtemp(prefix="sysroot.", dir=WORK)
+    os.makedirs(os.path.join(sysroot, "opt", "target"))
+    shutil.copy(program, os.path.join(sysroot, "opt", "target", "leaker"))
+    out = os.path.join(WORK, "target.named.csv")
+    result = mt("symbolize", "--sysroot", sysroot, moved_trace, "-o", out)
+    equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
+    names = [f["f"] for f in program_frames_of(leaks(out), target)[0]]
+    equal(names[:4], ["leaf", "middle", "outer", "main"], "frames named from the sysroot")
+    missing = mt("symbolize", moved_trace, "-o", out)  # no sysroot: the module is not there
+    equal(missing.returncode, 0, "a module that cannot be read leaves its frames as they are")
+    equal(missing.stderr.splitlines()[0].split(":")[0:2],
+          ["malloc-trace symbolize", f" cannot read {target}"], "said once")
+    equal(len(missing.stderr.splitlines()), 1, "said once")
+    equal(mt("symbolize", moved_trace).returncode, 2, "no -o")
+    equal(mt("symbolize", os.path.join(WORK, "none.csv"), "-o", out).returncode, 2,
+          "a missing file")
+
+
+def run_traced(program, form, env, args=()):
+    result = run(program, form, env=env, args=list(args))
+    equal(result.returncode, 0, "exit status")
+    return result.trace_path
+
+
+def leaks(path):
+    """The leak rows of a trace that have frames above frame 0."""
+    return [r for r in read_trace(path) if r["function"] == "leak" and len(r["stack"]) > 1]

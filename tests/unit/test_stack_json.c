@@ -12,12 +12,13 @@
 
 #include "check.h"
 #include "entry_points.h"
+#include "json_text.h"
 #include "stack_json.h"
 #include "stack_table.h"
 
 static void check_escape(const char *json, const char *expected, int line)
 {
-    char *escaped = stack_json_escape_for_csv(json);
+    char *escaped = json_text_for_csv(json);
     check_str(escaped, expected, false, json, expected, __FILE__, line);
     free(escaped);
 }
@@ -36,7 +37,7 @@ static void test_escape_semicolons(void)
 
     /* A fresh copy even when nothing changes. */
     const char *plain = "no semicolon";
-    char *copy = stack_json_escape_for_csv(plain);
+    char *copy = json_text_for_csv(plain);
     if (CHECK(copy != NULL)) {
         CHECK(copy != plain);
         CHECK_EQ_STR(copy, plain);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_text.h"
 #include "os.h"
 #include "settings.h"
 #include "stack_table.h"
@@ -20,28 +21,6 @@ static char *frame0_cache[ENTRY_POINT_COUNT];
 const char *stack_json_entry_point_name(enum entry_point entry_point)
 {
     return entry_point_names[entry_point];
-}
-
-char *stack_json_escape_for_csv(const char *json)
-{
-    size_t escapes = 0;
-    for (const char *c = json; *c; c++)
-        escapes += *c == ';' || *c == 0x7f;
-    size_t length = strlen(json);
-    char *escaped = malloc(length + escapes * 5 + 1);
-    if (escaped == NULL)
-        return NULL;
-    char *out = escaped;
-    for (const char *c = json; *c; c++) {
-        if (*c == ';' || *c == 0x7f) {
-            memcpy(out, *c == ';' ? "\\u003b" : "\\u007f", 6);
-            out += 6;
-        } else {
-            *out++ = *c;
-        }
-    }
-    *out = '\0';
-    return escaped;
 }
 
 /* jansson accepts only UTF-8: a name or path with other bytes keeps its ASCII and gets '?'
@@ -79,7 +58,7 @@ static char *render_frame(const char *function, const char *file, int line, cons
     json_decref(frame);
     if (dumped == NULL)
         return NULL;
-    char *escaped = stack_json_escape_for_csv(dumped);
+    char *escaped = json_text_for_csv(dumped);
     free(dumped);
     return escaped;
 }
@@ -128,9 +107,9 @@ static bool grow_address_cache(void)
 
 static char *render_address(uintptr_t return_address, bool symbols)
 {
-    struct source_frame frames[SYMBOLIZER_MAX_INLINED];
-    size_t count = symbolizer_describe(return_address, symbols, frames, SYMBOLIZER_MAX_INLINED);
-    char *rendered[SYMBOLIZER_MAX_INLINED];
+    struct source_frame frames[MAX_INLINED_FRAMES];
+    size_t count = symbolizer_describe(return_address, symbols, frames, MAX_INLINED_FRAMES);
+    char *rendered[MAX_INLINED_FRAMES];
     size_t total = 1;
     for (size_t i = 0; i < count; i++) {
         rendered[i] = render_frame(frames[i].function, frames[i].file, frames[i].line,

@@ -26,9 +26,4 @@ void stack_json_forget_addresses(void);
 /* The name frame 0 gets for an entry point. */
 const char *stack_json_entry_point_name(enum entry_point entry_point);
 
-/* Replaces each ';' of a JSON text by \u003b (only strings can hold one), so that the line
- * still splits on ';', and each DEL, the one control character jansson leaves raw, by
- * \u007f. Returns a malloc'd string, or NULL. Exposed for the unit tests. */
-char *stack_json_escape_for_csv(const char *json);
-
 #endif

@@ -9,14 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYMBOLIZER_MAX_INLINED 32
-
-struct source_frame {
-    const char *function; /* demangled; MODULE+0xOFFSET or 0xADDRESS when unknown, never "" */
-    const char *file;     /* "" when unknown */
-    int line;             /* 0 when unknown */
-    const char *module;   /* path of the mapped file, "" when none is known */
-};
+#include "module_symbols.h"
 
 /* Describes the call that returned to return_address: the innermost (inlined) call first,
  * the function the call's code belongs to last. With symbols false, one frame named

@@ -1,0 +1,219 @@
+/* symbolize.c: see symbolize.h. Modules are read from disk with libdwfl's offline
+ * reporting; each is named by the same code as in the tracer (wrap/core/module_symbols.c),
+ * so a row symbolized here reads as if the tracer had named it. */
+#define _GNU_SOURCE
+#include "symbolize.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../wrap/core/json_text.h"
+#include "../wrap/core/module_symbols.h"
+#include "trace_reader.h"
+
+struct loaded_module {
+    char *path; /* as the trace names it: the key */
+    Dwfl_Module *module;
+};
+
+struct rewritten_stack {
+    char *original; /* the key */
+    char *text;
+};
+
+struct symbolizer_state {
+    Dwfl *dwfl;
+    const char *sysroot;
+    void *modules; /* tsearch tree of struct loaded_module */
+    void *stacks;  /* tsearch tree of struct rewritten_stack */
+    FILE *out;
+    bool write_failed;
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_debuginfo = module_symbols_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+static int compare_modules(const void *left, const void *right)
+{
+    return strcmp(((const struct loaded_module *)left)->path,
+                  ((const struct loaded_module *)right)->path);
+}
+
+static int compare_stacks(const void *left, const void *right)
+{
+    return strcmp(((const struct rewritten_stack *)left)->original,
+                  ((const struct rewritten_stack *)right)->original);
+}
+
+/* The module at path (under the sysroot), read once; NULL (said once) when it cannot be. */
+static Dwfl_Module *module_named(struct symbolizer_state *state, const char *path)
+{
+    struct loaded_module key = {.path = (char *)path};
+    struct loaded_module **found = tfind(&key, &state->modules, compare_modules);
+    if (found != NULL)
+        return (*found)->module;
+    struct loaded_module *loaded = calloc(1, sizeof *loaded);
+    if (loaded == NULL || (loaded->path = strdup(path)) == NULL)
+        exit(2);
+    char file[8192];
+    snprintf(file, sizeof file, "%s%s", state->sysroot != NULL ? state->sysroot : "", path);
+    dwfl_report_begin_add(state->dwfl);
+    loaded->module = dwfl_report_offline(state->dwfl, path, file, -1);
+    dwfl_report_end(state->dwfl, NULL, NULL);
+    if (loaded->module == NULL)
+        fprintf(stderr, "malloc-trace symbolize: cannot read %s: %s\n", file,
+                dwfl_errmsg(-1));
+    tsearch(loaded, &state->modules, compare_modules);
+    return loaded->module;
+}
+
+/* A frame MODULE+0xOFFSET (MODULE its "m"), expanded into its named frames. */
+static bool expand_frame(struct symbolizer_state *state, json_t *frame, json_t *into)
+{
+    const char *function = json_string_value(json_object_get(frame, "f"));
+    const char *module_path = json_string_value(json_object_get(frame, "m"));
+    size_t prefix = module_path != NULL ? strlen(module_path) : 0;
+    if (function == NULL || prefix == 0 || strncmp(function, module_path, prefix) != 0
+        || strncmp(function + prefix, "+0x", 3) != 0)
+        return false;
+    char *end;
+    errno = 0;
+    uint64_t offset = strtoull(function + prefix + 3, &end, 16);
+    if (*end != '\0' || errno != 0)
+        return false;
+    Dwfl_Module *module = module_named(state, module_path);
+    if (module == NULL)
+        return false;
+    Dwarf_Addr bias = 0;
+    if (dwfl_module_getelf(module, &bias) == NULL)
+        return false;
+    struct source_frame frames[MAX_INLINED_FRAMES];
+    size_t count = module_symbols_describe(module, (uintptr_t)(offset + bias), true, frames,
+                                           MAX_INLINED_FRAMES);
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(into, json_pack("{s:s, s:s, s:i, s:s}", "f", frames[i].function,
+                                              "s", frames[i].file, "l", frames[i].line, "m",
+                                              module_path));
+    return true;
+}
+
+static char *rewrite(struct symbolizer_state *state, const struct trace_row *row)
+{
+    json_error_t error;
+    json_t *frames = json_loads(row->callstack, 0, &error);
+    if (!json_is_array(frames)) {
+        char message[300];
+        snprintf(message, sizeof message, "invalid callstack JSON: %s",
+                 frames == NULL ? error.text : "not an array");
+        trace_reader_reject(row, message);
+        json_decref(frames);
+        return NULL;
+    }
+    json_t *named = json_array();
+    size_t index;
+    json_t *frame;
+    json_array_foreach(frames, index, frame) {
+        if (index == 0 || !expand_frame(state, frame, named))
+            json_array_append(named, frame);
+    }
+    char *dumped = json_dumps(named, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = dumped != NULL ? json_text_for_csv(dumped) : NULL;
+    free(dumped);
+    json_decref(named);
+    json_decref(frames);
+    return text;
+}
+
+static void visit_row(const struct trace_row *row, void *context)
+{
+    struct symbolizer_state *state = context;
+    struct rewritten_stack key = {.original = (char *)row->callstack};
+    struct rewritten_stack **found = tfind(&key, &state->stacks, compare_stacks);
+    const char *text;
+    if (found != NULL) {
+        text = (*found)->text;
+    } else {
+        char *rewritten = rewrite(state, row);
+        if (rewritten == NULL)
+            return;
+        struct rewritten_stack *entry = calloc(1, sizeof *entry);
+        if (entry == NULL || (entry->original = strdup(row->callstack)) == NULL)
+            exit(2);
+        entry->text = rewritten;
+        tsearch(entry, &state->stacks, compare_stacks);
+        text = rewritten;
+    }
+    static const char *const kinds[] = {"malloc", "free", "leak", "indirect", "reachable"};
+    if (fprintf(state->out, "%s;%ld;0x%" PRIx64 ";%" PRIu64 ";%" PRIu64 ";%s\n",
+                kinds[row->kind], row->thread_id, row->address, row->size, row->timestamp_ms,
+                text) < 0)
+        state->write_failed = true;
+}
+
+static const char usage[] = "usage: malloc-trace symbolize [--sysroot DIR] FILE... -o OUT\n";
+
+int symbolize_command(int argc, char **argv)
+{
+    static const struct option options[] = {{"sysroot", required_argument, NULL, 's'},
+                                            {"output", required_argument, NULL, 'o'},
+                                            {NULL, 0, NULL, 0}};
+    struct symbolizer_state state = {0};
+    const char *output = NULL;
+    int option;
+    optind = 1;
+    while ((option = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+        switch (option) {
+        case 's':
+            state.sysroot = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc || output == NULL) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    for (int i = optind; i < argc; i++) {
+        FILE *input = fopen(argv[i], "r");
+        if (input == NULL) {
+            fprintf(stderr, "malloc-trace: %s: %s\n", argv[i], strerror(errno));
+            return 2;
+        }
+        fclose(input);
+    }
+    state.out = fopen(output, "w");
+    if (state.out == NULL) {
+        fprintf(stderr, "malloc-trace symbolize: %s: %s\n", output, strerror(errno));
+        return 2;
+    }
+    state.dwfl = dwfl_begin(&offline_callbacks);
+    if (state.dwfl == NULL) {
+        fprintf(stderr, "malloc-trace symbolize: %s\n", dwfl_errmsg(-1));
+        fclose(state.out);
+        return 2;
+    }
+    fputs("function;thread_id;address;size;timestamp_ms;callstack\n", state.out);
+    bool stop_now;
+    int status = trace_read_files(argv + optind, argc - optind, visit_row, &state, &stop_now);
+    if (fclose(state.out) != 0 || state.write_failed) {
+        fprintf(stderr, "malloc-trace symbolize: cannot write %s\n", output);
+        status = 2;
+    }
+    dwfl_end(state.dwfl);
+    return status;
+}

@@ -1,0 +1,38 @@
+/* module_symbols.h: function, source file and line of an address in one libdwfl module,
+ * inlined calls expanded, as `addr2line -f -i -C` prints them. Used by the tracer, over the
+ * modules of the running process, and by `malloc-trace symbolize`, over modules on disk. */
+#ifndef MALLOC_TRACE_MODULE_SYMBOLS_H
+#define MALLOC_TRACE_MODULE_SYMBOLS_H
+
+#include <elfutils/libdwfl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_INLINED_FRAMES 32
+
+struct source_frame {
+    const char *function; /* demangled; MODULE+0xOFFSET or 0xADDRESS when unknown, never "" */
+    const char *file;     /* "" when unknown */
+    int line;             /* 0 when unknown */
+    const char *module;   /* path of the module, "" when none is known */
+};
+
+/* Describes the code at address (module's address space as libdwfl lays it out; NULL: no
+ * module): the innermost (inlined) call first, the function it belongs to last. With
+ * symbols false, one frame named MODULE+0xOFFSET. Returns how many frames it filled (at
+ * least 1, at most max); their strings stay valid until the next call, and while the
+ * module's Dwfl lives. */
+size_t module_symbols_describe(Dwfl_Module *module, uintptr_t address, bool symbols,
+                               struct source_frame *frames, size_t max);
+
+/* The find_debuginfo callback: separate debug information by build id under
+ * /usr/lib/debug/.build-id, then by the module's .gnu_debuglink name next to it, in its
+ * .debug/ and under /usr/lib/debug, as gdb looks; never through debuginfod, which would use
+ * the network. */
+int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
+                                  const char *module_name, Dwarf_Addr base,
+                                  const char *file_name, const char *debuglink_file,
+                                  GElf_Word debuglink_crc, char **debuginfo_file_name);
+
+#endif
