@@ -9,11 +9,13 @@ mkdir -p "$OUT"
 export PKG_CONFIG_PATH="$STAGE/lib/pkgconfig"
 PRELOAD=$(pkg-config --variable=preload malloctrace)
 
-show() { # show TRACE
+show() { # show TRACE: its leak rows, then its report
     echo "trace: $1"
     grep -c '' "$1" | sed 's/^/  lines (header included): /'
     grep '^leak;' "$1" | grep -v ';\[{"f":"[a-z_]*","s":"","l":0,"m":""}\]$' |
         cut -c1-220 | sed 's/^/  /' || true
+    echo "  malloc-trace report --top 3 $1:"
+    "$BUILD/malloc-trace" report --top 3 "$1" | sed 's/^/    /'
     echo
 }
 

@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <unwind.h>
 
+/* Weak: a static link (whose archive member brings libunwind itself) must not pull libc.a's
+ * static dlopen in, with its link-time warning; a dynamic one finds them in libc.so. */
+extern __typeof__(dlopen) dlopen __attribute__((weak));
+extern __typeof__(dlsym) dlsym __attribute__((weak));
+
 typedef int unw_backtrace_fn(void **frames, int max);
 typedef int unw_set_caching_policy_fn(void *address_space, int policy);
 
@@ -48,6 +53,8 @@ __attribute__((noinline)) static uint32_t loaded_libunwind_backtrace(void **fram
  * The names are those of libunwind 1.x's local-only x86_64 build (UNW_LOCAL_ONLY). */
 static void load_libunwind(void)
 {
+    if (dlopen == NULL || dlsym == NULL)
+        return;
     void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (library == NULL)
         return; /* libgcc's unwinder gives the same frames, only slower */
