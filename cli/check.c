@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
 #include "trace_summary.h"
+#include "xml_text.h"
 
 static const char *plural(uint64_t count)
 {
@@ -143,21 +145,6 @@ static bool stack_suppressed(json_t *frames, char **patterns, size_t count)
     return false;
 }
 
-static void xml_escaped(FILE *out, const char *text)
-{
-    for (const char *c = text; *c; c++) {
-        switch (*c) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        default:
-            if ((unsigned char)*c >= 0x20 || *c == '\n' || *c == '\t')
-                fputc(*c, out);
-        }
-    }
-}
-
 static bool in_system_library(json_t *frame)
 {
     const char *module = json_string_value(json_object_get(frame, "m"));
@@ -210,7 +197,7 @@ static bool write_junit(const struct gate *gate, const struct outstanding *leaki
         if (text != NULL) {
             site_text(text, leaking[i].stack->frames);
             fclose(text);
-            xml_escaped(out, site);
+            xml_text_write(out, site, SIZE_MAX);
             free(site);
         }
         fputs("\">\n", out);
@@ -229,7 +216,7 @@ static bool write_junit(const struct gate *gate, const struct outstanding *leaki
                 fprintf(memory, "\n#%zu ", index);
                 report_frame_text(memory, frame);
                 fclose(memory);
-                xml_escaped(out, line);
+                xml_text_write(out, line, SIZE_MAX);
                 free(line);
             }
             fputs("\n    </failure>\n", out);

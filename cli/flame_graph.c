@@ -3,7 +3,10 @@
  * external resource, so it opens in any browser without a network. */
 #include "flame_graph.h"
 
+#include "xml_text.h"
+
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,22 +54,6 @@ static void free_tree(struct node *node)
     free(node);
 }
 
-static void xml_text(FILE *out, const char *text, size_t limit)
-{
-    size_t written = 0;
-    for (const char *c = text; *c && written < limit; c++, written++) {
-        switch (*c) {
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '&': fputs("&amp;", out); break;
-        case '"': fputs("&quot;", out); break;
-        default:
-            if ((unsigned char)*c >= 0x20)
-                fputc(*c, out);
-        }
-    }
-}
-
 /* A warm colour that depends on the name only, so a function keeps its colour. */
 static void colour_of(const char *name, unsigned *red, unsigned *green, unsigned *blue)
 {
@@ -99,7 +86,7 @@ static void draw(FILE *out, const struct node *node, double x, unsigned level, d
     unsigned red, green, blue;
     colour_of(node->name, &red, &green, &blue);
     fputs("<g><title>", out);
-    xml_text(out, node->name, SIZE_MAX);
+    xml_text_write(out, node->name, SIZE_MAX);
     fprintf(out, ": %" PRIu64 " bytes in %" PRIu64 " block%s (%.2f%%)</title>", node->bytes,
             node->blocks, node->blocks == 1 ? "" : "s",
             total ? 100.0 * (double)node->bytes / (double)total : 0.0);
@@ -110,7 +97,7 @@ static void draw(FILE *out, const struct node *node, double x, unsigned level, d
     if (fits >= 3) {
         fprintf(out, "<text x=\"%.2f\" y=\"%u\">", x + 3, y + ROW_HEIGHT - 4);
         size_t length = strlen(node->name);
-        xml_text(out, node->name, length <= fits ? length : fits - 2);
+        xml_text_write(out, node->name, length <= fits ? length : fits - 2);
         if (length > fits)
             fputs("..", out);
         fputs("</text>", out);
