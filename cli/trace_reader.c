@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HEADER "function;thread_id;address;size;timestamp_ms;callstack"
 
@@ -101,6 +102,8 @@ static int read_file(const char *path, row_visitor *visit, void *context)
         bool whole = length > 0 && line[length - 1] == '\n';
         if (whole)
             line[--length] = '\0';
+        if (whole && length > 0 && line[length - 1] == '\r')
+            line[--length] = '\0'; /* a trace that went through a CRLF tool */
         if (number == 1) {
             if (strcmp(line, HEADER) != 0) {
                 fprintf(stderr, "%s:1: not a malloc-trace file (the first line is not the "
@@ -137,12 +140,18 @@ int trace_read_files(char *const *paths, int count, row_visitor *visit, void *co
     /* A missing file stops the command before anything is read. */
     for (int i = 0; i < count; i++) {
         FILE *stream = fopen(paths[i], "r");
-        if (stream == NULL) {
-            fprintf(stderr, "malloc-trace: %s: %s\n", paths[i], strerror(errno));
+        struct stat status;
+        int error = stream == NULL ? errno
+                    : fstat(fileno(stream), &status) != 0 ? errno
+                    : S_ISDIR(status.st_mode)             ? EISDIR
+                                                          : 0;
+        if (stream != NULL)
+            fclose(stream);
+        if (error != 0) {
+            fprintf(stderr, "malloc-trace: %s: %s\n", paths[i], strerror(error));
             *stop_now = true;
             return 2;
         }
-        fclose(stream);
     }
     for (int i = 0; i < count; i++) {
         if (read_file(paths[i], visit, context) != 0) {

@@ -149,6 +149,14 @@ def test_bad_input_is_named_and_exits_2():
     equal((result.returncode, result.stderr),
           (2, f"{noheader}:1: not a malloc-trace file (the first line is not the header)\n"),
           "no header")
+    crlf = os.path.join(directory, "crlf.csv")
+    with open(crlf, "w", newline="\r\n") as text:
+        text.write(f"{HEADER}\nleak;1;0x20;8;1;{good}\n")
+    result = mt("check", crlf)
+    equal((result.returncode, result.stderr), (1, ""), "CRLF line ends are read")
+    result = mt("report", directory)
+    equal((result.returncode, result.stderr), (2, f"malloc-trace: {directory}: Is a directory\n"),
+          "a directory")
     missing = os.path.join(directory, "missing.csv")
     result = mt("check", INPUT, missing)
     equal((result.returncode, result.stdout, result.stderr),
