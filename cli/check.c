@@ -26,49 +26,47 @@ struct suppressions {
     size_t free_count;
 };
 
-/* '*'-only glob over the whole text. */
-static bool glob_matches(const char *pattern, const char *text)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*text) {
-        if (*pattern == '*') {
-            star = pattern++;
-            resume = text;
-        } else if (*pattern == *text) {
-            pattern++;
-            text++;
-        } else if (star != NULL) {
-            pattern = star + 1;
-            text = ++resume;
-        } else {
-            return false;
-        }
-    }
-    while (*pattern == '*')
-        pattern++;
-    return *pattern == '\0';
-}
-
+/* LeakSanitizer's TemplateMatch, step for step (sanitizer_common), so that existing LSan
+ * suppression files mean the same here: a leading '^' anchors at the start; each literal
+ * run between '*' and '$' is found by its leftmost occurrence after the previous one, with
+ * no backtracking; a '$' ends the pattern, and matches when the text ends there or a '*'
+ * came just before. */
 bool suppression_matches(const char *pattern, const char *text)
 {
-    size_t length = strlen(pattern);
-    bool start = length > 0 && pattern[0] == '^';
-    bool end = length > (size_t)start && pattern[length - 1] == '$';
-    char *glob = malloc(length + 3);
-    if (glob == NULL)
+    if (text == NULL || text[0] == '\0')
         return false;
-    size_t used = 0;
-    if (!start)
-        glob[used++] = '*';
-    size_t body = length - (size_t)start - (size_t)end;
-    memcpy(glob + used, pattern + start, body);
-    used += body;
-    if (!end)
-        glob[used++] = '*';
-    glob[used] = '\0';
-    bool matched = glob_matches(glob, text);
-    free(glob);
-    return matched;
+    bool anchored = false;
+    if (pattern[0] == '^') {
+        anchored = true;
+        pattern++;
+    }
+    bool after_star = false;
+    while (pattern[0] != '\0') {
+        if (pattern[0] == '*') {
+            pattern++;
+            anchored = false;
+            after_star = true;
+            continue;
+        }
+        if (pattern[0] == '$')
+            return text[0] == '\0' || after_star;
+        if (text[0] == '\0')
+            return false;
+        size_t run = strcspn(pattern, "*$");
+        char literal[4096];
+        if (run >= sizeof literal)
+            return false;
+        memcpy(literal, pattern, run);
+        literal[run] = '\0';
+        const char *found = strstr(text, literal);
+        if (found == NULL || (anchored && found != text))
+            return false;
+        text = found + run;
+        pattern += run;
+        anchored = false;
+        after_star = false;
+    }
+    return true;
 }
 
 static void free_suppressions(struct suppressions *suppressions)
@@ -244,10 +242,13 @@ static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
         const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
         if (list[i].kind == KIND_ORPHAN_FREE) {
             if (stack_suppressed(list[i].stack->frames, gate->suppressions.free,
-                                 gate->suppressions.free_count))
+                                 gate->suppressions.free_count)) {
                 orphans_suppressed += a->count;
-            else
+            } else {
                 orphans += a->count;
+                if (gate->fail_on_free) /* then they fail the gate: the report shows them */
+                    leaking[leaking_count++] = list[i];
+            }
             continue;
         }
         if (stack_suppressed(list[i].stack->frames, gate->suppressions.leak,
@@ -256,16 +257,19 @@ static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
             suppressed_blocks += a->count;
             continue;
         }
-        leaked += a->bytes;
+        leaked = leaked > INT64_MAX - a->bytes ? INT64_MAX : leaked + a->bytes;
         blocks += a->count;
         leaking[leaking_count++] = list[i];
     }
     bool failed = leaked > gate->max_leaked_bytes || (gate->fail_on_free && orphans > 0);
+    size_t leak_stacks = 0;
+    for (size_t i = 0; i < leaking_count; i++)
+        leak_stacks += leaking[i].kind != KIND_ORPHAN_FREE;
     fprintf(out, "malloc-trace check: %" PRIu64 " bytes leaked in %" PRIu64
                  " block%s from %zu stack%s (allowed: %" PRIu64 "); %" PRIu64
                  " bytes suppressed in %" PRIu64 " block%s; %" PRIu64 " orphan free%s (%" PRIu64
                  " suppressed)%s\n",
-            leaked, blocks, plural(blocks), leaking_count, plural(leaking_count),
+            leaked, blocks, plural(blocks), leak_stacks, plural(leak_stacks),
             gate->max_leaked_bytes, suppressed, suppressed_blocks, plural(suppressed_blocks),
             orphans, plural(orphans), orphans_suppressed,
             bad_input ? "; the input is damaged: no verdict" : failed ? ": FAIL" : ": ok");
@@ -320,7 +324,7 @@ int check_command(int argc, char **argv)
         case 'm':
             errno = 0;
             gate.max_leaked_bytes = strtoull(optarg, &end, 10);
-            if (*optarg == '\0' || *optarg == '-' || *end != '\0' || errno != 0) {
+            if (*optarg < '0' || *optarg > '9' || *end != '\0' || errno != 0) {
                 fprintf(stderr, "malloc-trace check: --max-leaked-bytes takes a whole number "
                                 "of bytes, not '%s'\n", optarg);
                 status = 2;

@@ -14,6 +14,8 @@
 #define ROW_HEIGHT 16u
 #define TOP_MARGIN 36u
 #define CHARACTER_WIDTH 7.0
+/* Frames drawn per stack at most, outermost first: the tree is walked recursively. */
+#define MAX_DRAWN_DEPTH 512
 
 struct node {
     const char *name;
@@ -96,7 +98,7 @@ static void draw(FILE *out, const struct node *node, double x, unsigned level, d
     size_t fits = (size_t)((width - 6) / CHARACTER_WIDTH);
     if (fits >= 3) {
         fprintf(out, "<text x=\"%.2f\" y=\"%u\">", x + 3, y + ROW_HEIGHT - 4);
-        size_t length = strlen(node->name);
+        size_t length = xml_text_characters(node->name);
         xml_text_write(out, node->name, length <= fits ? length : fits - 2);
         if (length > fits)
             fputs("..", out);
@@ -127,18 +129,22 @@ static void draw(FILE *out, const struct node *node, double x, unsigned level, d
     free(children);
 }
 
-void flame_graph_write(FILE *out, const struct outstanding *list, size_t count)
+void flame_graph_write(FILE *out, const struct outstanding *list, size_t count, size_t top)
 {
     struct node *root = new_node("all");
-    for (size_t i = 0; i < count; i++) {
+    size_t drawn = 0;
+    for (size_t i = 0; i < count && drawn < top; i++) {
         if (list[i].kind == KIND_ORPHAN_FREE)
             continue;
+        drawn++;
         const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
         json_t *frames = list[i].stack->frames;
         struct node *node = root;
         root->bytes += a->bytes;
         root->blocks += a->count;
-        for (size_t f = json_array_size(frames); f-- > 1;) {
+        size_t depth = json_array_size(frames);
+        size_t innermost = depth > MAX_DRAWN_DEPTH ? depth - MAX_DRAWN_DEPTH : 1;
+        for (size_t f = depth; f-- > innermost;) {
             const char *name = json_string_value(json_object_get(json_array_get(frames, f), "f"));
             node = child_named(node, name != NULL ? name : "?");
             node->bytes += a->bytes;

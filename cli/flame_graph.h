@@ -7,6 +7,7 @@
 
 #include "trace_summary.h"
 
-void flame_graph_write(FILE *out, const struct outstanding *list, size_t count);
+/* Draws the first top stacks of list (orphan frees left out). */
+void flame_graph_write(FILE *out, const struct outstanding *list, size_t count, size_t top);
 
 #endif

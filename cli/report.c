@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,7 +41,7 @@ void report_print_text(FILE *out, const struct outstanding *list, size_t count, 
             orphans += a->count;
             continue;
         }
-        bytes += a->bytes;
+        bytes = bytes > INT64_MAX - a->bytes ? INT64_MAX : bytes + a->bytes;
         blocks += a->count;
     }
     size_t shown = 0;
@@ -79,7 +80,7 @@ static void print_json(const struct outstanding *list, size_t count, size_t top)
         const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
         if (list[i].kind == KIND_ORPHAN_FREE)
             continue;
-        bytes += a->bytes;
+        bytes = bytes > INT64_MAX - a->bytes ? INT64_MAX : bytes + a->bytes;
         blocks += a->count;
         if (shown++ >= top)
             continue;
@@ -135,12 +136,12 @@ int report_command(int argc, char **argv)
     enum format format = FORMAT_TEXT;
     int option;
     optind = 1;
-    while ((option = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
         char *end;
         switch (option) {
         case 't':
             top = strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || optarg[0] == '-') {
+            if (*optarg < '0' || *optarg > '9' || *end != '\0') {
                 fprintf(stderr, "malloc-trace report: --top takes a whole number, not '%s'\n",
                         optarg);
                 return 2;
@@ -183,7 +184,7 @@ int report_command(int argc, char **argv)
     else if (format == FORMAT_FOLDED)
         print_folded(list, count, top);
     else if (format == FORMAT_SVG)
-        flame_graph_write(stdout, list, count < top ? count : top);
+        flame_graph_write(stdout, list, count, top);
     else
         report_print_text(stdout, list, count, top);
     free(list);

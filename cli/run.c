@@ -114,9 +114,26 @@ int run_command(int argc, char **argv)
               stderr);
         return 2;
     }
-    char trace[PATH_MAX];
+    if (strpbrk(preload, " :") != NULL) {
+        fprintf(stderr, "malloc-trace run: %s: LD_PRELOAD cannot hold a path with a space or "
+                        "':'; install malloc-trace elsewhere\n", preload);
+        return 2;
+    }
+    /* Absolute, so that the program may change directory; %p is the program's process id,
+     * as the library expands it. */
+    char directory[PATH_MAX];
+    if (getcwd(directory, sizeof directory) == NULL) {
+        fprintf(stderr, "malloc-trace run: getcwd: %s\n", strerror(errno));
+        return 2;
+    }
+    if (output != NULL && strchr(output, '%') != NULL) {
+        fputs("malloc-trace run: -o FILE cannot hold '%'\n", stderr);
+        return 2;
+    }
+    char trace[2 * PATH_MAX + 64];
     if (output != NULL) {
-        snprintf(trace, sizeof trace, "%s", output);
+        snprintf(trace, sizeof trace, "%s%s%s", output[0] == '/' ? "" : directory,
+                 output[0] == '/' ? "" : "/", output);
         if (unlink(trace) != 0 && errno != ENOENT) { /* the report covers this run only */
             fprintf(stderr, "malloc-trace run: cannot replace %s: %s\n", trace,
                     strerror(errno));
@@ -145,7 +162,7 @@ int run_command(int argc, char **argv)
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         if (output == NULL)
-            snprintf(trace, sizeof trace, "./malloc-trace.%d.csv", (int)getpid());
+            snprintf(trace, sizeof trace, "%s/malloc-trace.%d.csv", directory, (int)getpid());
         prepare_environment(preload, trace, period);
         execvp(argv[optind], argv + optind);
         fprintf(stderr, "malloc-trace run: cannot run %s: %s\n", argv[optind],
@@ -153,7 +170,7 @@ int run_command(int argc, char **argv)
         _exit(errno == ENOENT ? 127 : 126);
     }
     if (output == NULL)
-        snprintf(trace, sizeof trace, "./malloc-trace.%d.csv", (int)child);
+        snprintf(trace, sizeof trace, "%s/malloc-trace.%d.csv", directory, (int)child);
     int status;
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR) {
@@ -163,8 +180,10 @@ int run_command(int argc, char **argv)
     }
     int exit_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
     if (access(trace, R_OK) != 0) {
+        /* Not traced (a static or set-user-ID program, an unwritable path): a gate cannot
+         * pass on that. */
         fprintf(stderr, "malloc-trace: no trace was written at %s\n", trace);
-        return exit_status;
+        return fail_on_leak ? 2 : exit_status;
     }
     fprintf(stderr, "malloc-trace: trace written to %s\n", trace);
     char *paths[] = {trace};

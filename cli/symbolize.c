@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../wrap/core/json_text.h"
 #include "../wrap/core/module_symbols.h"
@@ -188,13 +189,20 @@ int symbolize_command(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    struct stat out_status;
+    bool out_exists = stat(output, &out_status) == 0;
     for (int i = optind; i < argc; i++) {
-        FILE *input = fopen(argv[i], "r");
-        if (input == NULL) {
+        struct stat in_status;
+        if (stat(argv[i], &in_status) != 0) {
             fprintf(stderr, "malloc-trace: %s: %s\n", argv[i], strerror(errno));
             return 2;
         }
-        fclose(input);
+        if (out_exists && in_status.st_dev == out_status.st_dev
+            && in_status.st_ino == out_status.st_ino) {
+            fprintf(stderr, "malloc-trace symbolize: %s: the output would overwrite an input\n",
+                    output);
+            return 2;
+        }
     }
     state.out = fopen(output, "w");
     if (state.out == NULL) {

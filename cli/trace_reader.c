@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HEADER "function;thread_id;address;size;timestamp_ms;callstack"
 
@@ -76,10 +77,10 @@ static const char *parse_line(char *line, struct trace_row *row)
     row->thread_id = (long)thread_id;
     if (!parse_address(fields[2], &row->address))
         return "address is not 0x and lower-case hex";
-    if (!parse_decimal(fields[3], &row->size))
-        return "size is not a whole number";
-    if (!parse_decimal(fields[4], &row->timestamp_ms))
-        return "timestamp_ms is not a whole number";
+    if (!parse_decimal(fields[3], &row->size) || row->size > INT64_MAX)
+        return "size is not a whole number below 2^63";
+    if (!parse_decimal(fields[4], &row->timestamp_ms) || row->timestamp_ms > INT64_MAX)
+        return "timestamp_ms is not a whole number below 2^63";
     if (fields[5][0] != '[')
         return "callstack is not a JSON array";
     row->callstack = fields[5];
@@ -124,7 +125,11 @@ static int read_file(const char *path, row_visitor *visit, void *context)
         }
         visit(&row, context);
     }
-    if (number == 0) {
+    if (ferror(stream)) {
+        fprintf(stderr, "%s:%lu: cannot read further: %s\n", path, number + 1,
+                strerror(errno));
+        bad_input = true;
+    } else if (number == 0) {
         fprintf(stderr, "%s:1: not a malloc-trace file (empty)\n", path);
         bad_input = true;
     }
@@ -139,14 +144,12 @@ int trace_read_files(char *const *paths, int count, row_visitor *visit, void *co
     *stop_now = false;
     /* A missing file stops the command before anything is read. */
     for (int i = 0; i < count; i++) {
-        FILE *stream = fopen(paths[i], "r");
+        /* stat and access only: opening a FIFO here would consume its writer. */
         struct stat status;
-        int error = stream == NULL ? errno
-                    : fstat(fileno(stream), &status) != 0 ? errno
-                    : S_ISDIR(status.st_mode)             ? EISDIR
-                                                          : 0;
-        if (stream != NULL)
-            fclose(stream);
+        int error = stat(paths[i], &status) != 0     ? errno
+                    : S_ISDIR(status.st_mode)         ? EISDIR
+                    : access(paths[i], R_OK) != 0     ? errno
+                                                      : 0;
         if (error != 0) {
             fprintf(stderr, "malloc-trace: %s: %s\n", paths[i], strerror(error));
             *stop_now = true;

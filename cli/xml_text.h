@@ -5,8 +5,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Writes at most limit characters of text, with <, >, & and " escaped and the control
- * characters XML does not allow left out. */
+/* Writes at most limit characters of text (UTF-8), with <, >, & and " escaped, the control
+ * characters XML does not allow left out, and '?' for bytes that are not UTF-8 and for
+ * U+FFFE and U+FFFF. */
 void xml_text_write(FILE *out, const char *text, size_t limit);
+
+/* How many characters xml_text_write counts in text. */
+size_t xml_text_characters(const char *text);
 
 #endif

@@ -178,7 +178,7 @@ def test_run_exit_status_trace_and_report():
     equal(len(files), 1, f"files written: {files}")
     check(re.fullmatch(r"malloc-trace\.\d+\.csv", files[0]), files[0])
     pid = files[0].split(".")[1]
-    check(f"malloc-trace: trace written to ./malloc-trace.{pid}.csv" in result.stderr,
+    check(f"malloc-trace: trace written to {directory}/malloc-trace.{pid}.csv" in result.stderr,
           result.stderr)
     check("leak: 128 bytes in 2 blocks" in result.stderr, result.stderr)
     check("#1 leaf (" in result.stderr, result.stderr)
@@ -319,3 +319,80 @@ def run_traced(program, form, env, args=()):
 def leaks(path):
     """The leak rows of a trace that have frames above frame 0."""
     return [r for r in read_trace(path) if r["function"] == "leak" and len(r["stack"]) > 1]
+
+
+def test_review_findings_on_odd_input():
+    directory = tempfile.mkdtemp(prefix="odd.", dir=WORK)
+    frame = '{"f":"x","s":"","l":0,"m":""}'
+    # Sizes that would wrap a sum round to a small number are rejected.
+    huge = os.path.join(directory, "huge.csv")
+    with open(huge, "w") as text:
+        text.write(f"{HEADER}\nleak;1;0x10;9223372036854775808;1;[{frame}]\n")
+    result = mt("check", huge)
+    equal((result.returncode, result.stderr),
+          (2, f"{huge}:2: size is not a whole number below 2^63\n"), "a size of 2^63")
+    # An allowance must be a number: " -1" is not.
+    equal(mt("check", INPUT, "--max-leaked-bytes", " -1").returncode, 2, "a negative allowance")
+    # Options after the files, for report too.
+    equal(mt("report", INPUT, "--format", "folded").stdout, golden("folded.out"), "order")
+    # A FIFO among the files is read, not consumed by a check that it exists.
+    fifo = os.path.join(directory, "fifo")
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat {INPUT} > {fifo}"])
+    result = mt("report", "--format", "folded", fifo, timeout=30)
+    writer.wait(timeout=30)
+    equal((result.returncode, result.stdout), (0, golden("folded.out")), "a FIFO")
+    # A name that is not UTF-8, or holds U+FFFF, still gives well-formed XML.
+    odd = os.path.join(directory, "odd.csv")
+    with open(odd, "wb") as text:
+        text.write(HEADER.encode() + b"\n")
+        text.write(b'leak;1;0x10;8;1;[{"f":"malloc","s":"","l":0,"m":""},'
+                   b'{"f":"a\\uffffb","s":"","l":0,"m":""},'
+                   b'{"f":"' + "é".encode() * 300 + b'","s":"","l":0,"m":""}]\n')
+    svg = mt("report", "--format", "svg", odd)
+    ElementTree.fromstring(svg.stdout.encode())
+    junit = os.path.join(directory, "odd.xml")
+    mt("check", odd, "--junit", junit)
+    ElementTree.parse(junit)
+    # A stack deeper than anything real does not crash the flame graph.
+    deep = os.path.join(directory, "deep.csv")
+    with open(deep, "w") as text:
+        frames = ",".join('{"f":"f%d","s":"","l":0,"m":""}' % i for i in range(20000))
+        text.write(f"{HEADER}\nleak;1;0x10;8;1;[{frames}]\n")
+    equal(mt("report", "--format", "svg", deep).returncode, 0, "a 20,000-frame stack")
+    # The orphan frees that fail the gate are in the JUnit report.
+    path = os.path.join(directory, "free.xml")
+    result = mt("check", INPUT, "--max-leaked-bytes", "10000", "--fail-on-free", "--junit", path)
+    equal(result.returncode, 1, "exit status")
+    suite = ElementTree.parse(path).getroot()
+    check(int(suite.get("failures")) >= 1, "a failing gate shows failures")
+    # Writing over the input is refused.
+    copy = os.path.join(directory, "same.csv")
+    shutil.copy(INPUT, copy)
+    equal(mt("symbolize", copy, "-o", copy).returncode, 2, "symbolize over its input")
+    same = subprocess.run(["python3", os.path.join(ROOT, "scripts", "remove_malloc_free.py"),
+                           "-i", copy, "-o", copy], capture_output=True, text=True)
+    equal(same.returncode, 2, "remove_malloc_free.py over its input")
+    with open(copy) as text, open(INPUT) as original:
+        equal(text.read(), original.read(), "the input is intact")
+
+
+def test_run_trace_path_survives_chdir_and_descendants_do_not_write_into_it():
+    directory = tempfile.mkdtemp(prefix="chdir.", dir=WORK)
+    os.mkdir(os.path.join(directory, "sub"))
+    leaker = build("leaker.c", "preload")
+    wrapped = build("leaker.c", "wrap")
+    result = mt("run", "-o", "t.csv", "--fail-on-leak", "--", "/bin/sh", "-c",
+                f"cd sub && {leaker} 0 1 100", cwd=directory)
+    equal(result.returncode, 0, "the shell leaks nothing; its children are untraced")
+    check(os.path.exists(os.path.join(directory, "t.csv")), "the trace where run was started")
+    check(not os.path.exists(os.path.join(directory, "sub", "t.csv")), "not where it went")
+    result = mt("run", "-o", "u.csv", "--fail-on-leak", "--", "/bin/sh", "-c",
+                f"{wrapped} 0 1 100; true", cwd=directory)
+    equal(result.returncode, 0, "a wrap-linked descendant does not write into the run's trace")
+    # A static program is not preloaded: a gate never passes on a trace it did not get (the
+    # wrap-linked one writes its own, with libc's startup blocks until reachability exists).
+    static = build("leaker.c", "static")
+    result = mt("run", "-o", "v.csv", "--fail-on-leak", "--", static, "0", "0", "0",
+                cwd=directory)
+    check(result.returncode in (2, 23), f"a static program: {result.returncode}")

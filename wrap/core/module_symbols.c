@@ -97,10 +97,14 @@ static const char *symbol_name(Dwfl_Module *module, uintptr_t address)
     if (symbol == NULL || symbol[0] == '\0')
         return NULL;
     /* Versioned names (__libc_start_main@@GLIBC_2.34): addr2line prints the bare name. */
-    char bare[1024];
-    snprintf(bare, sizeof bare, "%.*s", (int)strcspn(symbol, "@"), symbol);
+    char *bare = strndup(symbol, strcspn(symbol, "@"));
+    if (bare == NULL)
+        return NULL;
     const char *name = readable(bare);
-    return name == bare ? keep_copy(bare) : name;
+    if (name == bare)
+        return keep(bare);
+    free(bare);
+    return name;
 }
 
 static bool mangles_names(Dwarf_Die *cu)

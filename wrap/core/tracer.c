@@ -362,6 +362,9 @@ static void untrace_descendants(void)
     if (getenv("MALLOC_TRACE_RUN") == NULL)
         return;
     unsetenv("MALLOC_TRACE_RUN");
+    /* Settings read already: a wrap-linked descendant must not write into this trace. */
+    unsetenv("out_file_path");
+    unsetenv("malloc_second_peremption");
     const char *preload = getenv("LD_PRELOAD");
     if (preload == NULL)
         return;
