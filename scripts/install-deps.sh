@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="gcc g++ make binutils pkgconf libc6-dev libunwind-dev liblzma-dev libdw-dev
 libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3 util-linux
-postgresql postgresql-client libxml2-utils"
+postgresql postgresql-client libxml2-utils jq sqlite3 git"
 
 missing=""
 for package in $PACKAGES; do
