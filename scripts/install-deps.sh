@@ -6,7 +6,8 @@ set -eu
 
 PACKAGES="gcc g++ make binutils pkgconf libc6-dev libunwind-dev liblzma-dev libdw-dev
 libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3 util-linux
-postgresql postgresql-client libxml2-utils jq sqlite3 git"
+postgresql postgresql-client libxml2-utils jq sqlite3 git
+memcached"
 
 missing=""
 for package in $PACKAGES; do

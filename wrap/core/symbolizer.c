@@ -4,6 +4,7 @@
 #include "symbolizer.h"
 
 #include <elfutils/libdwfl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 static Dwfl *session;
@@ -23,9 +24,16 @@ static bool read_modules(void)
         if (session == NULL)
             return false;
     }
+    /* Reported from /proc/self/maps itself, not with dwfl_linux_proc_report, which first reads
+     * /proc/PID/auxv: a daemon that dropped its privileges (memcached -u nobody) may no longer
+     * read that file, and would then get no module at all. */
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (maps == NULL)
+        return false;
     dwfl_report_begin(session);
-    int failed = dwfl_linux_proc_report(session, getpid());
+    int failed = dwfl_linux_proc_maps_report(session, maps);
     dwfl_report_end(session, NULL, NULL);
+    fclose(maps);
     return failed == 0;
 }
 
