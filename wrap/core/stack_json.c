@@ -105,30 +105,38 @@ static bool grow_address_cache(void)
     return true;
 }
 
+/* The parts one after the other, each led by lead ("" for none), NULL parts skipped;
+ * malloc'd, or NULL. */
+static char *concatenate(const char *const *parts, size_t count, const char *lead)
+{
+    size_t lead_length = strlen(lead), total = 1;
+    for (size_t i = 0; i < count; i++)
+        total += parts[i] != NULL ? lead_length + strlen(parts[i]) : 0;
+    char *joined = malloc(total);
+    if (joined == NULL)
+        return NULL;
+    char *out = joined;
+    for (size_t i = 0; i < count; i++) {
+        if (parts[i] == NULL)
+            continue;
+        size_t length = strlen(parts[i]);
+        memcpy(out, lead, lead_length);
+        memcpy(out + lead_length, parts[i], length);
+        out += lead_length + length;
+    }
+    *out = '\0';
+    return joined;
+}
+
 static char *render_address(uintptr_t return_address, bool symbols)
 {
     struct source_frame frames[MAX_INLINED_FRAMES];
     size_t count = symbolizer_describe(return_address, symbols, frames, MAX_INLINED_FRAMES);
-    char *rendered[MAX_INLINED_FRAMES];
-    size_t total = 1;
-    for (size_t i = 0; i < count; i++) {
+    char *rendered[MAX_INLINED_FRAMES] = {0};
+    for (size_t i = 0; i < count; i++)
         rendered[i] = render_frame(frames[i].function, frames[i].file, frames[i].line,
                                    frames[i].module);
-        total += rendered[i] != NULL ? strlen(rendered[i]) + 1 : 0;
-    }
-    char *json = malloc(total);
-    if (json != NULL) {
-        char *out = json;
-        for (size_t i = 0; i < count; i++) {
-            if (rendered[i] == NULL)
-                continue;
-            size_t length = strlen(rendered[i]);
-            *out++ = ',';
-            memcpy(out, rendered[i], length);
-            out += length;
-        }
-        *out = '\0';
-    }
+    char *json = concatenate((const char *const *)rendered, count, ",");
     for (size_t i = 0; i < count; i++)
         free(rendered[i]);
     return json;
@@ -157,28 +165,13 @@ static const char *address_json(uintptr_t return_address, bool symbols)
 
 static void render_record(struct stack_record *record, bool symbols)
 {
-    const char *parts[SETTINGS_MAX_DEPTH];
-    size_t total = 1;
+    const char *parts[SETTINGS_MAX_DEPTH] = {0};
     uint32_t depth = record->depth;
     if (depth > SETTINGS_MAX_DEPTH)
         depth = SETTINGS_MAX_DEPTH;
-    for (uint32_t i = 0; i < depth; i++) {
+    for (uint32_t i = 0; i < depth; i++)
         parts[i] = address_json((uintptr_t)record->frames[i], symbols);
-        total += parts[i] != NULL ? strlen(parts[i]) : 0;
-    }
-    char *json = malloc(total);
-    if (json == NULL)
-        return;
-    char *out = json;
-    for (uint32_t i = 0; i < depth; i++) {
-        if (parts[i] == NULL)
-            continue;
-        size_t length = strlen(parts[i]);
-        memcpy(out, parts[i], length);
-        out += length;
-    }
-    *out = '\0';
-    record->json = json;
+    record->json = concatenate(parts, depth, "");
 }
 
 const char *stack_json_frames(uint32_t stack_id, bool symbols)

@@ -290,24 +290,25 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     leave_hook();
 }
 
-MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void)
+/* Before the real dlclose, and after it: the library's destructors ran inside, and what
+ * they recorded is named with the modules as they were, which are then forgotten. */
+static void name_stacks_around_dlclose(bool after)
 {
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    flusher_name_stacks(false);
+    flusher_name_stacks(after);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void)
+{
+    name_stacks_around_dlclose(false);
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void)
 {
-    if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
-        return;
-    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    /* The library's destructors ran inside dlclose: name what they recorded with the
-     * modules as they were, then forget them. */
-    flusher_name_stacks(true);
-    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    name_stacks_around_dlclose(true);
 }
 
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
