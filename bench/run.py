@@ -35,9 +35,9 @@ def build(stage, work):
                               capture_output=True, text=True).stdout.split()
 
     programs = {}
-    for name in ("alloc", "flush"):
+    for name in ("alloc", "flush", "leak_scan"):
         source = os.path.join(HERE, f"{name}.c")
-        common = ["gcc", "-O2", "-g", "-pthread", source]
+        common = ["gcc", "-O2", "-g", "-pthread", "-I", os.path.join(stage, "include"), source]
         plain = os.path.join(work, name)
         subprocess.run(common + ["-o", plain], check=True)
         wrap = plain + ".wrap"
@@ -109,6 +109,23 @@ def flush_series(programs, stage, work, levels, blocks, runs):
           f"(median of {runs}, from main's return to the process's end)")
 
 
+def scan_series(programs, stage, work, blocks, runs):
+    trace = os.path.join(work, "scan.csv")
+    env = dict(os.environ, out_file_path=trace,
+               LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))
+    first, scan = [], []
+    for _ in range(runs):
+        out, _, _ = run_measured([programs["leak_scan"]["plain"], str(blocks)], env)
+        with_rows, alone, found = out.split()
+        first.append(float(with_rows))
+        scan.append(float(alone))
+    live = blocks + 1001
+    print(f"leak scan (preload): {live} live blocks, {found} unreachable: the scan "
+          f"{statistics.median(scan):.0f} ms ({statistics.median(scan) * 1e6 / live:.0f} ns a "
+          f"block), with its 1000 rows written {statistics.median(first):.0f} ms "
+          f"(medians of {runs})")
+
+
 def write_trace(path, rows, stacks):
     """A deterministic trace: rows cycling through distinct stacks of 12 frames; a third
     each malloc, free and leak rows."""
@@ -156,6 +173,8 @@ def main():
     alloc_series(programs, stage, work, 1, operations, 16, runs)
     alloc_series(programs, stage, work, 2, operations, 16, runs)
     flush_series(programs, stage, work, 10, 98, 3 if options.quick else 5)
+    scan_series(programs, stage, work, 100000 if options.quick else 1000000,
+                3 if options.quick else 5)
     report_series(options.build, work, 200000 if options.quick else 1000000,
                   3 if options.quick else 5)
     shutil.rmtree(work)

@@ -31,7 +31,8 @@ def test_global_symbols_carry_the_prefix():
         equal(odd, [], f"global symbols of {os.path.basename(path)} without the prefix")
     exported = global_symbols(os.path.join(BUILD, "malloc-trace.so"), True)
     equal(sorted(s for s in exported if s.startswith("malloc_trace_")),
-          ["malloc_trace_disable", "malloc_trace_enable", "malloc_trace_ignore"],
+          ["malloc_trace_check_leaks", "malloc_trace_disable", "malloc_trace_enable",
+           "malloc_trace_ignore"],
           "API of the preload library")
 
 

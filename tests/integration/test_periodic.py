@@ -1,8 +1,10 @@
 """The periodic flush (malloc_second_peremption=1): suspects written once, late frees, and a
 trace file moved away while the program runs."""
+import json
 import os
+import subprocess
 
-from harness import WORK, assert_expected_rows, build, check, equal, read_trace, run
+from harness import BUILD, WORK, assert_expected_rows, build, check, equal, read_trace, run
 
 PERIOD = {"malloc_second_peremption": "1"}
 
@@ -24,6 +26,12 @@ def late_free_in(form):
     free_row = next(r for r in rows if r["function"] == "free" and r["address"] == late)
     check(2300 <= free_row["timestamp_ms"] - malloc_row["timestamp_ms"] <= 4000,
           "the free row carries the time of the free, the malloc row that of the allocation")
+    # Settled: the late free by its free row, the cached block by its reachable row.
+    report = subprocess.run([os.path.join(BUILD, "malloc-trace"), "report", "--format", "json",
+                             result.trace_path], capture_output=True, text=True)
+    equal(report.returncode, 0, "report's exit status")
+    summary = json.loads(report.stdout)
+    equal((summary["total_bytes"], summary["total_blocks"]), (111, 1), "what stays outstanding")
 
 
 def test_late_free_wrap():

@@ -13,9 +13,9 @@ PROGRAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
                         "programs")
 
 
-def row_at(rows, address):
-    matches = [r for r in rows if r["address"] == address and r["function"] == "leak"]
-    equal(len(matches), 1, f"leak rows at {address}")
+def row_at(rows, address, kind="leak"):
+    matches = [r for r in rows if r["address"] == address and r["function"] == kind]
+    equal(len(matches), 1, f"{kind} rows at {address}")
     return matches[0]
 
 
@@ -44,8 +44,8 @@ def compare_with_addr2line(source, form, optimization, args=()):
     equal(len(raw.expected), len(named.expected), "EXPECT lines")
     rows = []
     for raw_expected, named_expected in zip(raw.expected, named.expected):
-        raw_row = row_at(raw.rows(), raw_expected["address"])
-        named_row = row_at(named.rows(), named_expected["address"])
+        raw_row = row_at(raw.rows(), raw_expected["address"], raw_expected["kind"])
+        named_row = row_at(named.rows(), named_expected["address"], named_expected["kind"])
         offsets = [f["f"].rsplit("+", 1)[1] for f in leading_program_frames(raw_row["stack"],
                                                                           program)]
         check(offsets, f"no frame in the program for {raw_expected}")

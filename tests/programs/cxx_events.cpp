@@ -32,15 +32,15 @@ __attribute__((noinline)) static void leak_arrays()
 {
     int *array = new int[25];
     expect("leak", array, 100, "operator new[](unsigned long)", "leak_arrays()");
-    kept[1] = array;
+    kept[1] = forget(array);
     char *nothrow = new (std::nothrow) char[7];
     expect("leak", nothrow, 7, "operator new[](unsigned long, std::nothrow_t const&)",
            "leak_arrays()");
-    kept[2] = nothrow;
+    kept[2] = forget(nothrow);
     Aligned *aligned = new Aligned;
     expect("leak", aligned, 64, "operator new(unsigned long, std::align_val_t)",
            "leak_arrays()");
-    kept[3] = aligned;
+    kept[3] = forget(aligned);
 }
 
 __attribute__((noinline)) static void balanced()
@@ -59,7 +59,7 @@ __attribute__((noinline)) static void bad_alloc_is_thrown()
 {
     try {
         void *huge = operator new(static_cast<size_t>(-1) / 2);
-        kept[5] = huge;
+        kept[5] = forget(huge);
         _exit(96);
     } catch (const std::bad_alloc &) {
     }
@@ -69,7 +69,7 @@ __attribute__((noinline)) static void bad_alloc_is_thrown()
 
 int main()
 {
-    kept[0] = shapes::leak_node(7);
+    kept[0] = forget(shapes::leak_node(7));
     leak_arrays();
     balanced();
     bad_alloc_is_thrown();

@@ -21,7 +21,7 @@ static int kept_count;
 
 static void keep(void *ptr)
 {
-    kept[kept_count++] = ptr;
+    kept[kept_count++] = forget(ptr);
 }
 
 __attribute__((noinline)) static void leak_malloc(void)

@@ -17,19 +17,19 @@ static inline __attribute__((always_inline)) void *grab(size_t size)
 static inline __attribute__((always_inline)) void *grab_twice(size_t size)
 {
     void *first = grab(size); /* AT(grab_twice) */
-    kept[1] = first;
+    kept[1] = hide(first);
     return first;
 }
 
 __attribute__((noinline)) void outer_site(size_t size)
 {
-    kept[0] = grab_twice(size); /* AT(outer_site) */
+    kept[0] = hide(grab_twice(size)); /* AT(outer_site) */
     __asm__ volatile("" ::: "memory");
 }
 
 int main(void)
 {
     outer_site(123); /* AT(main) */
-    expect("leak", kept[0], 123, "malloc", "*");
+    expect("leak", hide(kept[0]), 123, "malloc", "*");
     return 0;
 }

@@ -1,5 +1,6 @@
-/* periodic.c: run with malloc_second_peremption=1. Mode "late": a block kept to the end and
- * a block freed after the flush that wrote it (a late free). Mode "getline" (wrap forms): the
+/* periodic.c: run with malloc_second_peremption=1. Mode "late": a block kept to the end, a
+ * block freed after the flush that wrote it (a late free), and a block a global still points
+ * to at exit (its `reachable` exit row settles its `malloc` row). Mode "getline" (wrap forms): the
  * same for a buffer getline fills twice. Mode "move": the trace file is
  * renamed while the program runs (argv[2]: the new name); the next flush re-creates it. */
 #include "common.h"
@@ -14,6 +15,8 @@ __attribute__((noinline)) static void *allocate(size_t size)
     return block;
 }
 
+static void *cached;
+
 __attribute__((noinline)) static void release(void *block)
 {
     free(block);
@@ -26,6 +29,7 @@ int main(int argc, char **argv)
     void *kept = allocate(111);
     if (strcmp(argv[1], "late") == 0) {
         void *late = allocate(222);
+        cached = allocate(555);
         release(allocate(333)); /* freed at once: no row at all */
         sleep_ms(2500);         /* flushes at about 1 s (too young) and 2 s (written) */
         release(late);
@@ -33,6 +37,8 @@ int main(int argc, char **argv)
         expect("malloc", late, 222, "malloc", "allocate");
         expect("free", late, 222, "free", "release");
         expect("leak", kept, 111, "malloc", "allocate");
+        expect("malloc", cached, 555, "malloc", "allocate");
+        expect("reachable", cached, 555, "malloc", "allocate");
         sleep_ms(1200); /* the flush at about 3 s writes the late free */
     } else if (strcmp(argv[1], "getline") == 0) {
         /* A buffer getline reuses keeps its record: written as malloc, then a late free. */

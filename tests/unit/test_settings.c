@@ -145,7 +145,7 @@ static void test_parse_unsigned(void)
 
 static const char *const variable_names[] = {"out_file_path", "out_file_max_size",
                                              "malloc_second_peremption", "MALLOC_TRACE_DEPTH",
-                                             "MALLOC_TRACE_SYMBOLS"};
+                                             "MALLOC_TRACE_SYMBOLS", "MALLOC_TRACE_REACHABLE"};
 #define VARIABLE_COUNT (sizeof variable_names / sizeof *variable_names)
 
 /* The environment of one scenario: a value (or NULL: unset) per variable. */
@@ -165,7 +165,7 @@ static const char *table_lookup(const char *name)
     return NULL;
 }
 
-enum { PATH, MAX_SIZE, PERIOD, DEPTH, SYMBOLS };
+enum { PATH, MAX_SIZE, PERIOD, DEPTH, SYMBOLS, REACHABLE };
 
 static void set_table(const char *path, const char *max_size, const char *period,
                       const char *depth, const char *symbols)
@@ -202,6 +202,41 @@ static void check_defaults_except(const struct settings *s, int except)
         CHECK_EQ_U64(s->depth, 32);
     if (except != SYMBOLS)
         CHECK_EQ_U64(s->symbols, true);
+    if (except != REACHABLE)
+        CHECK_EQ_U64(s->reachable, false);
+}
+
+/* set_table leaves MALLOC_TRACE_REACHABLE unset; this test sets it, then unsets it. */
+static void test_load_reachable(void)
+{
+    struct settings s;
+    set_table(NULL, NULL, NULL, NULL, NULL);
+    table[REACHABLE] = "1";
+    char *messages = load(&s);
+    CHECK_EQ_U64(s.reachable, true);
+    check_defaults_except(&s, REACHABLE);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    table[REACHABLE] = "0";
+    messages = load(&s);
+    check_defaults_except(&s, -1);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    static const char *const refused[] = {"yes", "", "2", "01", " 1"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        table[REACHABLE] = refused[i];
+        messages = load(&s);
+        check_defaults_except(&s, -1);
+        char expected[128];
+        snprintf(expected, sizeof expected,
+                 "malloc-trace: MALLOC_TRACE_REACHABLE: '%s' is neither 0 nor 1; using 0\n",
+                 refused[i]);
+        CHECK_EQ_STR(messages, expected);
+        free(messages);
+    }
+    table[REACHABLE] = NULL;
 }
 
 static void test_load_defaults(void)
@@ -364,7 +399,9 @@ static void test_load_all_invalid(void)
 {
     struct settings s;
     set_table("", "12abc", "0", "1000", "true");
+    table[REACHABLE] = "on";
     char *messages = load(&s);
+    table[REACHABLE] = NULL;
     check_defaults_except(&s, -1);
     if (CHECK_EQ_U64(check_count_lines(messages), VARIABLE_COUNT)) {
         for (unsigned i = 0; i < VARIABLE_COUNT; i++) {
@@ -406,5 +443,6 @@ int main(void)
     RUN_TEST(test_load_each_valid);
     RUN_TEST(test_load_invalid_keeps_defaults);
     RUN_TEST(test_load_all_invalid);
+    RUN_TEST(test_load_reachable);
     return check_exit_status();
 }

@@ -8,7 +8,7 @@
 
 enum block_flag {
     BLOCK_WRITTEN_AS_MALLOC = 1u << 0, /* a periodic flush wrote its `malloc` row */
-    BLOCK_WRITTEN_AT_EXIT = 1u << 1,   /* its `leak` row is written: never again */
+    BLOCK_WRITTEN_AT_EXIT = 1u << 1,   /* its `leak` or `indirect` row is written: never again */
     BLOCK_IGNORED = 1u << 2,           /* malloc_trace_ignore or malloc_trace_disable */
 };
 
@@ -22,7 +22,7 @@ struct live_block {
     uint8_t flags;       /* enum block_flag */
 };
 
-enum event_kind { EVENT_MALLOC, EVENT_FREE, EVENT_LEAK };
+enum event_kind { EVENT_MALLOC, EVENT_FREE, EVENT_LEAK, EVENT_INDIRECT, EVENT_REACHABLE };
 
 struct trace_event {
     uintptr_t address;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 
 #include "csv_writer.h"
 #include "event_log.h"
+#include "leak_scan.h"
 #include "live_table.h"
 #include "os.h"
 #include "stack_json.h"
@@ -25,6 +27,7 @@ static bool finished;           /* under flush_lock: no pass after the exit pass
 static atomic_bool running;     /* this process has a flusher thread */
 static struct settings config;  /* a copy: settings are read once, at start */
 static struct event_log rows;   /* reused between passes, under flush_lock */
+static _Atomic pid_t flusher_thread_id; /* the leak scan leaves it running */
 
 static const char *row_function(enum event_kind kind)
 {
@@ -35,15 +38,17 @@ static const char *row_function(enum event_kind kind)
         return "free";
     case EVENT_LEAK:
         return "leak";
+    case EVENT_INDIRECT:
+        return "indirect";
+    case EVENT_REACHABLE:
+        return "reachable";
     }
     return "?";
 }
 
-/* Called with flush_lock held and the guard set. */
-static void write_pass(enum live_table_pass pass)
+/* Called with flush_lock held and the guard set: writes what rows holds. */
+static void write_rows(void)
 {
-    rows.count = 0;
-    live_table_collect(pass, os_now_ms(), (uint64_t)config.period_seconds * 1000u, &rows);
     if (!csv_writer_begin())
         return;
     symbolizer_new_batch();
@@ -57,10 +62,74 @@ static void write_pass(enum live_table_pass pass)
     csv_writer_end();
 }
 
+static void write_pass(enum live_table_pass pass)
+{
+    rows.count = 0;
+    live_table_collect(pass, os_now_ms(), (uint64_t)config.period_seconds * 1000u, &rows);
+    write_rows();
+}
+
+static void push_row(const struct live_block *block, enum event_kind kind)
+{
+    struct trace_event event = {
+        .address = block->address,
+        .size = block->size,
+        .time_ms = block->time_ms,
+        .stack_id = block->stack_id,
+        .thread_id = block->thread_id,
+        .entry_point = block->entry_point,
+        .kind = (uint8_t)kind,
+    };
+    if (!event_log_push(&rows, &event))
+        os_message("out of memory for the tracer's own tables: some rows are not written");
+}
+
+/* The queued free rows, then the leak scan's verdicts: a `leak` or `indirect` row for each
+ * unreachable block not written before, and at exit a `reachable` row for each reachable
+ * block when asked for, and always for a block written as `malloc` (its exit row settles
+ * that suspect). Returns the unreachable blocks found, or -1. */
+static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
+                            size_t registers_size, bool at_exit)
+{
+    rows.count = 0;
+    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows);
+    struct leak_scan scan;
+    struct leak_scan_caller caller = {caller_stack, caller_registers, registers_size};
+    if (!leak_scan_run(&scan, &caller, atomic_load(&flusher_thread_id))) {
+        os_message("out of memory for the leak scan: %s",
+                   at_exit ? "every block left is written as a leak" : "no rows written");
+        if (at_exit)
+            live_table_collect(PASS_EXIT, 0, 0, &rows);
+        write_rows();
+        return -1;
+    }
+    for (size_t i = 0; i < scan.count; i++) {
+        const struct live_block *block = &scan.blocks[i];
+        if (block->flags & BLOCK_IGNORED)
+            continue;
+        switch ((enum block_class)scan.classes[i]) {
+        case CLASS_LEAK:
+        case CLASS_INDIRECT:
+            if (!(block->flags & BLOCK_WRITTEN_AT_EXIT))
+                push_row(block, scan.classes[i] == CLASS_LEAK ? EVENT_LEAK : EVENT_INDIRECT);
+            break;
+        case CLASS_REACHABLE:
+            if (at_exit && (config.reachable || (block->flags & BLOCK_WRITTEN_AS_MALLOC)))
+                push_row(block, EVENT_REACHABLE);
+            break;
+        }
+    }
+    long unreachable = (long)scan.unreachable;
+    leak_scan_release(&scan);
+    write_rows();
+    return unreachable;
+}
+
 static void *flusher_main(void *unused)
 {
     (void)unused;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* for the thread's whole life */
+    atomic_store(&flusher_thread_id, os_thread_id());
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     for (;;) {
@@ -113,6 +182,10 @@ static void start_thread(void)
         return;
     }
     pthread_detach(thread);
+    /* The leak scan must know the thread as ours from its first moment: it blocks every
+     * signal, so it could not be stopped, and needs no stopping. */
+    while (atomic_load(&flusher_thread_id) == 0)
+        sched_yield();
 }
 
 void flusher_start(const struct settings *settings)
@@ -150,9 +223,19 @@ void flusher_exit_pass(void)
     pthread_mutex_lock(&flush_lock);
     if (!finished) {
         finished = true;
-        write_pass(PASS_EXIT);
+        write_leak_pass(0, NULL, 0, true);
     }
     pthread_mutex_unlock(&flush_lock);
+}
+
+long flusher_check_leaks(uintptr_t caller_stack, const void *caller_registers,
+                         size_t registers_size)
+{
+    pthread_mutex_lock(&flush_lock);
+    long found = finished ? -1
+                          : write_leak_pass(caller_stack, caller_registers, registers_size, false);
+    pthread_mutex_unlock(&flush_lock);
+    return found;
 }
 
 void flusher_name_stacks(bool then_forget_addresses)
@@ -181,5 +264,6 @@ void flusher_reset_in_child(void)
     init_wait_cond();
     wake_requested = false;
     csv_writer_reset_in_child();
+    atomic_store(&flusher_thread_id, 0);
     atomic_store(&running, false);
 }

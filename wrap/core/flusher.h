@@ -4,6 +4,8 @@
 #define MALLOC_TRACE_FLUSHER_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "settings.h"
 
@@ -18,6 +20,13 @@ void flusher_wake(void);
 
 /* Stops periodic passes and writes the exit rows. */
 void flusher_exit_pass(void);
+
+/* malloc_trace_check_leaks: writes a row for each unreachable block not written before and
+ * returns how many unreachable blocks there are (-1: after the exit pass, or no memory).
+ * The calling thread's roots are its stack from caller_stack up and the copy of its
+ * registers at caller_registers (see leak_scan.h). */
+long flusher_check_leaks(uintptr_t caller_stack, const void *caller_registers,
+                         size_t registers_size);
 
 /* dlclose (see malloc_trace_on_dlclose_begin and _end in tracer.h): renders every stack
  * not rendered yet, then, after the real dlclose, forgets what each address was. */

@@ -119,13 +119,12 @@ static void delete_slot(struct shard *shard, size_t hole)
     shard->count--;
 }
 
-/* Locks the shard of address and returns it, with the block's slot in *slot, or SIZE_MAX
- * when the shard does not hold it. */
-static struct shard *lock_and_find(uintptr_t address, size_t *slot)
+/* The shard of address, with the block's slot in *slot, or SIZE_MAX when the shard does not
+ * hold it; the caller holds the shard's lock. */
+static struct shard *find_locked(uintptr_t address, size_t *slot)
 {
     uint64_t hash = mix(address);
     struct shard *shard = shard_of(hash);
-    pthread_mutex_lock(&shard->lock);
     *slot = SIZE_MAX;
     if (shard->capacity != 0) {
         size_t found = find_slot(shard, address, hash);
@@ -133,6 +132,14 @@ static struct shard *lock_and_find(uintptr_t address, size_t *slot)
             *slot = found;
     }
     return shard;
+}
+
+/* Locks the shard of address and finds the block (see find_locked). */
+static struct shard *lock_and_find(uintptr_t address, size_t *slot)
+{
+    struct shard *shard = shard_of(mix(address));
+    pthread_mutex_lock(&shard->lock);
+    return find_locked(address, slot);
 }
 
 bool live_table_take(uintptr_t address, struct live_block *out)
@@ -167,6 +174,34 @@ bool live_table_add_flags(uintptr_t address, uint8_t flags)
     return slot != SIZE_MAX;
 }
 
+size_t live_table_count_locked(void)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < SHARD_COUNT; i++)
+        total += shards[i].count;
+    return total;
+}
+
+size_t live_table_copy_locked(struct live_block *out, size_t max)
+{
+    size_t copied = 0;
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        const struct shard *shard = &shards[i];
+        for (size_t slot = 0; slot < shard->capacity && copied < max; slot++)
+            if (shard->slots[slot].address != 0)
+                out[copied++] = shard->slots[slot];
+    }
+    return copied;
+}
+
+void live_table_add_flags_locked(uintptr_t address, uint8_t flags)
+{
+    size_t slot;
+    struct shard *shard = find_locked(address, &slot);
+    if (slot != SIZE_MAX)
+        shard->slots[slot].flags |= flags;
+}
+
 size_t live_table_queue_event(const struct trace_event *event)
 {
     struct shard *shard = shard_of(mix(event->address));
@@ -197,6 +232,8 @@ static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64
     if (!event_log_move_all(out, &shard->queued))
         say_out_of_memory();
     atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
+    if (pass == PASS_FREE_ROWS)
+        return;
     for (size_t i = 0; i < shard->capacity; i++) {
         struct live_block *block = &shard->slots[i];
         if (block->address == 0 || (block->flags & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))

@@ -35,12 +35,21 @@ enum live_table_pass {
      * written; those blocks are marked BLOCK_WRITTEN_AS_MALLOC */
     PASS_PERIODIC,
     /* queued free rows, then a `leak` row for each block neither ignored nor written at
-     * exit; those are marked BLOCK_WRITTEN_AT_EXIT */
+     * exit; those are marked BLOCK_WRITTEN_AT_EXIT (the exit pass when no leak scan can
+     * run) */
     PASS_EXIT,
+    /* queued free rows only (the leak scan gives the rest) */
+    PASS_FREE_ROWS,
 };
 /* Appends the rows of one pass to out, one shard at a time. */
 void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min_age_ms,
                         struct event_log *out);
+
+/* With every shard locked (live_table_lock_all): the leak scan's view of the table. */
+size_t live_table_count_locked(void);
+/* Copies at most max blocks into out; returns how many. */
+size_t live_table_copy_locked(struct live_block *out, size_t max);
+void live_table_add_flags_locked(uintptr_t address, uint8_t flags);
 
 /* fork: the prepare handler takes every shard lock, the parent releases them, the child
  * re-creates them and drops the queued rows (its parent writes those). */

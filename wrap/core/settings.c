@@ -58,6 +58,18 @@ bool settings_parse_unsigned(const char *text, unsigned max, unsigned *out)
     return true;
 }
 
+/* A setting that is 0 or 1; *value holds its default. */
+static void load_switch(settings_lookup_fn *lookup, const char *name, bool *value)
+{
+    const char *text = lookup(name);
+    if (text == NULL)
+        return;
+    if (strcmp(text, "0") == 0 || strcmp(text, "1") == 0)
+        *value = text[0] == '1';
+    else
+        os_message("%s: '%.64s' is neither 0 nor 1; using %d", name, text, *value);
+}
+
 void settings_load(struct settings *out, settings_lookup_fn *lookup)
 {
     const char *text;
@@ -67,6 +79,7 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
     out->period_seconds = DEFAULT_PERIOD_SECONDS;
     out->depth = DEFAULT_DEPTH;
     out->symbols = true;
+    out->reachable = false;
 
     if ((text = lookup("out_file_path")) != NULL) {
         size_t length = strlen(text);
@@ -88,10 +101,6 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
         && !settings_parse_unsigned(text, SETTINGS_MAX_DEPTH, &out->depth))
         os_message("MALLOC_TRACE_DEPTH: '%.64s' is not a whole number from 1 to %u; using %u",
                    text, SETTINGS_MAX_DEPTH, DEFAULT_DEPTH);
-    if ((text = lookup("MALLOC_TRACE_SYMBOLS")) != NULL) {
-        if (strcmp(text, "0") == 0)
-            out->symbols = false;
-        else if (strcmp(text, "1") != 0)
-            os_message("MALLOC_TRACE_SYMBOLS: '%.64s' is neither 0 nor 1; using 1", text);
-    }
+    load_switch(lookup, "MALLOC_TRACE_SYMBOLS", &out->symbols);
+    load_switch(lookup, "MALLOC_TRACE_REACHABLE", &out->reachable);
 }

@@ -14,6 +14,7 @@ struct settings {
     unsigned period_seconds;       /* malloc_second_peremption */
     unsigned depth;                /* MALLOC_TRACE_DEPTH: frames kept, frame 0 included */
     bool symbols;                  /* MALLOC_TRACE_SYMBOLS */
+    bool reachable;                /* MALLOC_TRACE_REACHABLE: exit rows for reachable blocks */
 };
 
 /* The value of one variable, or NULL when unset; getenv in the library, a table in tests. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <ucontext.h>
 
 #include "../include/malloctrace.h"
 #include "backtrace.h"
@@ -24,7 +25,7 @@ enum tracer_state {
      * early breaks libunwind for the rest of a static program (TRAPS.md). */
     STATE_STARTING,
     STATE_TRACING,
-    /* The exit pass has begun: everything passes through. */
+    /* The exit pass has ended: everything passes through. */
     STATE_FINISHED,
     /* A set-user-ID or set-group-ID program: nothing is traced, nothing written. */
     STATE_OFF,
@@ -33,6 +34,7 @@ enum tracer_state {
 MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model("initial-exec")));
 static __thread unsigned disabled_depth __attribute__((tls_model("initial-exec")));
 static _Atomic int state = STATE_STARTING;
+static atomic_bool exit_pass_started;
 static struct settings settings;
 static unsigned frames_kept; /* return addresses per stack: MALLOC_TRACE_DEPTH less frame 0 */
 
@@ -157,7 +159,8 @@ static void leave_hook(void)
                 continue;
             }
             atomic_signal_fence(memory_order_seq_cst);
-            struct deferred_call call = deferred[applied++];
+            struct deferred_call call = deferred[applied];
+            deferred[applied++].ptr = NULL; /* a stale copy would be a root to the leak scan */
             if (!is_traced(atomic_load_explicit(&state, memory_order_relaxed)))
                 continue;
             apply_deferred(&call);
@@ -317,6 +320,22 @@ MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
         live_table_add_flags((uintptr_t)ptr, BLOCK_IGNORED);
 }
 
+/* The caller's stack from its stack pointer at the call up (the CFA of this function), and
+ * its registers as they are on entry, are roots: not this function's own frame, which lies
+ * where the caller's returned callees left stale pointers. */
+MALLOC_TRACE_API __attribute__((noinline)) long malloc_trace_check_leaks(void)
+{
+    ucontext_t registers;
+    getcontext(&registers);
+    if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
+        return atomic_load(&state) == STATE_OFF ? 0 : -1;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    long found = flusher_check_leaks((uintptr_t)__builtin_dwarf_cfa(), &registers.uc_mcontext,
+                                     sizeof registers.uc_mcontext);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    return found;
+}
+
 MALLOC_TRACE_API void malloc_trace_disable(void)
 {
     disabled_depth++;
@@ -423,10 +442,12 @@ __attribute__((destructor(101))) static void tracer_finish(void)
 {
     if (malloc_trace_guard)
         return; /* exit() from a signal handler that interrupted the tracer itself */
-    int expected = STATE_TRACING;
-    if (!atomic_compare_exchange_strong(&state, &expected, STATE_FINISHED))
+    if (atomic_load(&state) != STATE_TRACING || atomic_exchange(&exit_pass_started, true))
         return;
+    /* Still tracing during the pass: a block another thread frees meanwhile must leave the
+     * table before its memory goes (the scan reads every block in it). */
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     flusher_exit_pass();
+    atomic_store(&state, STATE_FINISHED);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }

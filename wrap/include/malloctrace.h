@@ -24,9 +24,11 @@ __attribute__((weak)) void malloc_trace_ignore(const void *ptr);
 __attribute__((weak)) void malloc_trace_disable(void);
 __attribute__((weak)) void malloc_trace_enable(void);
 
-/* Classifies the live blocks now, writes a `leak` row for each unreachable one and returns
- * how many it found. Defined once reachability analysis exists (see README); until then
- * its address is NULL in both forms. */
+/* Classifies the live blocks now, as at exit: writes a `leak` or `indirect` row for each
+ * unreachable block not written before, and returns how many unreachable blocks there are
+ * (those written before included), 0 where nothing is traced (a set-user-ID program), -1
+ * when it cannot run (after the exit pass, or out of memory). Other threads are stopped
+ * meanwhile (see the README). */
 __attribute__((weak)) long malloc_trace_check_leaks(void);
 
 #ifdef __cplusplus

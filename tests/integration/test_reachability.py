@@ -1,0 +1,83 @@
+"""The leak scan at exit and on demand: each block of programs with known layouts gets its
+exact class (leak, indirect, reachable) in every form, and what libc and libstdc++ keep is
+never a leak."""
+from harness import FORMS, assert_expected_rows, build, check, equal, run
+
+UNREACHABLE = ("leak", "indirect")
+
+
+def unexpected_unreachable(result, rows):
+    """The leak and indirect rows that no EXPECT line names."""
+    expected = {e["address"] for e in result.expected}
+    return [(r["function"], r["size"], [f["f"] for f in r["stack"][:4]]) for r in rows
+            if r["function"] in UNREACHABLE and r["address"] not in expected]
+
+
+def layouts_in(source, form):
+    program = build(source, form)
+    result = run(program, form, env={"MALLOC_TRACE_REACHABLE": "1"})
+    equal(result.returncode, 0, "exit status")
+    equal(result.stderr, "", "stderr")
+    rows = result.rows()
+    named = {e["address"] for e in result.expected}
+    # Reachable rows of blocks libc allocated for the program (threads' TLS) are fine.
+    assert_expected_rows(result, program,
+                         [r for r in rows if r["function"] != "reachable" or r["address"] in named])
+    equal(unexpected_unreachable(result, rows), [], "leaks nobody expected")
+    # By default the same verdicts, without the reachable rows.
+    default = run(program, form)
+    equal(default.returncode, 0, "exit status")
+    default_rows = default.rows()
+    equal([r for r in default_rows if r["function"] == "reachable"], [], "reachable rows")
+    equal(sorted(e["kind"] for e in default.expected if e["kind"] in UNREACHABLE),
+          sorted(r["function"] for r in default_rows if r["function"] in UNREACHABLE),
+          "leak and indirect rows by default")
+
+
+def test_c_layouts_wrap():
+    layouts_in("reachability.c", "wrap")
+
+
+def test_c_layouts_static():
+    layouts_in("reachability.c", "static")
+
+
+def test_c_layouts_preload():
+    layouts_in("reachability.c", "preload")
+
+
+def test_cxx_layouts_wrap():
+    layouts_in("cxx_reachability.cpp", "wrap")
+
+
+def test_cxx_layouts_static():
+    layouts_in("cxx_reachability.cpp", "static")
+
+
+def test_cxx_layouts_preload():
+    layouts_in("cxx_reachability.cpp", "preload")
+
+
+def test_printf_only_leaks_nothing():
+    for form in FORMS:
+        program = build("printf_only.c", form)
+        result = run(program, form, args=["x"])
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stdout, f"{program} has 1 argument(s)\ndone\n", f"stdout ({form})")
+        equal(result.stderr, "to stderr too\n", f"stderr ({form})")
+        equal([r["function"] for r in result.rows()], [], f"rows ({form})")
+
+
+def test_check_leaks_on_demand():
+    for form in FORMS:
+        program = build("check_leaks.c", form)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stderr, "", f"stderr ({form})")
+        check("FOUND 2 2\n" in result.stdout, f"check_leaks' counts ({form}): {result.stdout}")
+        rows = result.rows()
+        assert_expected_rows(result, program, rows)
+        equal(unexpected_unreachable(result, rows), [], f"leaks nobody expected ({form})")
+        # The rows of the first check come before those of the exit pass.
+        order = [r["size"] for r in rows if r["function"] in UNREACHABLE]
+        equal(sorted(order[:2]), [16, 32], f"rows of the check first ({form})")

@@ -1,0 +1,237 @@
+/* heap_roots.c: see heap_roots.h. */
+#define _GNU_SOURCE
+#include "heap_roots.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+
+#include "os.h"
+
+/* Below the stack pointer, code may keep data it has not pushed (the x86-64 ABI's red
+ * zone); a signal handler's frame lies below it. */
+#define RED_ZONE 128u
+/* glibc's struct malloc_state (2.27 and later): the offsets of `top` and `next`, and the
+ * size. */
+#define MAIN_ARENA_TOP_OFFSET (16u + 10u * sizeof(void *))
+#define MAIN_ARENA_NEXT_OFFSET (MAIN_ARENA_TOP_OFFSET + 2u * sizeof(void *) \
+                                + 254u * sizeof(void *) + 16u)
+#define MAIN_ARENA_SIZE (MAIN_ARENA_NEXT_OFFSET + 2u * sizeof(void *) + 3u * sizeof(size_t))
+/* Arenas: at most 8 per core; a longer `next` ring is no ring of arenas. */
+#define MAX_ARENAS 4096u
+/* When libc does not say: glibc 2.36's struct pthread on x86-64, rounded up. */
+#define FALLBACK_TCB_SIZE 2560u
+
+/* Weak: a static program has no dlsym unless it uses dlopen. _dl_tls_static_size is a
+ * variable of libc.a's (a static program's TLS set-up); no shared library exports it, so a
+ * dynamic link leaves it NULL and asks ld.so with dlsym instead: glibc's private symbols
+ * are never bound at link time. */
+extern __typeof__(dlsym) dlsym __attribute__((weak));
+extern size_t _dl_tls_static_size __attribute__((weak));
+
+bool range_list_add(struct range_list *list, uintptr_t start, uintptr_t end)
+{
+    if (start >= end)
+        return true;
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 4096 / sizeof *list->ranges;
+        struct address_range *grown = os_map(capacity * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        if (list->count)
+            memcpy(grown, list->ranges, list->count * sizeof *grown);
+        os_unmap(list->ranges, list->capacity * sizeof *grown);
+        list->ranges = grown;
+        list->capacity = capacity;
+    }
+    list->ranges[list->count++] = (struct address_range){start, end};
+    return true;
+}
+
+void range_list_release(struct range_list *list)
+{
+    os_unmap(list->ranges, list->capacity * sizeof *list->ranges);
+    list->ranges = NULL;
+    list->count = list->capacity = 0;
+}
+
+struct tls_layout {
+    size_t static_size; /* the static TLS blocks and the thread control block */
+    size_t tcb_size;    /* the thread control block, at the thread pointer */
+};
+
+/* Asks the loader (dlsym may lock and allocate): before any thread is stopped. */
+static struct tls_layout read_tls_layout(void);
+
+struct module_walk {
+    struct range_list *roots;
+    size_t libc_first, libc_count;       /* the C library's ranges among roots */
+    size_t program_first, program_count; /* the executable's */
+    bool ok;
+};
+
+static bool is_libc(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strncmp(base, "libc.so", 7) == 0;
+}
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *context)
+{
+    (void)size;
+    struct module_walk *walk = context;
+    size_t first = walk->roots->count;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_W))
+            continue;
+        uintptr_t start = info->dlpi_addr + segment->p_vaddr;
+        walk->ok &= range_list_add(walk->roots, start, start + segment->p_memsz);
+    }
+    size_t added = walk->roots->count - first;
+    if (is_libc(info->dlpi_name)) {
+        walk->libc_first = first;
+        walk->libc_count = added;
+    } else if (first == 0) { /* the executable comes first */
+        walk->program_first = first;
+        walk->program_count = added;
+    }
+    return 0;
+}
+
+bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data)
+{
+    struct module_walk walk = {roots, 0, 0, 0, 0, true};
+    read_tls_layout();
+    dl_iterate_phdr(add_module, &walk);
+    /* No libc.so: a static program, whose C library is part of the executable. */
+    size_t first = walk.libc_count ? walk.libc_first : walk.program_first;
+    size_t count = walk.libc_count ? walk.libc_count : walk.program_count;
+    for (size_t i = first; i < first + count; i++)
+        walk.ok &= range_list_add(libc_data, roots->ranges[i].start, roots->ranges[i].end);
+    return walk.ok;
+}
+
+/* The top chunk is the last of its heap: its size field (PREV_INUSE always set) reaches
+ * the end of the mapping it lies in. */
+static bool is_top_chunk(uintptr_t chunk, const struct memory_map *map)
+{
+    if (chunk == 0 || chunk % (2 * sizeof(size_t)) != 0)
+        return false;
+    const struct mapping *mapping = memory_map_find(map, chunk);
+    if (mapping == NULL || !mapping->readable || chunk + 2 * sizeof(size_t) > mapping->end)
+        return false;
+    size_t size_field = memory_map_load_word(chunk + sizeof(size_t));
+    return (size_field & 1u) && (size_field & ~(size_t)7) == mapping->end - chunk;
+}
+
+/* The arenas form a ring through `next`, which the main arena begins: a word that only
+ * happens to equal the top chunk's address (the end of the last block, in a FILE's buffer
+ * pointers) has no such ring around it. */
+static bool is_arena_ring(uintptr_t arena, const struct memory_map *map)
+{
+    uintptr_t current = arena;
+    for (unsigned i = 0; i < MAX_ARENAS; i++) {
+        const struct mapping *mapping = memory_map_find(map, current);
+        if (mapping == NULL || !mapping->readable || mapping->end - current < MAIN_ARENA_SIZE)
+            return false;
+        current = memory_map_load_word(current + MAIN_ARENA_NEXT_OFFSET);
+        if (current == arena)
+            return true;
+    }
+    return false;
+}
+
+struct arena_search {
+    const struct memory_map *map;
+    uintptr_t arena; /* 0 until found */
+};
+
+static void search_top_pointer(uintptr_t start, uintptr_t end, void *context)
+{
+    struct arena_search *search = context;
+    start = (start + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    for (uintptr_t word = start; search->arena == 0 && word + sizeof(uintptr_t) <= end;
+         word += sizeof(uintptr_t)) {
+        if (word < MAIN_ARENA_TOP_OFFSET || !is_top_chunk(memory_map_load_word(word), search->map))
+            continue;
+        if (is_arena_ring(word - MAIN_ARENA_TOP_OFFSET, search->map))
+            search->arena = word - MAIN_ARENA_TOP_OFFSET;
+    }
+}
+
+static void cut(struct range_list *roots, uintptr_t start, uintptr_t end)
+{
+    size_t count = roots->count;
+    for (size_t i = 0; i < count; i++) {
+        struct address_range range = roots->ranges[i];
+        if (range.end <= start || range.start >= end)
+            continue;
+        roots->ranges[i].end = range.start < start ? start : range.start;
+        if (range.end > end)
+            range_list_add(roots, end, range.end); /* if refused, the tail is not a root */
+    }
+}
+
+void heap_roots_cut_allocator_state(struct range_list *roots, const struct range_list *libc_data,
+                                    const struct memory_map *map)
+{
+    struct arena_search search = {map, 0};
+    for (size_t i = 0; i < libc_data->count && search.arena == 0; i++)
+        memory_map_for_each_readable(map, libc_data->ranges[i].start, libc_data->ranges[i].end,
+                                     search_top_pointer, &search);
+    if (search.arena != 0)
+        cut(roots, search.arena, search.arena + MAIN_ARENA_SIZE);
+}
+
+static struct tls_layout read_tls_layout(void)
+{
+    static struct tls_layout layout; /* the same for every thread: read once */
+    if (layout.tcb_size != 0)
+        return layout;
+    struct tls_layout found = {0, FALLBACK_TCB_SIZE};
+    if (&_dl_tls_static_size != NULL) {
+        found.static_size = _dl_tls_static_size;
+    } else if (dlsym != NULL) {
+        void (*get_info)(size_t *, size_t *) = // NOLINT: a function as dlsym returns it
+            (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+        size_t align;
+        if (get_info != NULL)
+            get_info(&found.static_size, &align);
+    }
+    const unsigned *tcb_size = dlsym ? dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread") : NULL;
+    if (tcb_size != NULL && *tcb_size != 0)
+        found.tcb_size = *tcb_size;
+    layout = found;
+    return layout;
+}
+
+bool heap_roots_add_thread(struct range_list *roots, uintptr_t stack_pointer,
+                           uintptr_t thread_pointer, const struct memory_map *map,
+                           bool red_zone)
+{
+    struct tls_layout tls = read_tls_layout();
+    bool ok = true;
+    const struct mapping *stack = stack_pointer ? memory_map_find(map, stack_pointer) : NULL;
+    if (stack != NULL) {
+        uintptr_t below = red_zone ? RED_ZONE : 0;
+        uintptr_t from = stack_pointer - stack->start > below ? stack_pointer - below
+                                                              : stack->start;
+        /* A thread of glibc's has its control block at the top of its stack's mapping, which
+         * may have merged with the anonymous memory above it: stop there. */
+        uintptr_t to = stack->end;
+        if (thread_pointer > stack_pointer && thread_pointer < stack->end
+            && stack->end - thread_pointer > tls.tcb_size)
+            to = thread_pointer + tls.tcb_size;
+        ok &= range_list_add(roots, from, to);
+    }
+    if (thread_pointer != 0) {
+        /* Below the static TLS blocks the stack of a glibc thread begins: not a root when
+         * the thread is the one that exits. */
+        size_t below = tls.static_size > tls.tcb_size ? tls.static_size - tls.tcb_size : 0;
+        uintptr_t from = thread_pointer > below ? thread_pointer - below : 0;
+        ok &= range_list_add(roots, from, thread_pointer + tls.tcb_size);
+    }
+    return ok;
+}

@@ -1,0 +1,43 @@
+/* heap_roots.h: where the leak scan looks for pointers first: the writable data of every
+ * loaded module, and each thread's stack, registers and thread-local storage. */
+#ifndef MALLOC_TRACE_HEAP_ROOTS_H
+#define MALLOC_TRACE_HEAP_ROOTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory_map.h"
+
+struct address_range {
+    uintptr_t start;
+    uintptr_t end;
+};
+
+struct range_list {
+    struct address_range *ranges; /* from os_map */
+    size_t count;
+    size_t capacity;
+};
+
+/* False when the kernel refuses memory. */
+bool range_list_add(struct range_list *list, uintptr_t start, uintptr_t end);
+void range_list_release(struct range_list *list);
+
+/* The writable segments of every loaded module into roots, the C library's also into
+ * libc_data. Takes the loader's lock (dl_iterate_phdr): call it before stopping threads. */
+bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data);
+
+/* Cuts glibc's main arena out of roots: its pointers to the top chunk and to free chunks
+ * are chunk headers, which lie inside the last bytes of the live block before them when
+ * that block's size is not a multiple of 16. Found by its pointer to the top chunk. */
+void heap_roots_cut_allocator_state(struct range_list *roots, const struct range_list *libc_data,
+                                    const struct memory_map *map);
+
+/* A thread's stack above stack_pointer (and the red zone below it, for a thread stopped
+ * anywhere) and its static TLS around thread_pointer (either 0 when unknown). */
+bool heap_roots_add_thread(struct range_list *roots, uintptr_t stack_pointer,
+                           uintptr_t thread_pointer, const struct memory_map *map,
+                           bool red_zone);
+
+#endif

@@ -1,0 +1,252 @@
+/* leak_scan.c: see leak_scan.h. Everything between stopping the threads and letting them go
+ * uses raw system calls and memory from mmap: a stopped thread may hold malloc's lock. */
+#define _GNU_SOURCE
+#include "leak_scan.h"
+
+#include <string.h>
+
+#include "heap_roots.h"
+#include "live_table.h"
+#include "memory_map.h"
+#include "os.h"
+#include "thread_stop.h"
+
+enum tag { TAG_NONE, TAG_REACHABLE, TAG_INDIRECT };
+
+struct marker {
+    const struct live_block *blocks;
+    size_t count;
+    uint8_t *tags;          /* enum tag of each block */
+    uint32_t *work;         /* reachable blocks whose contents are not scanned yet */
+    size_t work_count;
+    uintptr_t lowest;       /* the first block's address */
+    uintptr_t span;         /* from lowest to the end of the last block */
+    uint8_t tag;            /* given to the blocks found */
+    size_t self;            /* the block being scanned: pointers to itself do not count */
+};
+
+/* Heap sort: no allocation, no recursion, n log n for a million blocks. */
+static void sift_down(struct live_block *blocks, size_t root, size_t count)
+{
+    for (;;) {
+        size_t child = root * 2 + 1;
+        if (child >= count)
+            return;
+        if (child + 1 < count && blocks[child + 1].address > blocks[child].address)
+            child++;
+        if (blocks[root].address >= blocks[child].address)
+            return;
+        struct live_block swap = blocks[root];
+        blocks[root] = blocks[child];
+        blocks[child] = swap;
+        root = child;
+    }
+}
+
+static void sort_by_address(struct live_block *blocks, size_t count)
+{
+    for (size_t i = count / 2; i-- > 0;)
+        sift_down(blocks, i, count);
+    for (size_t end = count; end-- > 1;) {
+        struct live_block swap = blocks[0];
+        blocks[0] = blocks[end];
+        blocks[end] = swap;
+        sift_down(blocks, 0, end);
+    }
+}
+
+static uint64_t extent(const struct live_block *block)
+{
+    return block->size ? block->size : 1; /* malloc(0)'s block is still one address */
+}
+
+/* The block that contains value, or SIZE_MAX. */
+static size_t block_containing(const struct marker *marker, uintptr_t value)
+{
+    size_t low = 0, high = marker->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (marker->blocks[middle].address <= value)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low == 0)
+        return SIZE_MAX;
+    const struct live_block *block = &marker->blocks[low - 1];
+    return value - block->address < extent(block) ? low - 1 : SIZE_MAX;
+}
+
+/* Every aligned word of [start, end) taken as a pointer. */
+static void scan_words(uintptr_t start, uintptr_t end, void *context)
+{
+    struct marker *marker = context;
+    uintptr_t word = (start + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    for (; word < end && end - word >= sizeof(uintptr_t); word += sizeof(uintptr_t)) {
+        uintptr_t value = memory_map_load_word(word);
+        if (value - marker->lowest >= marker->span)
+            continue;
+        size_t found = block_containing(marker, value);
+        if (found == SIZE_MAX || found == marker->self || marker->tags[found] != TAG_NONE)
+            continue;
+        marker->tags[found] = marker->tag;
+        if (marker->tag == TAG_REACHABLE)
+            marker->work[marker->work_count++] = (uint32_t)found;
+    }
+}
+
+static void scan_block(struct marker *marker, size_t index, const struct memory_map *map)
+{
+    const struct live_block *block = &marker->blocks[index];
+    marker->self = index;
+    memory_map_for_each_readable(map, block->address, block->address + block->size, scan_words,
+                                 marker);
+}
+
+static void flood_from_work(struct marker *marker, const struct memory_map *map)
+{
+    while (marker->work_count > 0)
+        scan_block(marker, marker->work[--marker->work_count], map);
+}
+
+static void scan_root(struct marker *marker, uintptr_t start, uintptr_t end,
+                      const struct memory_map *map)
+{
+    marker->self = SIZE_MAX;
+    memory_map_for_each_readable(map, start, end, scan_words, marker);
+    flood_from_work(marker, map);
+}
+
+/* Marks what the roots reach; then each unreachable block marks the unreachable blocks it
+ * points to as indirect (not transitively: every unreachable block is scanned anyway). */
+static void classify(struct marker *marker, const struct range_list *roots,
+                     const struct thread_stop *threads, const struct leak_scan_caller *caller,
+                     const struct memory_map *map)
+{
+    marker->tag = TAG_REACHABLE;
+    for (size_t i = 0; i < marker->count; i++) {
+        if (marker->blocks[i].flags & BLOCK_IGNORED) { /* reachable, and scanned */
+            marker->tags[i] = TAG_REACHABLE;
+            marker->work[marker->work_count++] = (uint32_t)i;
+        }
+    }
+    flood_from_work(marker, map);
+    marker->self = SIZE_MAX;
+    if (caller->registers != NULL) {
+        scan_words((uintptr_t)caller->registers,
+                   (uintptr_t)caller->registers + caller->registers_size, marker);
+        flood_from_work(marker, map);
+    }
+    for (size_t i = 0; i < threads->count; i++) {
+        const struct stopped_thread *thread = &threads->threads[i];
+        if (atomic_load(&thread->state) != THREAD_STOPPED)
+            continue;
+        marker->self = SIZE_MAX;
+        scan_words((uintptr_t)&thread->registers,
+                   (uintptr_t)&thread->registers + sizeof thread->registers, marker);
+        flood_from_work(marker, map);
+    }
+    for (size_t i = 0; i < roots->count; i++)
+        scan_root(marker, roots->ranges[i].start, roots->ranges[i].end, map);
+    marker->tag = TAG_INDIRECT;
+    for (size_t i = 0; i < marker->count; i++)
+        if (marker->tags[i] != TAG_REACHABLE)
+            scan_block(marker, i, map);
+}
+
+/* What the scan needs of the threads, read while they are stopped. */
+static bool add_thread_roots(struct range_list *roots, const struct thread_stop *threads,
+                             uintptr_t caller_stack, const struct memory_map *map)
+{
+    bool ok = heap_roots_add_thread(roots, caller_stack, (uintptr_t)__builtin_thread_pointer(),
+                                    map, false);
+    for (size_t i = 0; i < threads->count; i++) {
+        const struct stopped_thread *thread = &threads->threads[i];
+        int state = atomic_load(&thread->state);
+        if (state == THREAD_GONE)
+            continue;
+        if (thread->stack_pointer == 0)
+            os_message("thread %d could not be stopped for the leak scan: blocks only it holds "
+                       "may be reported as leaks", (int)thread->tid);
+        ok &= heap_roots_add_thread(roots, thread->stack_pointer,
+                                    state == THREAD_STOPPED ? thread->thread_pointer : 0, map,
+                                    true);
+    }
+    return ok;
+}
+
+static void *map_array(size_t count, size_t size)
+{
+    return os_map(count ? count * size : 1);
+}
+
+bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
+                   pid_t skip_tid)
+{
+    memset(scan, 0, sizeof *scan);
+    struct range_list roots = {0}, libc_data = {0};
+    struct memory_map map = {0};
+    static struct thread_stop threads; /* kept: a late handler may still read it */
+    bool ok = heap_roots_add_modules(&roots, &libc_data);
+
+    live_table_lock_all();
+    size_t count = live_table_count_locked();
+    scan->capacity = count;
+    scan->blocks = map_array(count, sizeof *scan->blocks);
+    scan->classes = map_array(count, sizeof *scan->classes);
+    uint32_t *work = map_array(count, sizeof *work);
+    ok &= scan->blocks != NULL && scan->classes != NULL && work != NULL;
+    if (ok) {
+        scan->count = live_table_copy_locked(scan->blocks, count);
+        sort_by_address(scan->blocks, scan->count);
+        thread_stop_all(&threads, skip_tid);
+        ok = memory_map_read(&map);
+        if (ok) {
+            heap_roots_cut_allocator_state(&roots, &libc_data, &map);
+            ok = add_thread_roots(&roots, &threads, caller->stack, &map);
+        }
+        if (ok) {
+            const struct live_block *last = &scan->blocks[scan->count ? scan->count - 1 : 0];
+            struct marker marker = {
+                .blocks = scan->blocks,
+                .count = scan->count,
+                .tags = scan->classes,
+                .work = work,
+                .lowest = scan->count ? scan->blocks[0].address : 0,
+                .span = scan->count ? last->address + extent(last) - scan->blocks[0].address : 0,
+            };
+            classify(&marker, &roots, &threads, caller, &map);
+        }
+        thread_stop_resume(&threads);
+    }
+    if (ok) {
+        for (size_t i = 0; i < scan->count; i++) {
+            const struct live_block *block = &scan->blocks[i];
+            enum tag tag = scan->classes[i];
+            scan->classes[i] = tag == TAG_REACHABLE  ? CLASS_REACHABLE
+                               : tag == TAG_INDIRECT ? CLASS_INDIRECT
+                                                     : CLASS_LEAK;
+            if (tag == TAG_REACHABLE || (block->flags & BLOCK_IGNORED))
+                continue;
+            scan->unreachable++;
+            if (!(block->flags & BLOCK_WRITTEN_AT_EXIT))
+                live_table_add_flags_locked(block->address, BLOCK_WRITTEN_AT_EXIT);
+        }
+    }
+    live_table_unlock_all();
+    os_unmap(work, count ? count * sizeof *work : 1);
+    memory_map_release(&map);
+    range_list_release(&roots);
+    range_list_release(&libc_data);
+    if (!ok)
+        leak_scan_release(scan);
+    return ok;
+}
+
+void leak_scan_release(struct leak_scan *scan)
+{
+    size_t count = scan->capacity;
+    os_unmap(scan->blocks, count ? count * sizeof *scan->blocks : 1);
+    os_unmap(scan->classes, count ? count * sizeof *scan->classes : 1);
+    memset(scan, 0, sizeof *scan);
+}

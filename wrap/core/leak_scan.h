@@ -1,0 +1,43 @@
+/* leak_scan.h: which live blocks the program can still reach, as LeakSanitizer decides it:
+ * a block is reachable when a pointer to it (or into it) lies in a root (heap_roots.h) or
+ * in a reachable block; an unreachable block pointed to by another unreachable one is an
+ * indirect leak, any other unreachable block a (direct) leak. */
+#ifndef MALLOC_TRACE_LEAK_SCAN_H
+#define MALLOC_TRACE_LEAK_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "events.h"
+
+enum block_class { CLASS_REACHABLE, CLASS_LEAK, CLASS_INDIRECT };
+
+struct leak_scan {
+    struct live_block *blocks; /* every live block at the time of the scan, by address */
+    uint8_t *classes;          /* enum block_class of each */
+    size_t count;
+    size_t unreachable;        /* leaks and indirect leaks among the blocks not ignored */
+    size_t capacity;           /* blocks[] and classes[] were mapped for this many */
+};
+
+/* The roots of the thread that runs the scan, besides its thread-local storage: its stack
+ * from stack up (none when 0: at exit no frame of the exiting thread runs again) and a copy
+ * of its registers. */
+struct leak_scan_caller {
+    uintptr_t stack;
+    const void *registers;
+    size_t registers_size;
+};
+
+/* Stops the other threads (but skip_tid), classifies every live block and lets the threads
+ * go on. Each unreachable block that is not ignored
+ * and has no exit row yet gets BLOCK_WRITTEN_AT_EXIT in the live table; blocks[] keeps the
+ * flags from before. False when memory for the scan is refused (nothing is marked). */
+bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
+                   pid_t skip_tid);
+
+void leak_scan_release(struct leak_scan *scan);
+
+#endif

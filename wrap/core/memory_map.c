@@ -1,0 +1,186 @@
+/* memory_map.c: see memory_map.h. */
+#define _GNU_SOURCE
+#include "memory_map.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "os.h"
+
+#define CHUNK_SIZE 65536u
+
+/* syscall() sets errno: the caller's value is kept. */
+static int raw_open(const char *path)
+{
+    int saved = errno;
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    errno = saved;
+    return fd;
+}
+
+static long raw_read(int fd, char *buffer, size_t size)
+{
+    int saved = errno;
+    long got;
+    do
+        got = syscall(SYS_read, fd, buffer, size);
+    while (got < 0 && errno == EINTR);
+    errno = saved;
+    return got;
+}
+
+static void raw_close(int fd)
+{
+    int saved = errno;
+    syscall(SYS_close, fd);
+    errno = saved;
+}
+
+long memory_map_read_small_file(const char *path, char *buffer, size_t size)
+{
+    int fd = raw_open(path);
+    if (fd < 0)
+        return -1;
+    size_t used = 0;
+    long got = 1;
+    while (used < size - 1 && (got = raw_read(fd, buffer + used, size - 1 - used)) > 0)
+        used += (size_t)got;
+    raw_close(fd);
+    buffer[used] = '\0';
+    return got < 0 ? -1 : (long)used;
+}
+
+static bool push(struct memory_map *map, const struct mapping *mapping)
+{
+    if (map->count == map->capacity) {
+        size_t capacity = map->capacity ? map->capacity * 2 : 4096 / sizeof *mapping;
+        struct mapping *grown = os_map(capacity * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        if (map->count)
+            memcpy(grown, map->mappings, map->count * sizeof *grown);
+        os_unmap(map->mappings, map->capacity * sizeof *grown);
+        map->mappings = grown;
+        map->capacity = capacity;
+    }
+    map->mappings[map->count++] = *mapping;
+    return true;
+}
+
+static const char *parse_hex(const char *text, uintptr_t *out)
+{
+    uintptr_t value = 0;
+    for (;; text++) {
+        unsigned digit;
+        if (*text >= '0' && *text <= '9')
+            digit = (unsigned)(*text - '0');
+        else if (*text >= 'a' && *text <= 'f')
+            digit = (unsigned)(*text - 'a' + 10);
+        else
+            break;
+        value = value * 16 + digit;
+    }
+    *out = value;
+    return text;
+}
+
+/* One line: "START-END PERMS ...". */
+static bool parse_line(const char *line, struct mapping *out)
+{
+    const char *p = parse_hex(line, &out->start);
+    if (*p != '-')
+        return false;
+    p = parse_hex(p + 1, &out->end);
+    if (*p != ' ' || out->end <= out->start)
+        return false;
+    out->readable = p[1] == 'r';
+    out->writable = p[1] != '\0' && p[2] == 'w';
+    return true;
+}
+
+bool memory_map_read(struct memory_map *map)
+{
+    map->count = 0;
+    char *chunk = os_map(CHUNK_SIZE);
+    if (chunk == NULL)
+        return false;
+    int fd = raw_open("/proc/self/maps");
+    bool ok = fd >= 0;
+    size_t kept = 0; /* bytes of an unfinished line at the start of chunk */
+    while (ok) {
+        long got = raw_read(fd, chunk + kept, CHUNK_SIZE - 1 - kept);
+        if (got <= 0) {
+            ok = got == 0;
+            break;
+        }
+        size_t used = kept + (size_t)got;
+        chunk[used] = '\0';
+        char *line = chunk;
+        char *newline;
+        while (ok && (newline = memchr(line, '\n', used - (size_t)(line - chunk))) != NULL) {
+            *newline = '\0';
+            struct mapping mapping;
+            if (parse_line(line, &mapping))
+                ok = push(map, &mapping);
+            line = newline + 1;
+        }
+        kept = used - (size_t)(line - chunk);
+        memmove(chunk, line, kept);
+        if (kept == CHUNK_SIZE - 1)
+            kept = 0; /* a line this long is no mapping line */
+    }
+    if (fd >= 0)
+        raw_close(fd);
+    os_unmap(chunk, CHUNK_SIZE);
+    if (!ok)
+        map->count = 0;
+    return ok && map->count > 0;
+}
+
+const struct mapping *memory_map_find(const struct memory_map *map, uintptr_t address)
+{
+    size_t low = 0, high = map->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (map->mappings[middle].end <= address)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low < map->count && map->mappings[low].start <= address)
+        return &map->mappings[low];
+    return NULL;
+}
+
+void memory_map_for_each_readable(const struct memory_map *map, uintptr_t start, uintptr_t end,
+                                  void (*visit)(uintptr_t start, uintptr_t end, void *context),
+                                  void *context)
+{
+    size_t low = 0, high = map->count;
+    while (low < high) { /* the first mapping that ends after start */
+        size_t middle = low + (high - low) / 2;
+        if (map->mappings[middle].end <= start)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    for (size_t i = low; i < map->count && map->mappings[i].start < end; i++) {
+        const struct mapping *mapping = &map->mappings[i];
+        if (!mapping->readable)
+            continue;
+        uintptr_t from = mapping->start > start ? mapping->start : start;
+        uintptr_t to = mapping->end < end ? mapping->end : end;
+        if (from < to)
+            visit(from, to, context);
+    }
+}
+
+void memory_map_release(struct memory_map *map)
+{
+    os_unmap(map->mappings, map->capacity * sizeof *map->mappings);
+    map->mappings = NULL;
+    map->count = map->capacity = 0;
+}

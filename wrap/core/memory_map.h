@@ -1,0 +1,49 @@
+/* memory_map.h: the process's mappings as /proc/self/maps lists them, read with raw system
+ * calls only: the leak scan reads them while other threads are stopped, possibly inside
+ * malloc or stdio with their locks held. */
+#ifndef MALLOC_TRACE_MEMORY_MAP_H
+#define MALLOC_TRACE_MEMORY_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mapping {
+    uintptr_t start;
+    uintptr_t end;
+    bool readable;
+    bool writable;
+};
+
+struct memory_map {
+    struct mapping *mappings; /* by address, from os_map */
+    size_t count;
+    size_t capacity;
+};
+
+/* Reads /proc/self/maps; false (with the map empty) when it cannot be read. */
+bool memory_map_read(struct memory_map *map);
+
+/* The mapping that contains address, or NULL. */
+const struct mapping *memory_map_find(const struct memory_map *map, uintptr_t address);
+
+/* Calls visit for each readable piece of [start, end), in address order. */
+void memory_map_for_each_readable(const struct memory_map *map, uintptr_t start, uintptr_t end,
+                                  void (*visit)(uintptr_t start, uintptr_t end, void *context),
+                                  void *context);
+
+void memory_map_release(struct memory_map *map);
+
+/* The word at address, which lies in a readable mapping: the program's memory, read while
+ * it may change (a thread that could not be stopped), never seen by a sanitizer. */
+__attribute__((no_sanitize("address", "thread"))) static inline uintptr_t
+memory_map_load_word(uintptr_t address)
+{
+    return *(const volatile uintptr_t *)address; // NOLINT(performance-no-int-to-ptr)
+}
+
+/* Reads at most size - 1 bytes of a (small, /proc) file into buffer, NUL-terminated, with raw
+ * system calls; returns the length, or -1. */
+long memory_map_read_small_file(const char *path, char *buffer, size_t size);
+
+#endif
