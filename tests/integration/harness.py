@@ -162,12 +162,6 @@ def assert_expected_rows(run_result, program, rows=None):
     return remaining
 
 
-def without_thread_storage(rows):
-    """Drops the blocks of pthread_create's thread-local storage, which libc keeps allocated
-    (cached for new threads): reachable, not leaks, once reachability exists."""
-    return [r for r in rows if not any("_dl_allocate_tls" in f["f"] for f in r["stack"])]
-
-
 def build_shared(source, output_name, defines=()):
     """Builds tests/programs/SOURCE as a shared library named output_name in WORK."""
     output = os.path.join(WORK, output_name)

@@ -4,7 +4,7 @@ import os
 import re
 
 from harness import (WORK, assert_expected_rows, build, check, equal, program_frames,
-                     read_trace, run, without_thread_storage)
+                     read_trace, run)
 
 
 def fork_with_pid_files_in(form):
@@ -82,7 +82,7 @@ def threads_in(form):
     equal(result.stderr, "", "stderr")
     equal(len(result.expected), 20, "EXPECT lines")
     equal(len({e["thread_id"] for e in result.expected}), 4, "threads")
-    others = assert_expected_rows(result, program, without_thread_storage(result.rows()))
+    others = assert_expected_rows(result, program, result.rows())
     # Rows from the workers' loops would be blocks lost or frees misattributed.
     strays = [r for r in others if "worker" in program_frames(r, program)]
     equal(strays, [], "rows from the workers' loops")
@@ -105,7 +105,7 @@ def exit_from_thread_in(form):
     result = run(program, form, args=["exit"], timeout=120)
     equal(result.returncode, 7, "exit status")
     equal(result.stderr, "", "stderr")
-    rows = without_thread_storage(result.rows())
+    rows = result.rows()
     leaked = {e["address"] for e in result.expected}
     found = {r["address"] for r in rows if r["function"] == "leak"}
     check(leaked <= found, f"leaks not written: {sorted(leaked - found)}")

@@ -33,26 +33,21 @@ bool range_list_add(struct range_list *list, uintptr_t start, uintptr_t end)
 {
     if (start >= end)
         return true;
-    if (list->count == list->capacity) {
-        size_t capacity = list->capacity ? list->capacity * 2 : 4096 / sizeof *list->ranges;
-        struct address_range *grown = os_map(capacity * sizeof *grown);
-        if (grown == NULL)
-            return false;
-        if (list->count)
-            memcpy(grown, list->ranges, list->count * sizeof *grown);
-        os_unmap(list->ranges, list->capacity * sizeof *grown);
-        list->ranges = grown;
-        list->capacity = capacity;
-    }
-    list->ranges[list->count++] = (struct address_range){start, end};
+    if (list->storage.item_size == 0)
+        mapped_array_init(&list->storage, sizeof(struct address_range));
+    struct address_range range = {start, end};
+    if (!mapped_array_push(&list->storage, &range))
+        return false;
+    list->ranges = list->storage.items;
+    list->count = list->storage.count;
     return true;
 }
 
 void range_list_release(struct range_list *list)
 {
-    os_unmap(list->ranges, list->capacity * sizeof *list->ranges);
+    mapped_array_release(&list->storage);
     list->ranges = NULL;
-    list->count = list->capacity = 0;
+    list->count = 0;
 }
 
 struct tls_layout {
@@ -205,6 +200,40 @@ static struct tls_layout read_tls_layout(void)
         found.tcb_size = *tcb_size;
     layout = found;
     return layout;
+}
+
+/* glibc puts a thread's control block (struct pthread) at the top of the thread's stack
+ * mapping, 64-byte aligned, and it begins with two pointers to itself (tcbhead_t's tcb, at
+ * 0, and self, two words on): a signature no other memory has by chance. */
+static uintptr_t control_block_at_top(const struct mapping *mapping, size_t tcb_size)
+{
+    /* From the top down: the size libc reports may be a guess (a static program). */
+    for (uintptr_t candidate = (mapping->end - 64) & ~(uintptr_t)63;
+         candidate >= mapping->start && mapping->end - candidate <= tcb_size + 4096;
+         candidate -= 64) {
+        if (memory_map_load_word(candidate) == candidate
+            && memory_map_load_word(candidate + 2 * sizeof(uintptr_t)) == candidate)
+            return candidate;
+    }
+    return 0;
+}
+
+bool heap_roots_add_control_blocks(struct range_list *roots, const struct memory_map *map)
+{
+    struct tls_layout tls = read_tls_layout();
+    bool ok = true;
+    for (size_t i = 0; i < map->count; i++) {
+        const struct mapping *mapping = &map->mappings[i];
+        if (!mapping->readable || !mapping->writable
+            || mapping->end - mapping->start < tls.tcb_size + 64)
+            continue;
+        uintptr_t block = control_block_at_top(mapping, tls.tcb_size);
+        if (block != 0) {
+            uintptr_t end = block + tls.tcb_size;
+            ok &= range_list_add(roots, block, end < mapping->end ? end : mapping->end);
+        }
+    }
+    return ok;
 }
 
 bool heap_roots_add_thread(struct range_list *roots, uintptr_t stack_pointer,

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mapped_array.h"
 #include "memory_map.h"
 
 struct address_range {
@@ -15,9 +16,9 @@ struct address_range {
 };
 
 struct range_list {
-    struct address_range *ranges; /* from os_map */
+    struct address_range *ranges;
     size_t count;
-    size_t capacity;
+    struct mapped_array storage; /* zero-filled before first use */
 };
 
 /* False when the kernel refuses memory. */
@@ -33,6 +34,11 @@ bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_da
  * that block's size is not a multiple of 16. Found by its pointer to the top chunk. */
 void heap_roots_cut_allocator_state(struct range_list *roots, const struct range_list *libc_data,
                                     const struct memory_map *map);
+
+/* The control block of every glibc thread whose stack glibc allocated, running or exited
+ * (glibc keeps the stacks of exited threads for new ones, with their thread-local storage
+ * blocks allocated): libc's own pointers to its TLS blocks, whatever the thread does. */
+bool heap_roots_add_control_blocks(struct range_list *roots, const struct memory_map *map);
 
 /* A thread's stack above stack_pointer (and the red zone below it, for a thread stopped
  * anywhere) and its static TLS around thread_pointer (either 0 when unknown). */

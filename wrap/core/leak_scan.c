@@ -22,37 +22,37 @@ struct marker {
     uintptr_t lowest;       /* the first block's address */
     uintptr_t span;         /* from lowest to the end of the last block */
     uint8_t tag;            /* given to the blocks found */
+    bool careful;           /* a thread runs on: read memory through the kernel */
     size_t self;            /* the block being scanned: pointers to itself do not count */
 };
 
-/* Heap sort: no allocation, no recursion, n log n for a million blocks. */
-static void sift_down(struct live_block *blocks, size_t root, size_t count)
+/* LSD radix sort by address, a byte at a time (a pass whose byte is the same everywhere is
+ * skipped): linear in the blocks, where a comparison sort of a million 40-byte records
+ * took most of the scan's time. False when the kernel refuses the second buffer. */
+static bool sort_by_address(struct live_block *blocks, size_t count)
 {
-    for (;;) {
-        size_t child = root * 2 + 1;
-        if (child >= count)
-            return;
-        if (child + 1 < count && blocks[child + 1].address > blocks[child].address)
-            child++;
-        if (blocks[root].address >= blocks[child].address)
-            return;
-        struct live_block swap = blocks[root];
-        blocks[root] = blocks[child];
-        blocks[child] = swap;
-        root = child;
+    struct live_block *other = os_map(count ? count * sizeof *other : 1);
+    if (other == NULL)
+        return false;
+    struct live_block *from = blocks, *to = other;
+    for (unsigned shift = 0; shift < sizeof(uintptr_t) * 8; shift += 8) {
+        size_t buckets[257] = {0};
+        for (size_t i = 0; i < count; i++)
+            buckets[((from[i].address >> shift) & 0xff) + 1]++;
+        if (count == 0 || buckets[((from[0].address >> shift) & 0xff) + 1] == count)
+            continue;
+        for (unsigned digit = 1; digit < 257; digit++)
+            buckets[digit] += buckets[digit - 1];
+        for (size_t i = 0; i < count; i++)
+            to[buckets[(from[i].address >> shift) & 0xff]++] = from[i];
+        struct live_block *swap = from;
+        from = to;
+        to = swap;
     }
-}
-
-static void sort_by_address(struct live_block *blocks, size_t count)
-{
-    for (size_t i = count / 2; i-- > 0;)
-        sift_down(blocks, i, count);
-    for (size_t end = count; end-- > 1;) {
-        struct live_block swap = blocks[0];
-        blocks[0] = blocks[end];
-        blocks[end] = swap;
-        sift_down(blocks, 0, end);
-    }
+    if (from != blocks)
+        memcpy(blocks, from, count * sizeof *blocks);
+    os_unmap(other, count ? count * sizeof *other : 1);
+    return true;
 }
 
 static uint64_t extent(const struct live_block *block)
@@ -77,21 +77,39 @@ static size_t block_containing(const struct marker *marker, uintptr_t value)
     return value - block->address < extent(block) ? low - 1 : SIZE_MAX;
 }
 
-/* Every aligned word of [start, end) taken as a pointer. */
+static void mark_value(struct marker *marker, uintptr_t value)
+{
+    if (value - marker->lowest >= marker->span)
+        return;
+    size_t found = block_containing(marker, value);
+    if (found == SIZE_MAX || found == marker->self || marker->tags[found] != TAG_NONE)
+        return;
+    marker->tags[found] = marker->tag;
+    if (marker->tag == TAG_REACHABLE)
+        marker->work[marker->work_count++] = (uint32_t)found;
+}
+
+/* Every aligned word of [start, end) taken as a pointer. With a thread left running (one
+ * that blocks the stop signal), memory may be unmapped under the scan: it is then copied
+ * through the kernel, a page at a time, and what fails to copy is skipped. */
 static void scan_words(uintptr_t start, uintptr_t end, void *context)
 {
     struct marker *marker = context;
     uintptr_t word = (start + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
-    for (; word < end && end - word >= sizeof(uintptr_t); word += sizeof(uintptr_t)) {
-        uintptr_t value = memory_map_load_word(word);
-        if (value - marker->lowest >= marker->span)
-            continue;
-        size_t found = block_containing(marker, value);
-        if (found == SIZE_MAX || found == marker->self || marker->tags[found] != TAG_NONE)
-            continue;
-        marker->tags[found] = marker->tag;
-        if (marker->tag == TAG_REACHABLE)
-            marker->work[marker->work_count++] = (uint32_t)found;
+    if (!marker->careful) {
+        for (; word < end && end - word >= sizeof(uintptr_t); word += sizeof(uintptr_t))
+            mark_value(marker, memory_map_load_word(word));
+        return;
+    }
+    uintptr_t copy[512];
+    while (word < end && end - word >= sizeof(uintptr_t)) {
+        size_t bytes = (end - word) / sizeof(uintptr_t) * sizeof(uintptr_t);
+        if (bytes > sizeof copy)
+            bytes = sizeof copy;
+        size_t copied = memory_map_copy(word, copy, bytes);
+        for (size_t i = 0; i < copied / sizeof(uintptr_t); i++)
+            mark_value(marker, copy[i]);
+        word += bytes;
     }
 }
 
@@ -175,6 +193,14 @@ static bool add_thread_roots(struct range_list *roots, const struct thread_stop 
     return ok;
 }
 
+static bool any_thread_running(const struct thread_stop *threads)
+{
+    for (size_t i = 0; i < threads->count; i++)
+        if (atomic_load(&threads->threads[i].state) == THREAD_UNREACHED)
+            return true;
+    return false;
+}
+
 static void *map_array(size_t count, size_t size)
 {
     return os_map(count ? count * size : 1);
@@ -198,12 +224,15 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     ok &= scan->blocks != NULL && scan->classes != NULL && work != NULL;
     if (ok) {
         scan->count = live_table_copy_locked(scan->blocks, count);
-        sort_by_address(scan->blocks, scan->count);
+        ok = sort_by_address(scan->blocks, scan->count);
+    }
+    if (ok) {
         thread_stop_all(&threads, skip_tid);
         ok = memory_map_read(&map);
         if (ok) {
             heap_roots_cut_allocator_state(&roots, &libc_data, &map);
-            ok = add_thread_roots(&roots, &threads, caller->stack, &map);
+            ok = add_thread_roots(&roots, &threads, caller->stack, &map)
+                 && heap_roots_add_control_blocks(&roots, &map);
         }
         if (ok) {
             const struct live_block *last = &scan->blocks[scan->count ? scan->count - 1 : 0];
@@ -214,6 +243,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
                 .work = work,
                 .lowest = scan->count ? scan->blocks[0].address : 0,
                 .span = scan->count ? last->address + extent(last) - scan->blocks[0].address : 0,
+                .careful = any_thread_running(&threads),
             };
             classify(&marker, &roots, &threads, caller, &map);
         }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "os.h"
@@ -53,20 +54,29 @@ long memory_map_read_small_file(const char *path, char *buffer, size_t size)
     return got < 0 ? -1 : (long)used;
 }
 
+size_t memory_map_copy(uintptr_t address, void *out, size_t size)
+{
+    struct iovec local = {out, size};
+    struct iovec remote = {(void *)address, size}; // NOLINT(performance-no-int-to-ptr)
+    int saved = errno;
+    ssize_t copied = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    bool refused = copied < 0 && errno != EFAULT; /* a sandbox (seccomp) forbids the call */
+    errno = saved;
+    if (refused) {
+        uintptr_t *words = out;
+        for (size_t i = 0; i < size / sizeof(uintptr_t); i++)
+            words[i] = memory_map_load_word(address + i * sizeof(uintptr_t));
+        return size / sizeof(uintptr_t) * sizeof(uintptr_t);
+    }
+    return copied > 0 ? (size_t)copied : 0;
+}
+
 static bool push(struct memory_map *map, const struct mapping *mapping)
 {
-    if (map->count == map->capacity) {
-        size_t capacity = map->capacity ? map->capacity * 2 : 4096 / sizeof *mapping;
-        struct mapping *grown = os_map(capacity * sizeof *grown);
-        if (grown == NULL)
-            return false;
-        if (map->count)
-            memcpy(grown, map->mappings, map->count * sizeof *grown);
-        os_unmap(map->mappings, map->capacity * sizeof *grown);
-        map->mappings = grown;
-        map->capacity = capacity;
-    }
-    map->mappings[map->count++] = *mapping;
+    if (!mapped_array_push(&map->storage, mapping))
+        return false;
+    map->mappings = map->storage.items;
+    map->count = map->storage.count;
     return true;
 }
 
@@ -103,8 +113,8 @@ static bool parse_line(const char *line, struct mapping *out)
 
 bool memory_map_read(struct memory_map *map)
 {
-    map->count = 0;
-    char *chunk = os_map(CHUNK_SIZE);
+    memory_map_release(map);
+    char *chunk = map->chunk = os_map(CHUNK_SIZE);
     if (chunk == NULL)
         return false;
     int fd = raw_open("/proc/self/maps");
@@ -134,7 +144,6 @@ bool memory_map_read(struct memory_map *map)
     }
     if (fd >= 0)
         raw_close(fd);
-    os_unmap(chunk, CHUNK_SIZE);
     if (!ok)
         map->count = 0;
     return ok && map->count > 0;
@@ -180,7 +189,11 @@ void memory_map_for_each_readable(const struct memory_map *map, uintptr_t start,
 
 void memory_map_release(struct memory_map *map)
 {
-    os_unmap(map->mappings, map->capacity * sizeof *map->mappings);
+    if (map->storage.item_size == 0)
+        mapped_array_init(&map->storage, sizeof(struct mapping));
+    mapped_array_release(&map->storage);
+    os_unmap(map->chunk, CHUNK_SIZE);
+    map->chunk = NULL;
     map->mappings = NULL;
-    map->count = map->capacity = 0;
+    map->count = 0;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mapped_array.h"
+
 struct mapping {
     uintptr_t start;
     uintptr_t end;
@@ -16,12 +18,15 @@ struct mapping {
 };
 
 struct memory_map {
-    struct mapping *mappings; /* by address, from os_map */
+    struct mapping *mappings; /* by address */
     size_t count;
-    size_t capacity;
+    struct mapped_array storage; /* of mappings, and the buffer the file was read through */
+    char *chunk;
 };
 
-/* Reads /proc/self/maps; false (with the map empty) when it cannot be read. */
+/* Reads /proc/self/maps into a map that is zero-filled or released; false (with the map
+ * empty) when it cannot be read. The memory it takes for that stays mapped until
+ * memory_map_release, so the map lists no memory that is gone. */
 bool memory_map_read(struct memory_map *map);
 
 /* The mapping that contains address, or NULL. */
@@ -41,6 +46,11 @@ memory_map_load_word(uintptr_t address)
 {
     return *(const volatile uintptr_t *)address; // NOLINT(performance-no-int-to-ptr)
 }
+
+/* Copies size bytes at address into out through the kernel (process_vm_readv), which
+ * fails instead of faulting on memory another thread just unmapped; returns the bytes
+ * copied. Where a sandbox refuses the call, reads the words directly. */
+size_t memory_map_copy(uintptr_t address, void *out, size_t size);
 
 /* Reads at most size - 1 bytes of a (small, /proc) file into buffer, NUL-terminated, with raw
  * system calls; returns the length, or -1. */
