@@ -205,14 +205,31 @@ static struct tls_layout read_tls_layout(void)
 /* glibc puts a thread's control block (struct pthread) at the top of the thread's stack
  * mapping, 64-byte aligned, and it begins with two pointers to itself (tcbhead_t's tcb, at
  * 0, and self, two words on): a signature no other memory has by chance. */
+static bool is_control_block(uintptr_t candidate)
+{
+    return memory_map_load_word(candidate) == candidate
+           && memory_map_load_word(candidate + 2 * sizeof(uintptr_t)) == candidate;
+}
+
 static uintptr_t control_block_at_top(const struct mapping *mapping, size_t tcb_size)
 {
     /* From the top down: the size libc reports may be a guess (a static program). */
     for (uintptr_t candidate = (mapping->end - 64) & ~(uintptr_t)63;
          candidate >= mapping->start && mapping->end - candidate <= tcb_size + 4096;
          candidate -= 64) {
-        if (memory_map_load_word(candidate) == candidate
-            && memory_map_load_word(candidate + 2 * sizeof(uintptr_t)) == candidate)
+        if (is_control_block(candidate))
+            return candidate;
+    }
+    return 0;
+}
+
+/* The first control block above stack_pointer in its mapping, or 0. */
+static uintptr_t control_block_above(uintptr_t stack_pointer, const struct mapping *stack)
+{
+    for (uintptr_t candidate = (stack_pointer + 63) & ~(uintptr_t)63;
+         candidate < stack->end && stack->end - candidate >= 3 * sizeof(uintptr_t);
+         candidate += 64) {
+        if (is_control_block(candidate))
             return candidate;
     }
     return 0;
@@ -250,6 +267,8 @@ bool heap_roots_add_thread(struct range_list *roots, uintptr_t stack_pointer,
         /* A thread of glibc's has its control block at the top of its stack's mapping, which
          * may have merged with the anonymous memory above it: stop there. */
         uintptr_t to = stack->end;
+        if (thread_pointer == 0) /* a thread that was not stopped: look for the block */
+            thread_pointer = control_block_above(stack_pointer, stack);
         if (thread_pointer > stack_pointer && thread_pointer < stack->end
             && stack->end - thread_pointer > tls.tcb_size)
             to = thread_pointer + tls.tcb_size;

@@ -42,6 +42,8 @@ static void raw_close(int fd)
 
 long memory_map_read_small_file(const char *path, char *buffer, size_t size)
 {
+    if (size == 0)
+        return -1;
     int fd = raw_open(path);
     if (fd < 0)
         return -1;
