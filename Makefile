@@ -17,9 +17,11 @@ PKG_CONFIG ?= pkg-config
 WARNINGS := -Wall -Wextra -Werror
 # -fno-builtin: the compiler must not turn our code into calls to what we intercept.
 # initial-exec TLS: thread-locals that never allocate. No sibling calls: the stack capture
-# counts a fixed number of tracer frames (wrap/core/backtrace.h).
+# counts a fixed number of tracer frames (wrap/core/backtrace.h), and with frame pointers
+# kept the frame-pointer unwinder (MALLOC_TRACE_UNWIND=fp) walks through them.
 TRACER_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
-	-fno-builtin -fno-optimize-sibling-calls -fexceptions -pthread $(WARNINGS)
+	-fno-builtin -fno-optimize-sibling-calls -fno-omit-frame-pointer -fexceptions -pthread \
+	$(WARNINGS)
 
 C_WRAPPED := malloc calloc realloc reallocarray free posix_memalign aligned_alloc memalign \
 	valloc pvalloc strdup strndup wcsdup realpath getcwd get_current_dir_name getline \

@@ -37,7 +37,8 @@ def build(stage, work):
     programs = {}
     for name in ("alloc", "flush", "leak_scan"):
         source = os.path.join(HERE, f"{name}.c")
-        common = ["gcc", "-O2", "-g", "-pthread", "-I", os.path.join(stage, "include"), source]
+        common = ["gcc", "-O2", "-g", "-fno-omit-frame-pointer", "-pthread", "-I",
+                  os.path.join(stage, "include"), source]
         plain = os.path.join(work, name)
         subprocess.run(common + ["-o", plain], check=True)
         wrap = plain + ".wrap"
@@ -57,7 +58,10 @@ def variants(programs, stage, work, name):
            ("malloc-trace preload", [programs[name]["plain"]],
             dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))),
            ("malloc-trace wrap", [programs[name]["wrap"]], base),
-           ("malloc-trace wrap -static", [programs[name]["static"]], base)]
+           ("malloc-trace wrap -static", [programs[name]["static"]], base),
+           # The program keeps frame pointers (it is built so): the opt-in walk of them.
+           ("malloc-trace wrap, unwind fp", [programs[name]["wrap"]],
+            dict(base, MALLOC_TRACE_UNWIND="fp"))]
     if shutil.which("heaptrack"):
         out.append(("heaptrack", ["heaptrack", "-o", os.path.join(work, "heaptrack.out"),
                                   programs[name]["plain"]], base))

@@ -119,6 +119,36 @@ def test_depth_limits_frames():
     equal([f["f"] for f in row["stack"]], ["malloc", "leaf", "middle"], "frames")
 
 
+def program_frames_to_main(row):
+    names = []
+    for frame in row["stack"]:
+        names.append(frame["f"])
+        if frame["f"] == "main":
+            break
+    return names
+
+
+def test_frame_pointer_unwinder_gives_the_same_frames():
+    # Every call of events.c comes from the program (built at -O0: with frame pointers) and
+    # in the wrap forms enters the tracer directly: the walk gives libunwind's frames.
+    for form in ("wrap", "static"):
+        program = build("events.c", form)
+        walked = run(program, form, env={"MALLOC_TRACE_UNWIND": "fp"})
+        unwound = run(program, form)
+        equal((walked.returncode, walked.stderr), (0, ""), f"exit status, stderr ({form})")
+        equal(len(walked.expected), len(unwound.expected), "EXPECT lines")
+        for mine, theirs in zip(walked.expected, unwound.expected):
+            row = next(r for r in walked.rows() if r["address"] == mine["address"])
+            other = next(r for r in unwound.rows() if r["address"] == theirs["address"])
+            check(len(row["stack"]) > 2, f"frames of {mine}")
+            equal(program_frames_to_main(row), program_frames_to_main(other),
+                  f"frames of {mine['kind']} {mine['size']} ({form})")
+    result = run(build("leaker.c", "preload"), "preload", args=["0", "0", "0"],
+                 env={"MALLOC_TRACE_UNWIND": "dwarf"})
+    equal(result.stderr, "malloc-trace: MALLOC_TRACE_UNWIND: 'dwarf' is neither libunwind nor "
+          "fp; using libunwind\n", "a bad value")
+
+
 def test_unsymbolized_frames_name_module_and_offset():
     for form in ("wrap", "static"):
         program = build("leaker.c", form)

@@ -145,7 +145,8 @@ static void test_parse_unsigned(void)
 
 static const char *const variable_names[] = {"out_file_path", "out_file_max_size",
                                              "malloc_second_peremption", "MALLOC_TRACE_DEPTH",
-                                             "MALLOC_TRACE_SYMBOLS", "MALLOC_TRACE_REACHABLE"};
+                                             "MALLOC_TRACE_SYMBOLS", "MALLOC_TRACE_REACHABLE",
+                                             "MALLOC_TRACE_UNWIND"};
 #define VARIABLE_COUNT (sizeof variable_names / sizeof *variable_names)
 
 /* The environment of one scenario: a value (or NULL: unset) per variable. */
@@ -165,7 +166,7 @@ static const char *table_lookup(const char *name)
     return NULL;
 }
 
-enum { PATH, MAX_SIZE, PERIOD, DEPTH, SYMBOLS, REACHABLE };
+enum { PATH, MAX_SIZE, PERIOD, DEPTH, SYMBOLS, REACHABLE, UNWIND };
 
 static void set_table(const char *path, const char *max_size, const char *period,
                       const char *depth, const char *symbols)
@@ -204,6 +205,41 @@ static void check_defaults_except(const struct settings *s, int except)
         CHECK_EQ_U64(s->symbols, true);
     if (except != REACHABLE)
         CHECK_EQ_U64(s->reachable, false);
+    if (except != UNWIND)
+        CHECK_EQ_U64(s->frame_pointers, false);
+}
+
+/* set_table leaves MALLOC_TRACE_UNWIND unset; this test sets it, then unsets it. */
+static void test_load_unwind(void)
+{
+    struct settings s;
+    set_table(NULL, NULL, NULL, NULL, NULL);
+    table[UNWIND] = "fp";
+    char *messages = load(&s);
+    CHECK_EQ_U64(s.frame_pointers, true);
+    check_defaults_except(&s, UNWIND);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    table[UNWIND] = "libunwind";
+    messages = load(&s);
+    check_defaults_except(&s, -1);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    static const char *const refused[] = {"FP", "", "dwarf", "fp ", "libunwind2"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        table[UNWIND] = refused[i];
+        messages = load(&s);
+        check_defaults_except(&s, -1);
+        char expected[128];
+        snprintf(expected, sizeof expected,
+                 "malloc-trace: MALLOC_TRACE_UNWIND: '%s' is neither libunwind nor fp; using "
+                 "libunwind\n", refused[i]);
+        CHECK_EQ_STR(messages, expected);
+        free(messages);
+    }
+    table[UNWIND] = NULL;
 }
 
 /* set_table leaves MALLOC_TRACE_REACHABLE unset; this test sets it, then unsets it. */
@@ -400,8 +436,10 @@ static void test_load_all_invalid(void)
     struct settings s;
     set_table("", "12abc", "0", "1000", "true");
     table[REACHABLE] = "on";
+    table[UNWIND] = "frames";
     char *messages = load(&s);
     table[REACHABLE] = NULL;
+    table[UNWIND] = NULL;
     check_defaults_except(&s, -1);
     if (CHECK_EQ_U64(check_count_lines(messages), VARIABLE_COUNT)) {
         for (unsigned i = 0; i < VARIABLE_COUNT; i++) {
@@ -444,5 +482,6 @@ int main(void)
     RUN_TEST(test_load_invalid_keeps_defaults);
     RUN_TEST(test_load_all_invalid);
     RUN_TEST(test_load_reachable);
+    RUN_TEST(test_load_unwind);
     return check_exit_status();
 }

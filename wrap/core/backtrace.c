@@ -1,7 +1,9 @@
 /* backtrace.c: see backtrace.h. */
+#define _GNU_SOURCE
 #include "backtrace.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <unwind.h>
 
@@ -15,6 +17,10 @@ typedef int unw_set_caching_policy_fn(void *address_space, int policy);
 
 /* libunwind loaded at run time, in the dynamic wrap form only (see backtrace.h). */
 static unw_backtrace_fn *loaded_unw_backtrace;
+static bool walk_frame_pointers;
+/* The top of the calling thread's stack, found on its first frame-pointer walk (0: not yet;
+ * 1: unknown, no walk). */
+static __thread uintptr_t stack_top __attribute__((tls_model("initial-exec")));
 
 struct libgcc_walk {
     void **frames;
@@ -49,6 +55,48 @@ __attribute__((noinline)) static uint32_t loaded_libunwind_backtrace(void **fram
     return count > 0 ? (uint32_t)count : 0;
 }
 
+/* Inside a hook, whose guard lets pthread_getattr_np allocate straight through. */
+static uintptr_t find_stack_top(void)
+{
+    pthread_attr_t attributes;
+    void *low;
+    size_t size;
+    uintptr_t top = 1;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        if (pthread_attr_getstack(&attributes, &low, &size) == 0)
+            top = (uintptr_t)low + size;
+        pthread_attr_destroy(&attributes);
+    }
+    return top;
+}
+
+/* Follows the saved frame pointers (each frame: the caller's frame pointer, then the return
+ * address) while they go up the stack and stay below its top: a frame that keeps no frame
+ * pointer (libc's) ends the walk or adds a wrong frame, never a read out of the stack. The
+ * first entry stands for this function's own frame, as with the other unwinders. */
+__attribute__((noinline)) static uint32_t frame_pointer_backtrace(void **frames, uint32_t max)
+{
+    if (stack_top == 0)
+        stack_top = find_stack_top();
+    const uintptr_t *frame = __builtin_frame_address(0);
+    uint32_t count = 0;
+    if (max > 0)
+        frames[count++] = (void *)(uintptr_t)frame_pointer_backtrace; // NOLINT(performance-no-int-to-ptr)
+    while (count < max && (uintptr_t)frame % sizeof(uintptr_t) == 0
+           && (uintptr_t)frame + 2 * sizeof(uintptr_t) <= stack_top) {
+        uintptr_t return_address = frame[1];
+        if (return_address == 0)
+            break;
+        frames[count++] = (void *)return_address; // NOLINT(performance-no-int-to-ptr)
+        const uintptr_t *caller = (const uintptr_t *)frame[0]; // NOLINT(performance-no-int-to-ptr)
+        if (caller <= frame)
+            break;
+        frame = caller;
+    }
+    __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
+    return count;
+}
+
 /* RTLD_LOCAL: libunwind's own _Unwind_* must not interpose on libgcc's for the program.
  * The names are those of libunwind 1.x's local-only x86_64 build (UNW_LOCAL_ONLY). */
 static void load_libunwind(void)
@@ -66,8 +114,9 @@ static void load_libunwind(void)
         set_caching_policy(*local_address_space, 2 /* UNW_CACHE_PER_THREAD */);
 }
 
-void backtrace_init(void)
+void backtrace_init(bool frame_pointers)
 {
+    walk_frame_pointers = frame_pointers;
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
     else
@@ -82,7 +131,8 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
     if (wanted > BACKTRACE_MAX_FRAMES)
         wanted = BACKTRACE_MAX_FRAMES;
-    int got = malloc_trace_libunwind_backtrace ? malloc_trace_libunwind_backtrace(all, (int)wanted)
+    int got = walk_frame_pointers             ? (int)frame_pointer_backtrace(all, wanted)
+              : malloc_trace_libunwind_backtrace ? malloc_trace_libunwind_backtrace(all, (int)wanted)
               : loaded_unw_backtrace           ? (int)loaded_libunwind_backtrace(all, wanted)
                                                : (int)libgcc_backtrace(all, wanted);
     uint32_t count = 0;

@@ -2,6 +2,7 @@
 #ifndef MALLOC_TRACE_BACKTRACE_H
 #define MALLOC_TRACE_BACKTRACE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Frames of the tracer between the unwinder and the program: the unwinder's entry, the
@@ -10,8 +11,9 @@
 #define BACKTRACE_TRACER_FRAMES 4u
 #define BACKTRACE_MAX_FRAMES (256u + BACKTRACE_TRACER_FRAMES)
 
-/* Picks the unwinder and warms it up (it may allocate: call under the guard). */
-void backtrace_init(void);
+/* Picks the unwinder and warms it up (it may allocate: call under the guard): libunwind
+ * (or libgcc's), or a walk of the frame-pointer chain when frame_pointers is set. */
+void backtrace_init(bool frame_pointers);
 
 /* Stores at most max return addresses, innermost first, starting with the caller of the
  * intercepted function, and returns how many. Must be called directly by a core hook that

@@ -80,6 +80,7 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
     out->depth = DEFAULT_DEPTH;
     out->symbols = true;
     out->reachable = false;
+    out->frame_pointers = false;
 
     if ((text = lookup("out_file_path")) != NULL) {
         size_t length = strlen(text);
@@ -103,4 +104,11 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
                    text, SETTINGS_MAX_DEPTH, DEFAULT_DEPTH);
     load_switch(lookup, "MALLOC_TRACE_SYMBOLS", &out->symbols);
     load_switch(lookup, "MALLOC_TRACE_REACHABLE", &out->reachable);
+    if ((text = lookup("MALLOC_TRACE_UNWIND")) != NULL) {
+        if (strcmp(text, "fp") == 0)
+            out->frame_pointers = true;
+        else if (strcmp(text, "libunwind") != 0)
+            os_message("MALLOC_TRACE_UNWIND: '%.64s' is neither libunwind nor fp; using libunwind",
+                       text);
+    }
 }

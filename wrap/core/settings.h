@@ -15,6 +15,7 @@ struct settings {
     unsigned depth;                /* MALLOC_TRACE_DEPTH: frames kept, frame 0 included */
     bool symbols;                  /* MALLOC_TRACE_SYMBOLS */
     bool reachable;                /* MALLOC_TRACE_REACHABLE: exit rows for reachable blocks */
+    bool frame_pointers;           /* MALLOC_TRACE_UNWIND=fp */
 };
 
 /* The value of one variable, or NULL when unset; getenv in the library, a table in tests. */

@@ -427,7 +427,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     settings_load(&settings, lookup_environment);
     untrace_descendants();
     frames_kept = settings.depth - 1;
-    backtrace_init();
+    backtrace_init(settings.frame_pointers);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */
