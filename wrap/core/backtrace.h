@@ -15,6 +15,11 @@
  * (or libgcc's), or a walk of the frame-pointer chain when frame_pointers is set. */
 void backtrace_init(bool frame_pointers);
 
+/* fork: before, waits until no other thread is inside the unwinder (and keeps new captures
+ * from starting); after, lets them go, in the parent and in the child. */
+void backtrace_before_fork(void);
+void backtrace_after_fork(bool in_child);
+
 /* Stores at most max return addresses, innermost first, starting with the caller of the
  * intercepted function, and returns how many. Must be called directly by a core hook that
  * a front-end entry point called directly. */

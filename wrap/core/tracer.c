@@ -347,11 +347,13 @@ MALLOC_TRACE_API void malloc_trace_enable(void)
         disabled_depth--;
 }
 
-/* fork: every lock of ours is taken in one order (flush, stacks, shards) before the fork,
- * so that the child gets none of them held by a thread that does not exist there. */
+/* fork: no thread may be inside the unwinder, and every lock of ours is taken in one order
+ * (flush, stacks, shards) before the fork, so that the child gets none of them held by a
+ * thread that does not exist there. */
 static void before_fork(void)
 {
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    backtrace_before_fork();
     flusher_lock();
     stack_table_lock();
     live_table_lock_all();
@@ -362,6 +364,7 @@ static void after_fork_in_parent(void)
     live_table_unlock_all();
     stack_table_unlock();
     flusher_unlock();
+    backtrace_after_fork(false);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
@@ -370,6 +373,7 @@ static void after_fork_in_child(void)
     live_table_reset_in_child();
     stack_table_reset_in_child();
     flusher_reset_in_child();
+    backtrace_after_fork(true);
     os_forget_thread_id();
     deferred_count = 0;
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
