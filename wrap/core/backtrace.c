@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <unwind.h>
 
-#include "os.h"
+#include "thread_slots.h"
 
 /* Weak: a static link (whose archive member brings libunwind itself) must not pull libc.a's
  * static dlopen in, with its link-time warning; a dynamic one finds them in libc.so. */
@@ -22,80 +22,47 @@ typedef int unw_set_caching_policy_fn(void *address_space, int policy);
 /* ---- fork during a capture ------------------------------------------------------------
  * Debian's libunwind keeps one cache behind a mutex (it has no per-thread caches): a fork
  * while another thread unwinds would give the child that mutex held by a thread it does not
- * have. Each thread that captures owns a slot saying it is inside the unwinder; the fork
- * handler announces the fork and waits until no slot is busy, and a capture that sees the
- * announcement waits for the fork to end before it begins (Dekker's protocol: sequentially
- * consistent store, then load, on each side). Slots live in memory from mmap and are never
- * freed, so the handler never reads the storage of a thread that has exited. */
-struct capture_slot {
-    _Atomic int busy;
-    struct capture_slot *next;
-} __attribute__((aligned(64)));
-
-#define SLOTS_PER_PAGE (4096 / sizeof(struct capture_slot))
-
-static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct capture_slot *_Atomic all_slots; /* a list, newest first */
-static struct capture_slot *free_slots;        /* under slot_lock: the rest of a page */
-static size_t free_slot_count;
+ * have. Each thread's slot says when it is inside the unwinder; the fork handler announces
+ * the fork and waits until no slot is, and a capture that sees the announcement waits for
+ * the fork to end before it begins (Dekker's protocol: sequentially consistent store, then
+ * load, on each side). */
 static _Atomic int fork_pending;
-static __thread struct capture_slot *own_slot __attribute__((tls_model("initial-exec")));
 
-static struct capture_slot *claim_slot(void)
+static struct thread_slot *enter_unwinder(void)
 {
-    pthread_mutex_lock(&slot_lock);
-    if (free_slot_count == 0) {
-        free_slots = os_map(SLOTS_PER_PAGE * sizeof *free_slots);
-        free_slot_count = free_slots ? SLOTS_PER_PAGE : 0;
-    }
-    struct capture_slot *slot = NULL;
-    if (free_slot_count > 0) {
-        slot = &free_slots[--free_slot_count];
-        slot->next = atomic_load(&all_slots);
-        atomic_store(&all_slots, slot);
-    }
-    pthread_mutex_unlock(&slot_lock);
-    return slot;
-}
-
-static void enter_unwinder(void)
-{
-    if (own_slot == NULL)
-        own_slot = claim_slot();
-    if (own_slot == NULL)
-        return; /* no memory for a slot: this thread's captures go unguarded */
+    struct thread_slot *slot = thread_slot_own();
+    if (slot == NULL)
+        return NULL; /* no memory for a slot: this thread's captures go unguarded */
     for (;;) {
-        atomic_store(&own_slot->busy, 1);
+        atomic_store(&slot->unwinding, 1);
         if (!atomic_load(&fork_pending))
-            return;
-        atomic_store(&own_slot->busy, 0);
+            return slot;
+        atomic_store(&slot->unwinding, 0);
         while (atomic_load(&fork_pending))
             sched_yield();
     }
 }
 
-static void leave_unwinder(void)
+static void leave_unwinder(struct thread_slot *slot)
 {
-    if (own_slot != NULL)
-        atomic_store_explicit(&own_slot->busy, 0, memory_order_release);
+    if (slot != NULL)
+        atomic_store_explicit(&slot->unwinding, 0, memory_order_release);
 }
 
 void backtrace_before_fork(void)
 {
-    pthread_mutex_lock(&slot_lock);
+    thread_slots_lock();
     atomic_store(&fork_pending, 1);
-    for (struct capture_slot *slot = atomic_load(&all_slots); slot != NULL; slot = slot->next)
-        while (slot != own_slot && atomic_load(&slot->busy)) /* own: fork from a handler */
+    struct thread_slot *own = thread_slot_own();
+    for (struct thread_slot *slot = thread_slot_first(); slot != NULL; slot = slot->next)
+        while (slot != own && atomic_load(&slot->unwinding)) /* own: fork from a handler */
             sched_yield();
 }
 
 void backtrace_after_fork(bool in_child)
 {
     atomic_store(&fork_pending, 0);
-    if (in_child)
-        pthread_mutex_init(&slot_lock, NULL);
-    else
-        pthread_mutex_unlock(&slot_lock);
+    thread_slots_unlock(in_child);
 }
 
 /* libunwind loaded at run time, in the dynamic wrap form only (see backtrace.h). */
@@ -214,12 +181,12 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
     if (wanted > BACKTRACE_MAX_FRAMES)
         wanted = BACKTRACE_MAX_FRAMES;
-    enter_unwinder();
+    struct thread_slot *slot = enter_unwinder();
     int got = walk_frame_pointers             ? (int)frame_pointer_backtrace(all, wanted)
               : malloc_trace_libunwind_backtrace ? malloc_trace_libunwind_backtrace(all, (int)wanted)
               : loaded_unw_backtrace           ? (int)loaded_libunwind_backtrace(all, wanted)
                                                : (int)libgcc_backtrace(all, wanted);
-    leave_unwinder();
+    leave_unwinder(slot);
     uint32_t count = 0;
     for (int i = (int)BACKTRACE_TRACER_FRAMES; i < got && count < max; i++) {
         /* libgcc reports the end of the stack (the caller of _start) as address 0. */

@@ -1,4 +1,5 @@
-/* backtrace_libunwind.c: libunwind's fast local unwinder with its per-thread cache.
+/* backtrace_libunwind.c: libunwind's fast local unwinder with its cache (per thread where the
+ * build has it; Debian 12's libunwind 1.6 keeps one global cache behind a mutex instead).
  * Built into the preload library, and into the archive's static-link member, where every
  * libunwind symbol is made local so that its _Unwind_* cannot collide with libgcc_eh's. */
 #define UNW_LOCAL_ONLY

@@ -88,8 +88,8 @@ static void push_row(const struct live_block *block, enum event_kind kind)
  * unreachable block not written before, and at exit a `reachable` row for each reachable
  * block when asked for, and always for a block written as `malloc` (its exit row settles
  * that suspect). Returns the unreachable blocks found, or -1. */
-static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
-                            size_t registers_size, bool at_exit)
+static long scan_and_write(uintptr_t caller_stack, const void *caller_registers,
+                           size_t registers_size, bool at_exit)
 {
     rows.count = 0;
     live_table_collect(PASS_FREE_ROWS, 0, 0, &rows);
@@ -113,8 +113,9 @@ static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers
             if (!(block->flags & BLOCK_WRITTEN_AT_EXIT))
                 push_row(block, scan.classes[i] == CLASS_LEAK ? EVENT_LEAK : EVENT_INDIRECT);
             break;
-        case CLASS_REACHABLE:
-            if (at_exit && (config.reachable || (block->flags & BLOCK_WRITTEN_AS_MALLOC)))
+        case CLASS_REACHABLE: /* a block written as leak before keeps that verdict */
+            if (at_exit && !(block->flags & BLOCK_WRITTEN_AT_EXIT)
+                && (config.reachable || (block->flags & BLOCK_WRITTEN_AS_MALLOC)))
                 push_row(block, EVENT_REACHABLE);
             break;
         }
@@ -123,6 +124,19 @@ static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers
     leak_scan_release(&scan);
     write_rows();
     return unreachable;
+}
+
+static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
+                            size_t registers_size, bool at_exit)
+{
+    /* No handler of the program's runs on this thread meanwhile: one that allocates would
+     * wait for a stopped thread's malloc lock, and its frees would pass unseen. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    long found = scan_and_write(caller_stack, caller_registers, registers_size, at_exit);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return found;
 }
 
 static void *flusher_main(void *unused)

@@ -4,11 +4,14 @@
 #include "leak_scan.h"
 
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "heap_roots.h"
 #include "live_table.h"
 #include "memory_map.h"
 #include "os.h"
+#include "thread_slots.h"
 #include "thread_stop.h"
 
 enum tag { TAG_NONE, TAG_REACHABLE, TAG_INDIRECT };
@@ -172,9 +175,26 @@ static void classify(struct marker *marker, const struct range_list *roots,
             scan_block(marker, i, map);
 }
 
-/* What the scan needs of the threads, read while they are stopped. */
+static uintptr_t main_thread_pointer;
+
+void leak_scan_remember_main_thread(void)
+{
+    if (syscall(SYS_gettid) == getpid())
+        main_thread_pointer = (uintptr_t)__builtin_thread_pointer();
+}
+
+/* Threads whose stack could not be found, named after the threads run on again (a stopped
+ * thread may be the one that drains our stderr). */
+struct unseen_threads {
+    pid_t tids[8];
+    size_t count;
+};
+
+/* What the scan needs of the threads, read while they are stopped; and the blocks threads
+ * are moving (realloc), which no table holds meanwhile. */
 static bool add_thread_roots(struct range_list *roots, const struct thread_stop *threads,
-                             uintptr_t caller_stack, const struct memory_map *map)
+                             uintptr_t caller_stack, const struct memory_map *map,
+                             struct unseen_threads *unseen)
 {
     bool ok = heap_roots_add_thread(roots, caller_stack, (uintptr_t)__builtin_thread_pointer(),
                                     map, false);
@@ -183,12 +203,17 @@ static bool add_thread_roots(struct range_list *roots, const struct thread_stop 
         int state = atomic_load(&thread->state);
         if (state == THREAD_GONE)
             continue;
-        if (thread->stack_pointer == 0)
-            os_message("thread %d could not be stopped for the leak scan: blocks only it holds "
-                       "may be reported as leaks", (int)thread->tid);
-        ok &= heap_roots_add_thread(roots, thread->stack_pointer,
-                                    state == THREAD_STOPPED ? thread->thread_pointer : 0, map,
-                                    true);
+        if (thread->stack_pointer == 0 && unseen->count < 8)
+            unseen->tids[unseen->count++] = thread->tid;
+        uintptr_t thread_pointer = state == THREAD_STOPPED ? thread->thread_pointer
+                                   : thread->tid == getpid() ? main_thread_pointer
+                                                             : 0;
+        ok &= heap_roots_add_thread(roots, thread->stack_pointer, thread_pointer, map, true);
+    }
+    for (const struct thread_slot *slot = thread_slot_first(); slot != NULL; slot = slot->next) {
+        uintptr_t moving = atomic_load(&slot->moving);
+        if (moving != 0)
+            ok &= range_list_add(roots, moving, moving + atomic_load(&slot->moving_size));
     }
     return ok;
 }
@@ -213,6 +238,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     struct range_list roots = {0}, libc_data = {0};
     struct memory_map map = {0};
     static struct thread_stop threads; /* kept: a late handler may still read it */
+    struct unseen_threads unseen = {.count = 0};
     bool ok = heap_roots_add_modules(&roots, &libc_data);
 
     live_table_lock_all();
@@ -231,7 +257,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         ok = memory_map_read(&map);
         if (ok) {
             heap_roots_cut_allocator_state(&roots, &libc_data, &map);
-            ok = add_thread_roots(&roots, &threads, caller->stack, &map)
+            ok = add_thread_roots(&roots, &threads, caller->stack, &map, &unseen)
                  && heap_roots_add_control_blocks(&roots, &map);
         }
         if (ok) {
@@ -248,6 +274,9 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
             classify(&marker, &roots, &threads, caller, &map);
         }
         thread_stop_resume(&threads);
+        for (size_t i = 0; i < unseen.count; i++)
+            os_message("thread %d could not be stopped for the leak scan: blocks only it holds "
+                       "may be reported as leaks", (int)unseen.tids[i]);
     }
     if (ok) {
         for (size_t i = 0; i < scan->count; i++) {

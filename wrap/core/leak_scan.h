@@ -40,4 +40,8 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
 
 void leak_scan_release(struct leak_scan *scan);
 
+/* Called by the main thread at start: its thread pointer, for the scans where it cannot be
+ * stopped (its TLS lies apart from its stack). */
+void leak_scan_remember_main_thread(void);
+
 #endif

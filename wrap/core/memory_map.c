@@ -119,7 +119,10 @@ bool memory_map_read(struct memory_map *map)
     char *chunk = map->chunk = os_map(CHUNK_SIZE);
     if (chunk == NULL)
         return false;
-    int fd = raw_open("/proc/self/maps");
+    /* The thread's own view: the process's is empty once its main thread has exited. */
+    int fd = raw_open("/proc/thread-self/maps");
+    if (fd < 0)
+        fd = raw_open("/proc/self/maps");
     bool ok = fd >= 0;
     size_t kept = 0; /* bytes of an unfinished line at the start of chunk */
     while (ok) {

@@ -22,6 +22,8 @@
 #define LISTING_ROUNDS 3
 /* How long a thread may take to answer, in all (a loaded machine can be slow to schedule). */
 #define ANSWER_TIMEOUT_MS 2000
+/* How long a thread that blocks the signal may take to unblock it. */
+#define BLOCKED_GRACE_MS 100
 
 /* What the handler reads: the threads being stopped, and the generation it waits out. */
 static struct stopped_thread *_Atomic published_threads;
@@ -173,17 +175,47 @@ struct signal_round {
     size_t added;
 };
 
-static bool blocks_signal(pid_t tid, int signal_number)
+/* What /proc shows of a thread: whether it blocks the signal, whether it is a zombie (a
+ * main thread that called pthread_exit while others run on). */
+static void read_status(pid_t tid, int signal_number, bool *blocks, bool *zombie)
 {
     char path[64], status[4096];
+    *blocks = *zombie = false;
     snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
     if (memory_map_read_small_file(path, status, sizeof status) < 0)
-        return false;
+        return;
+    const char *state = strstr(status, "\nState:");
+    *zombie = state != NULL && state[strspn(state + 7, " \t") + 7] == 'Z';
     const char *line = strstr(status, "\nSigBlk:");
-    if (line == NULL)
-        return false;
-    unsigned long long blocked = strtoull(line + 8, NULL, 16);
-    return (blocked >> (signal_number - 1)) & 1u;
+    if (line != NULL && signal_number > 0)
+        *blocks = (strtoull(line + 8, NULL, 16) >> (signal_number - 1)) & 1u;
+}
+
+/* The system call a thread is blocked in (-1: none, -2: running or unknown) and its stack
+ * pointer then (0 when unknown): "NR ARG1 ... ARG6 SP PC", "-1 SP PC" or "running". */
+static long read_syscall(pid_t tid, uintptr_t *stack_pointer)
+{
+    char path[64], text[512];
+    *stack_pointer = 0;
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    if (memory_map_read_small_file(path, text, sizeof text) <= 0 || text[0] == 'r')
+        return -2;
+    char *fields[9] = {NULL};
+    size_t count = 0;
+    for (char *cursor = text; count < 9 && *cursor;) {
+        fields[count++] = cursor;
+        cursor += strcspn(cursor, " \n");
+        if (*cursor)
+            *cursor++ = '\0';
+    }
+    if (count == 0)
+        return -2;
+    long number = strtol(fields[0], NULL, 10);
+    if (count >= 3 && number == -1)
+        *stack_pointer = (uintptr_t)strtoull(fields[1], NULL, 16);
+    else if (count == 9)
+        *stack_pointer = (uintptr_t)strtoull(fields[7], NULL, 16);
+    return number;
 }
 
 static void signal_task(pid_t tid, void *context)
@@ -200,15 +232,27 @@ static void signal_task(pid_t tid, void *context)
     atomic_store(&slot->state, THREAD_SIGNALLED);
     atomic_store(&published_count, ++stop->count); /* before the signal: the handler looks */
     round->added++;
-    if (round->signal == 0 || blocks_signal(tid, round->signal)) {
+    bool blocks, zombie;
+    read_status(tid, round->signal, &blocks, &zombie);
+    uintptr_t stack_pointer;
+    if (zombie) {
+        atomic_store(&slot->state, THREAD_GONE);
+        return;
+    }
+    /* A thread in sigwait(3) would take the signal as its own: not sent, scanned as it is. */
+    if (round->signal == 0 || read_syscall(tid, &stack_pointer) == SYS_rt_sigtimedwait) {
         atomic_store(&slot->state, THREAD_UNREACHED);
         return;
     }
+    /* Sent even to a thread that blocks it now (pthread_create's window, a handler on its
+     * way out): it gets it when it unblocks, or is given up after a grace period. */
     long sent = raw_syscall_keep_errno(SYS_tgkill, getpid(), tid, round->signal, 0);
     if (sent != 0)
         atomic_store(&slot->state, sent == -ESRCH ? THREAD_GONE : THREAD_UNREACHED);
 }
 
+/* Waits until every thread has answered or the deadline passes (a thread that began to
+ * answer always finishes: it is a few stores away). */
 static uint64_t monotonic_ms(void)
 {
     struct timespec now;
@@ -216,10 +260,25 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
-/* Waits until every thread has answered or the deadline passes (a thread that began to
- * answer always finishes: it is a few stores away). */
-static void wait_for_answers(struct thread_stop *stop, uint64_t deadline_ms)
+/* Threads still blocking the signal after the grace period keep it blocked: given up. */
+static void give_up_on_blocking(struct thread_stop *stop, int signal_number)
 {
+    for (size_t i = 0; i < stop->count; i++) {
+        struct stopped_thread *thread = &stop->threads[i];
+        bool blocks, zombie;
+        if (atomic_load(&thread->state) != THREAD_SIGNALLED)
+            continue;
+        read_status(thread->tid, signal_number, &blocks, &zombie);
+        int expected = THREAD_SIGNALLED;
+        if (blocks || zombie)
+            atomic_compare_exchange_strong(&thread->state, &expected,
+                                           zombie ? THREAD_GONE : THREAD_UNREACHED);
+    }
+}
+
+static void wait_for_answers(struct thread_stop *stop, uint64_t deadline_ms, int signal_number)
+{
+    uint64_t grace_ms = monotonic_ms() + BLOCKED_GRACE_MS;
     for (;;) {
         bool signalled = false, answering = false;
         for (size_t i = 0; i < stop->count; i++) {
@@ -231,28 +290,11 @@ static void wait_for_answers(struct thread_stop *stop, uint64_t deadline_ms)
             return;
         struct timespec pause = {0, 200000};
         nanosleep(&pause, NULL);
+        if (signalled && monotonic_ms() >= grace_ms) {
+            grace_ms = UINT64_MAX;
+            give_up_on_blocking(stop, signal_number);
+        }
     }
-}
-
-/* The kernel shows the stack pointer of a thread blocked in a system call. */
-static uintptr_t blocked_stack_pointer(pid_t tid)
-{
-    char path[64], text[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    if (memory_map_read_small_file(path, text, sizeof text) <= 0 || text[0] == 'r')
-        return 0; /* "running" */
-    /* "NR ARG1 ... ARG6 SP PC", or "-1 SP PC" outside a system call */
-    char *fields[9];
-    size_t count = 0;
-    for (char *cursor = text; count < 9 && *cursor;) {
-        fields[count++] = cursor;
-        cursor += strcspn(cursor, " \n");
-        if (*cursor)
-            *cursor++ = '\0';
-    }
-    if (count >= 3 && strcmp(fields[0], "-1") == 0)
-        return (uintptr_t)strtoull(fields[1], NULL, 16);
-    return count == 9 ? (uintptr_t)strtoull(fields[7], NULL, 16) : 0;
 }
 
 void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
@@ -262,12 +304,17 @@ void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
     for_each_task(count_task, &tasks);
     size_t capacity = tasks * 2 + 64;
     if (capacity > stop->capacity) {
-        os_unmap(stop->threads, stop->capacity * sizeof *stop->threads);
-        stop->threads = os_map(capacity * sizeof *stop->threads);
-        stop->capacity = stop->threads ? capacity : 0;
+        /* The old array stays mapped: a late handler may still be reading it. */
+        struct stopped_thread *grown = os_map(capacity * sizeof *grown);
+        if (grown != NULL) {
+            stop->threads = grown;
+            stop->capacity = capacity;
+        }
     }
-    if (stop->threads == NULL)
+    if (stop->threads == NULL) {
+        os_message("no memory to stop the other threads: the leak scan runs beside them");
         return;
+    }
     atomic_store(&published_count, 0);
     atomic_store(&published_threads, stop->threads);
     int signal_number = choose_signal();
@@ -276,7 +323,7 @@ void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
     for (int i = 0; i < LISTING_ROUNDS && signal_number != 0; i++) {
         round.added = 0;
         for_each_task(signal_task, &round);
-        wait_for_answers(stop, deadline);
+        wait_for_answers(stop, deadline, signal_number);
         if (round.added == 0)
             break;
     }
@@ -291,7 +338,7 @@ void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
         while (atomic_load(&thread->state) == THREAD_ANSWERING)
             sched_yield();
         if (atomic_load(&thread->state) == THREAD_UNREACHED)
-            thread->stack_pointer = blocked_stack_pointer(thread->tid);
+            read_syscall(thread->tid, &thread->stack_pointer);
     }
 }
 

@@ -12,10 +12,12 @@
 #include "../include/malloctrace.h"
 #include "backtrace.h"
 #include "flusher.h"
+#include "leak_scan.h"
 #include "live_table.h"
 #include "os.h"
 #include "settings.h"
 #include "stack_table.h"
+#include "thread_slots.h"
 
 /* A full flusher queue in one shard wakes the flusher this often (in queued rows). */
 #define WAKE_FLUSHER_EVERY 16384u
@@ -227,6 +229,16 @@ MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry)
     leave_hook();
 }
 
+/* realloc's block is in no table between the two hooks (see thread_slots.h). */
+static void set_moving(void *ptr, size_t size)
+{
+    struct thread_slot *slot = thread_slot_own();
+    if (slot == NULL)
+        return;
+    atomic_store_explicit(&slot->moving_size, size, memory_order_relaxed);
+    atomic_store(&slot->moving, (uintptr_t)ptr);
+}
+
 MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace_move *move)
 {
     int now = atomic_load_explicit(&state, memory_order_relaxed);
@@ -236,6 +248,8 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace
         return;
     malloc_trace_guard++;
     move->held = live_table_take((uintptr_t)old, &move->block);
+    if (move->held)
+        set_moving(old, move->block.size);
     leave_hook();
 }
 
@@ -271,9 +285,16 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
             defer(result, size, entry, DEFERRED_ALLOC);
         return;
     }
-    if (move->skipped || !is_traced(now))
+    if (move->skipped || !is_traced(now)) {
+        if (move->held)
+            set_moving(NULL, 0);
         return;
+    }
     malloc_trace_guard++;
+    /* The new block holds the old one's contents; the leak scan reads them from here until
+     * the table holds it. */
+    if (result != NULL)
+        set_moving(result, size);
     bool tracing = now == STATE_TRACING;
     if (tracing)
         flusher_ensure_running();
@@ -290,6 +311,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     } else if (move->held && !released) {
         live_table_insert(&move->block); /* the call failed: the old block lives on */
     }
+    set_moving(NULL, 0);
     leave_hook();
 }
 
@@ -431,6 +453,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     settings_load(&settings, lookup_environment);
     untrace_descendants();
     frames_kept = settings.depth - 1;
+    leak_scan_remember_main_thread();
     backtrace_init(settings.frame_pointers);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
