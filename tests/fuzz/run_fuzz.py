@@ -41,7 +41,8 @@ def fuzz(build, seconds, log_path=None):
                "-dict=" + os.path.join(FUZZ, "trace.dict"),
                "-artifact_prefix=" + artifacts + "/",
                "-max_len=8192",      # room for inputs several times the seeds' size
-               "-timeout=10",        # an input that takes longer is a finding too
+               "-timeout=25",        # an input that takes longer is a finding (a slow unit
+                                     # takes 0.1 s; 25 s leaves room for a loaded machine)
                "-rss_limit_mb=2048",
                "-print_final_stats=1"]
     env = dict(os.environ, UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1",
