@@ -1,0 +1,103 @@
+"""Stress: threads that free each other's blocks, fork and exec from a threaded program, exit
+from a thread while others allocate, dlopen/dlclose of a library that allocates, vfork and
+posix_spawn. Each program runs untraced and in every form that applies to it, at the same
+time (each run is bounded by its own clock or work, and more runs than cores only makes the
+interleavings more varied), and each traced run must give the untraced run's exit status and
+standard output, an empty stderr and a well-formed trace in which:
+
+- no `free` row names a block the program allocated (an orphan free of a block the tracer
+  should have held);
+- no row at all names a block that was freed: the churn paths (make_block, release_block),
+  whose blocks are all freed before the program ends, leave nothing;
+- a block leaked on purpose (every pointer to it dropped) has at most one row, an exit row.
+  Its kind is not asserted: whether it is `leak` (or `indirect`, or not written) is the
+  reachability analysis's call.
+
+A child of fork that hangs is killed by its parent after a few seconds, and the parent's
+output says so: a deadlock fails the test in seconds, not at the time limit."""
+import concurrent.futures
+import glob
+import os
+import tempfile
+
+from harness import (FORMS, WORK, Failure, build, build_shared, check, equal, program_frames,
+                     read_trace, run)
+
+EXIT_KINDS = ("leak", "indirect")
+CHURN = ("make_block", "release_block")
+
+
+def run_forms(source, forms, args=(), env_of=None):
+    """Builds source in each form, runs it untraced (the preload form's build has no tracer)
+    and in each form, all at once. Returns {form or "none": (program, Run)}."""
+    programs = {form: build(source, form) for form in forms}
+    programs["none"] = build(source, "preload")
+    env_of = env_of or (lambda form: None)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(programs)) as pool:
+        futures = {form: pool.submit(run, program, form, env_of(form), args, None, 120)
+                   for form, program in programs.items()}
+        return {form: (programs[form], future.result()) for form, future in futures.items()}
+
+
+def each_form(forms, check_form):
+    """Runs check_form(form) for every form and reports every form's failure, not only the
+    first one's."""
+    failures = []
+    for form in forms:
+        try:
+            check_form(form)
+        except Failure as failure:
+            failures.append(f"{form}: {failure}")
+    if failures:
+        raise Failure("\n".join(failures))
+
+
+def assert_same_as_untraced(results, form, expected_status, expected_stdout):
+    _, plain = results["none"]
+    equal((plain.returncode, plain.stdout), (expected_status, expected_stdout),
+          "the untraced run")
+    _, result = results[form]
+    equal((result.returncode, result.stdout, result.stderr),
+          (plain.returncode, plain.stdout, ""), "exit status, stdout, stderr")
+
+
+def rows_through(rows, program, functions):
+    return [r for r in rows if set(program_frames(r, program)) & set(functions)]
+
+
+def assert_no_orphan_frees(rows, what):
+    equal([(r["address"], [f["f"] for f in r["stack"][:4]]) for r in rows
+           if r["function"] == "free"], [], f"free rows ({what})")
+
+
+def assert_no_rows_through(rows, program, functions, what):
+    equal([(r["function"], r["address"], program_frames(r, program))
+           for r in rows_through(rows, program, functions)], [],
+          f"rows of blocks freed in {'/'.join(functions)} ({what})")
+
+
+def assert_at_most_one_exit_row(rows, at_most, sizes, what):
+    """rows: those of blocks leaked on purpose, at most at_most of them (one per block)."""
+    for row in rows:
+        check(row["function"] in EXIT_KINDS, f"{row['function']} row of a leaked block ({what})")
+        check(row["size"] in sizes, f"size {row['size']} of a leaked block ({what})")
+    addresses = [r["address"] for r in rows]
+    equal(sorted(addresses), sorted(set(addresses)), f"exit rows per leaked block ({what})")
+    check(len(rows) <= at_most, f"{len(rows)} rows for {at_most} leaked blocks ({what})")
+
+
+def test_stress_threads_free_each_others_blocks():
+    results = run_forms("stress_threads.c", FORMS)
+    sizes = {1000 + thread * 10 + i for thread in range(8) for i in range(4)}
+
+    def check_form(form):
+        assert_same_as_untraced(results, form, 0, "threads 8\ncorrupt blocks 0\n"
+                                                  "blocks freed by another thread: over 1000\n")
+        program, result = results[form]
+        rows = result.rows()
+        assert_no_orphan_frees(rows, form)
+        assert_no_rows_through(rows, program, CHURN, form)
+        assert_at_most_one_exit_row(rows_through(rows, program, ["leak_on_purpose"]), 32,
+                                    sizes, form)
+
+    each_form(FORMS, check_form)
