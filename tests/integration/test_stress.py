@@ -170,3 +170,20 @@ def test_stress_fork_while_threads_unwind():
     results = run_forms("stress_fork_unwind.c", FORMS)
     each_form(FORMS, lambda form: assert_same_as_untraced(results, form, 0,
                                                           "20 children exited with 0\n"))
+
+
+def test_stress_exit_from_a_thread_while_others_allocate():
+    results = run_forms("stress_exit_thread.c", FORMS)
+
+    def check_form(form):
+        assert_same_as_untraced(results, form, 7, "exiting from a thread; corrupt blocks so "
+                                                  "far 0\n")
+        program, result = results[form]
+        rows = result.rows()
+        # A block freed by a churn thread during or after the exit pass is no orphan free.
+        assert_no_orphan_frees(rows, form)
+        assert_in_flight_churn(rows, program, 7, form)
+        assert_at_most_one_exit_row(rows_through(rows, program, ["leak_on_purpose"]), 3,
+                                    {700, 701, 702}, form)
+
+    each_form(FORMS, check_form)
