@@ -226,3 +226,25 @@ def test_stress_dlopen_dlclose_of_a_library_that_allocates():
                   (["malloc", "lib_leak", "lib_load"], library), "frames of lib_leak's block")
 
     each_form(forms, check_form)
+
+
+def test_stress_vfork_and_posix_spawn():
+    results = run_forms("stress_spawn.c", FORMS)
+
+    def check_form(form):
+        assert_same_as_untraced(results, form, 0, "vfork + exec: 20 of 20 exited with 0\n"
+                                                  "posix_spawn: 20 of 20 exited with 0\n"
+                                                  "posix_spawnp: 20 of 20 exited with 0\n"
+                                                  "corrupt blocks 0\n")
+        program, result = results[form]
+        # In the preload form the 60 children (/bin/true) are traced too, into the same
+        # file: still one header, whole lines.
+        with open(result.trace_path) as trace:
+            equal(trace.read().count("function;thread_id"), 1, "headers")
+        rows = result.rows()
+        # posix_spawn's file actions and attributes are allocated and freed in the parent.
+        assert_no_orphan_frees(rows, form)
+        assert_no_rows_through(rows, program, CHURN + ("start_with_posix_spawn",
+                                                       "start_with_vfork"), form)
+
+    each_form(FORMS, check_form)
