@@ -164,6 +164,21 @@ static inline void *stress_churn(void *argument)
     return NULL;
 }
 
+/* A churn thread that pauses 1 ms every 256 steps: for programs whose main thread has work
+ * of its own to do (fork, exec, dlopen), which full-speed churn threads on a loaded
+ * 2-core machine would starve. The threads are still mid-allocation most of the time. */
+static inline void *stress_churn_paced(void *argument)
+{
+    uint32_t self = (uint32_t)(uintptr_t)argument;
+    uint64_t random = 0x9e3779b97f4a7c15ull * (self + 1);
+    for (unsigned step = 1; !atomic_load(&stress_stop); step++) {
+        stress_step(self, &random);
+        if (step % 256 == 0)
+            sleep_ms(1);
+    }
+    return NULL;
+}
+
 /* Frees what the churn left in the queue (after the churn threads were joined). */
 static inline void stress_drain(uint32_t self)
 {

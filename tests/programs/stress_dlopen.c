@@ -21,7 +21,7 @@ int main(int argc, char **argv)
         return 2;
     pthread_t threads[CHURNERS];
     for (uintptr_t i = 0; i < CHURNERS; i++)
-        if (pthread_create(&threads[i], NULL, stress_churn, (void *)i) != 0)
+        if (pthread_create(&threads[i], NULL, stress_churn_paced, (void *)i) != 0)
             return 3;
     int rounds = 0;
     for (int i = 0; i < ROUNDS; i++) {

@@ -1,6 +1,6 @@
-/* stress_fork.c: 4 threads allocate and free across threads without pause while the main
- * thread forks 16 children, one at a time. 12 of them allocate, free some of it and exec
- * /bin/true (no exit pass runs: nothing of theirs is written); the other 4 allocate, free
+/* stress_fork.c: 4 threads allocate and free across threads (a pause of 1 ms every 256 blocks)
+ * while the main thread forks 16 children, one at a time. 12 of them allocate, free some and
+ * exec /bin/true (no exit pass runs: nothing of theirs is written); the other 4 allocate, free
  * all but one block (leaked on purpose) and call exit (an exit pass each, which names
  * the stacks it writes: the slow part, hence only 4). A child of a threaded fork that
  * inherited a lock some other thread held would hang: it is killed after 5 s, and the count
@@ -80,7 +80,7 @@ int main(void)
     stress_log("parent %d\n", (int)getpid());
     pthread_t threads[CHURNERS];
     for (uintptr_t i = 0; i < CHURNERS; i++)
-        if (pthread_create(&threads[i], NULL, stress_churn, (void *)i) != 0)
+        if (pthread_create(&threads[i], NULL, stress_churn_paced, (void *)i) != 0)
             return 3;
     int succeeded = 0;
     for (int i = 0; i < CHILDREN; i++) {

@@ -1,6 +1,6 @@
 /* stress_spawn.c: while 2 threads allocate and free across threads, the main thread starts
- * /bin/true 20 times with vfork + exec, 20 times with posix_spawn (with file actions and
- * attributes, which libc allocates and frees in the parent) and 20 times with posix_spawnp.
+ * /bin/true 12 times with vfork + exec, 12 times with posix_spawn (with file actions and
+ * attributes, which libc allocates and frees in the parent) and 12 times with posix_spawnp.
  * A vfork child shares the parent's memory until it execs: it calls nothing the tracer
  * intercepts, and the parent must go on as if nothing happened. */
 #include "stress.h"
@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 
 #define CHURNERS 2
-#define ROUNDS 20
+#define ROUNDS 12
 
 extern char **environ;
 
@@ -58,7 +58,7 @@ int main(void)
 {
     pthread_t threads[CHURNERS];
     for (uintptr_t i = 0; i < CHURNERS; i++)
-        if (pthread_create(&threads[i], NULL, stress_churn, (void *)i) != 0)
+        if (pthread_create(&threads[i], NULL, stress_churn_paced, (void *)i) != 0)
             return 3;
     int vforked = 0, spawned = 0, spawned_p = 0;
     for (int i = 0; i < ROUNDS; i++) {
