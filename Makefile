@@ -61,7 +61,7 @@ ARCHIVE := $(BUILD)/libmalloctrace.a
 PRELOAD := $(BUILD)/malloc-trace.so
 STAGE := $(BUILD)/stage
 
-.PHONY: all check demo install clean deps lint bench bench-quick
+.PHONY: all check demo install clean deps lint bench bench-quick fuzz
 all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc $(COMMAND)
 
 deps:
@@ -132,10 +132,33 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) tests/unit/check.h
 	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) -Iwrap/core -o $@ $< $(CORE_OBJECTS) \
 		-ldw -lelf -ljansson -liberty
 
+# ---- fuzzing ---------------------------------------------------------------------------
+# libFuzzer (Debian's clang and libclang-rt-14-dev) over what `report` and `check` do with a
+# trace file (tests/fuzz/fuzz_trace.c), the command's sources built again with
+# AddressSanitizer (leaks included) and UBSan, any finding fatal. `make check` runs it for
+# 45 s (tests/integration/test_fuzz.py); `make fuzz` for FUZZ_SECONDS, 10 minutes by default.
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all $(WARNINGS)
+FUZZ_OBJECTS := $(patsubst %,$(BUILD)/fuzz/obj/%.o,check flame_graph report trace_reader \
+	trace_summary xml_text)
+FUZZER := $(BUILD)/fuzz/fuzz_trace
+FUZZ_SECONDS ?= 600
+
+$(BUILD)/fuzz/obj/%.o: cli/%.c $(wildcard cli/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZER): tests/fuzz/fuzz_trace.c $(FUZZ_OBJECTS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icli -o $@ $^ -ljansson
+
+fuzz: $(FUZZER)
+	@python3 tests/fuzz/run_fuzz.py --build $(BUILD) --seconds $(FUZZ_SECONDS)
+
 $(STAGE)/lib/libmalloctrace.a: all
 	$(MAKE) --no-print-directory install PREFIX=$(abspath $(STAGE)) DESTDIR= >/dev/null
 
-check: all $(UNIT_TESTS) $(STAGE)/lib/libmalloctrace.a
+check: all $(UNIT_TESTS) $(STAGE)/lib/libmalloctrace.a $(FUZZER)
 	@python3 tests/run_tests.py --build $(BUILD) --stage $(STAGE)
 
 demo: all $(STAGE)/lib/libmalloctrace.a
@@ -145,11 +168,11 @@ clean:
 	rm -rf $(BUILD)
 
 # Static analysis of what we write: clang-tidy (checks in .clang-tidy) and cppcheck.
-LINT_SOURCES := $(wildcard wrap/core/*.c wrap/wrap/*.c wrap/preload/*.c cli/*.c)
+LINT_SOURCES := $(wildcard wrap/core/*.c wrap/wrap/*.c wrap/preload/*.c cli/*.c tests/fuzz/*.c)
 lint:
-	clang-tidy --quiet $(LINT_SOURCES) -- -std=gnu11 -pthread
+	clang-tidy --quiet $(LINT_SOURCES) -- -std=gnu11 -pthread -Icli
 	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
-		--error-exitcode=1 -I wrap/core -I wrap/include wrap/ cli/
+		--error-exitcode=1 -I wrap/core -I wrap/include -I cli wrap/ cli/ tests/fuzz/
 
 # Benchmarks are not tests: they print figures and assert nothing.
 bench: all $(STAGE)/lib/libmalloctrace.a

@@ -253,11 +253,11 @@ static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
         }
         if (stack_suppressed(list[i].stack->frames, gate->suppressions.leak,
                              gate->suppressions.leak_count)) {
-            suppressed += a->bytes;
+            suppressed = bytes_add(suppressed, a->bytes);
             suppressed_blocks += a->count;
             continue;
         }
-        leaked = leaked > INT64_MAX - a->bytes ? INT64_MAX : leaked + a->bytes;
+        leaked = bytes_add(leaked, a->bytes);
         blocks += a->count;
         leaking[leaking_count++] = list[i];
     }

@@ -140,14 +140,15 @@ void flame_graph_write(FILE *out, const struct outstanding *list, size_t count, 
         const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
         json_t *frames = list[i].stack->frames;
         struct node *node = root;
-        root->bytes += a->bytes;
+        root->bytes = bytes_add(root->bytes, a->bytes);
         root->blocks += a->count;
         size_t depth = json_array_size(frames);
         size_t innermost = depth > MAX_DRAWN_DEPTH ? depth - MAX_DRAWN_DEPTH : 1;
         for (size_t f = depth; f-- > innermost;) {
             const char *name = json_string_value(json_object_get(json_array_get(frames, f), "f"));
             node = child_named(node, name != NULL ? name : "?");
-            node->bytes += a->bytes;
+            /* Never more than the root's: every box fits the picture's width. */
+            node->bytes = bytes_add(node->bytes, a->bytes);
             node->blocks += a->count;
         }
     }

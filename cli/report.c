@@ -41,7 +41,7 @@ void report_print_text(FILE *out, const struct outstanding *list, size_t count, 
             orphans += a->count;
             continue;
         }
-        bytes = bytes > INT64_MAX - a->bytes ? INT64_MAX : bytes + a->bytes;
+        bytes = bytes_add(bytes, a->bytes);
         blocks += a->count;
     }
     size_t shown = 0;
@@ -80,7 +80,7 @@ static void print_json(const struct outstanding *list, size_t count, size_t top)
         const struct aggregate *a = &list[i].stack->by_kind[list[i].kind];
         if (list[i].kind == KIND_ORPHAN_FREE)
             continue;
-        bytes = bytes > INT64_MAX - a->bytes ? INT64_MAX : bytes + a->bytes;
+        bytes = bytes_add(bytes, a->bytes);
         blocks += a->count;
         if (shown++ >= top)
             continue;
@@ -121,8 +121,9 @@ static void print_folded(const struct outstanding *list, size_t count, size_t to
         }
         if (depth <= 1)
             fputs("[unknown] ", stdout);
-        printf("%" PRIu64 "\n", stack->by_kind[KIND_LEAK].bytes + stack->by_kind[KIND_INDIRECT].bytes
-                                      + stack->by_kind[KIND_MALLOC].bytes);
+        printf("%" PRIu64 "\n", bytes_add(bytes_add(stack->by_kind[KIND_LEAK].bytes,
+                                                     stack->by_kind[KIND_INDIRECT].bytes),
+                                           stack->by_kind[KIND_MALLOC].bytes));
         shown++;
     }
 }

@@ -142,6 +142,7 @@ int trace_read_files(char *const *paths, int count, row_visitor *visit, void *co
                      bool *stop_now)
 {
     *stop_now = false;
+    bad_input = false; /* per call: the fuzz target reads many traces in one process */
     /* A missing file stops the command before anything is read. */
     for (int i = 0; i < count; i++) {
         /* stat and access only: opening a FIFO here would consume its writer. */

@@ -120,9 +120,7 @@ static void add(struct stack *stack, enum outstanding_kind kind, uint64_t size, 
     if (aggregate->count == 0 || time_ms > aggregate->last_ms)
         aggregate->last_ms = time_ms;
     aggregate->count++;
-    /* Sizes are below 2^63 (the reader checks): a sum saturates rather than wrap to a
-     * small number that would pass the gate. */
-    aggregate->bytes = aggregate->bytes > INT64_MAX - size ? INT64_MAX : aggregate->bytes + size;
+    aggregate->bytes = bytes_add(aggregate->bytes, size);
 }
 
 static struct pending_address **pending_slot(struct trace_summary *summary, uint64_t address)

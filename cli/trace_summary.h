@@ -11,6 +11,15 @@
 
 enum outstanding_kind { KIND_LEAK, KIND_INDIRECT, KIND_MALLOC, KIND_ORPHAN_FREE, KIND_COUNT };
 
+/* Byte counts are sums of sizes below 2^63 (the reader checks). A sum saturates at INT64_MAX
+ * rather than wrap: a wrapped total is a small number that passes the gate, and a flame
+ * graph scaled by it draws boxes wider than any number (trace_summary.c, check.c,
+ * report.c, flame_graph.c). */
+static inline uint64_t bytes_add(uint64_t total, uint64_t bytes)
+{
+    return total > INT64_MAX || bytes > INT64_MAX - total ? INT64_MAX : total + bytes;
+}
+
 struct aggregate {
     uint64_t count;
     uint64_t bytes;

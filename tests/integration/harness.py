@@ -1,5 +1,6 @@
 """Builds the test programs in each form against the staged install, runs them traced and
 reads the trace back. Used by the test_*.py files of this folder."""
+import glob
 import json
 import os
 import subprocess
@@ -43,9 +44,10 @@ def build(source, form, extra=(), optimization="-O0"):
     level = "" if optimization == "-O0" else optimization.replace("-", ".")
     output = os.path.join(WORK, f"{name}{level}.{form}")
     source_path = os.path.join(PROGRAMS, source)
-    if os.path.exists(output) and os.path.getmtime(output) > max(
-            os.path.getmtime(source_path),
-            os.path.getmtime(os.path.join(STAGE, "lib", "libmalloctrace.a"))):
+    # The program's headers (common.h, stress.h) count too: an edited header rebuilds.
+    inputs = [source_path, os.path.join(STAGE, "lib", "libmalloctrace.a"),
+              *glob.glob(os.path.join(PROGRAMS, "*.h"))]
+    if os.path.exists(output) and os.path.getmtime(output) > max(map(os.path.getmtime, inputs)):
         return output
     compiler = "g++" if extension == ".cpp" else "gcc"
     command = [compiler, optimization, "-g", "-pthread", source_path, "-o", output, *extra]
