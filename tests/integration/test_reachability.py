@@ -58,6 +58,11 @@ def test_cxx_layouts_preload():
     layouts_in("cxx_reachability.cpp", "preload")
 
 
+def test_exit_from_a_function_main_called():
+    for form in FORMS:
+        layouts_in("exit_from_main.c", form)
+
+
 def test_printf_only_leaks_nothing():
     for form in FORMS:
         program = build("printf_only.c", form)

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <unwind.h>
 
 #include "thread_slots.h"
@@ -18,6 +19,41 @@ extern __typeof__(dlsym) dlsym __attribute__((weak));
 
 typedef int unw_backtrace_fn(void **frames, int max);
 typedef int unw_set_caching_policy_fn(void *address_space, int policy);
+
+struct exit_search {
+    uintptr_t exit_address;
+    uintptr_t caller_stack;
+};
+
+/* exit(3) only calls __run_exit_handlers: its return address lies in its first bytes. */
+#define EXIT_BODY_BYTES 64u
+
+static _Unwind_Reason_Code find_exit_frame(struct _Unwind_Context *context, void *argument)
+{
+    struct exit_search *search = argument;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(context);
+    if (ip > search->exit_address && ip - search->exit_address <= EXIT_BODY_BYTES) {
+        search->caller_stack = (uintptr_t)_Unwind_GetCFA(context);
+        return _URC_END_OF_STACK;
+    }
+    return _URC_NO_REASON;
+}
+
+/* Defined by a static program's libc only (see heap_roots.c). */
+extern size_t _dl_tls_static_size __attribute__((weak));
+
+uintptr_t backtrace_exit_caller_stack(void)
+{
+    /* A static program's libgcc unwinder finds no unwind tables without the linker's
+     * --eh-frame-hdr, which gcc -static leaves out, and aborts: there, no stack root. */
+    if (&_dl_tls_static_size != NULL)
+        return 0;
+    /* dlsym finds libc's exit where the program's own reference is a PLT entry. */
+    void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
+    struct exit_search search = {(uintptr_t)(found != NULL ? found : (void *)exit), 0};
+    _Unwind_Backtrace(find_exit_frame, &search);
+    return search.caller_stack;
+}
 
 /* ---- fork during a capture ------------------------------------------------------------
  * Debian's libunwind keeps one cache behind a mutex (it has no per-thread caches): a fork

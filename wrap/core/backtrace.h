@@ -15,6 +15,12 @@
  * (or libgcc's), or a walk of the frame-pointer chain when frame_pointers is set. */
 void backtrace_init(bool frame_pointers);
 
+/* The stack pointer of the program's frame that called exit(3), as it was at the call (the
+ * canonical frame address of exit's frame), or 0 when exit is not on the calling thread's
+ * stack or the program is static. Unwinds with libgcc's unwinder; may allocate: call under
+ * the guard. */
+uintptr_t backtrace_exit_caller_stack(void);
+
 /* fork: before, waits until no other thread is inside the unwinder (and keeps new captures
  * from starting); after, lets them go, in the parent and in the child. */
 void backtrace_before_fork(void);

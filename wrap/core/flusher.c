@@ -232,12 +232,12 @@ void flusher_wake(void)
     pthread_mutex_unlock(&wait_lock);
 }
 
-void flusher_exit_pass(void)
+void flusher_exit_pass(uintptr_t caller_stack)
 {
     pthread_mutex_lock(&flush_lock);
     if (!finished) {
         finished = true;
-        write_leak_pass(0, NULL, 0, true);
+        write_leak_pass(caller_stack, NULL, 0, true);
     }
     pthread_mutex_unlock(&flush_lock);
 }

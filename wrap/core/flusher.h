@@ -18,8 +18,9 @@ void flusher_ensure_running(void);
 /* Wakes the thread before its period ends (many free rows are queued). */
 void flusher_wake(void);
 
-/* Stops periodic passes and writes the exit rows. */
-void flusher_exit_pass(void);
+/* Stops periodic passes and writes the exit rows; the calling thread's stack is a root from
+ * caller_stack up (0: none). */
+void flusher_exit_pass(uintptr_t caller_stack);
 
 /* malloc_trace_check_leaks: writes a row for each unreachable block not written before and
  * returns how many unreachable blocks there are (-1: after the exit pass, or no memory).

@@ -474,7 +474,10 @@ __attribute__((destructor(101))) static void tracer_finish(void)
     /* Still tracing during the pass: a block another thread frees meanwhile must leave the
      * table before its memory goes (the scan reads every block in it). */
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    flusher_exit_pass();
+    /* The frames of the program that called exit(3) are roots, as LeakSanitizer has them
+     * (main's locals, when main called exit); not the frames below, where exit's own lie
+     * over the stale pointers of the program's returned calls. */
+    flusher_exit_pass(backtrace_exit_caller_stack());
     atomic_store(&state, STATE_FINISHED);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
