@@ -9,6 +9,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 static __thread pid_t cached_thread_id;
 
@@ -57,6 +60,26 @@ void os_unmap(void *address, size_t size)
 {
     if (address != NULL)
         munmap(address, size);
+}
+
+void os_leak_root_add(const void *address, size_t size)
+{
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_register_root_region(address, size);
+#else
+    (void)address;
+    (void)size;
+#endif
+}
+
+void os_leak_root_remove(const void *address, size_t size)
+{
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_unregister_root_region(address, size);
+#else
+    (void)address;
+    (void)size;
+#endif
 }
 
 void os_message(const char *format, ...)
