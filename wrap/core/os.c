@@ -42,11 +42,11 @@ void *os_map(size_t size)
 
 void *os_reserve(size_t *size_in_out)
 {
-    /* Under strict overcommit (vm.overcommit_memory=2) MAP_NORESERVE is ignored and a
-     * large reservation fails: halve until the kernel agrees. */
+    /* An inaccessible mapping commits no memory, even under strict overcommit
+     * (vm.overcommit_memory=2); halve all the same until the kernel agrees. */
     for (size_t size = *size_in_out; size >= (1u << 20); size /= 2) {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
         if (p != MAP_FAILED) {
             *size_in_out = size;
             return p;
@@ -54,6 +54,11 @@ void *os_reserve(size_t *size_in_out)
     }
     *size_in_out = 0;
     return NULL;
+}
+
+bool os_commit(void *address, size_t size)
+{
+    return mprotect(address, size, PROT_READ | PROT_WRITE) == 0;
 }
 
 void os_unmap(void *address, size_t size)
