@@ -15,13 +15,16 @@ CXX ?= g++
 PKG_CONFIG ?= pkg-config
 
 WARNINGS := -Wall -Wextra -Werror
+# Sanitizer flags for compiling and linking everything (make check-sanitize sets them for
+# its builds under build/sanitize/); empty for the real build.
+SANITIZE ?=
 # -fno-builtin: the compiler must not turn our code into calls to what we intercept.
 # initial-exec TLS: thread-locals that never allocate. No sibling calls: the stack capture
 # counts a fixed number of tracer frames (wrap/core/backtrace.h), and with frame pointers
 # kept the frame-pointer unwinder (MALLOC_TRACE_UNWIND=fp) walks through them.
 TRACER_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-builtin -fno-optimize-sibling-calls -fno-omit-frame-pointer -fexceptions -pthread \
-	$(WARNINGS)
+	$(WARNINGS) $(SANITIZE)
 
 C_WRAPPED := malloc calloc realloc reallocarray free posix_memalign aligned_alloc memalign \
 	valloc pvalloc strdup strndup wcsdup realpath getcwd get_current_dir_name getline \
@@ -55,17 +58,19 @@ LIBUNWIND_OBJECT := $(BUILD)/obj/wrap/core/backtrace_libunwind.o
 CLI_SOURCES := $(wildcard cli/*.c)
 CLI_OBJECTS := $(CLI_SOURCES:%.c=$(BUILD)/obj/%.o)
 COMMAND := $(BUILD)/malloc-trace
-COMMAND_CFLAGS := -std=gnu11 -O2 -g -fPIE -pthread $(WARNINGS)
+COMMAND_CFLAGS := -std=gnu11 -O2 -g -fPIE -pthread $(WARNINGS) $(SANITIZE)
 
 ARCHIVE := $(BUILD)/libmalloctrace.a
 PRELOAD := $(BUILD)/malloc-trace.so
 STAGE := $(BUILD)/stage
 
-.PHONY: all check demo install clean deps lint bench bench-quick fuzz
+.PHONY: all check check-sanitize sanitize-builds demo install clean deps lint bench \
+	bench-quick fuzz
 all: $(ARCHIVE) $(PRELOAD) $(BUILD)/malloctrace.pc $(COMMAND)
 
+# DEPS_CHECKED: set for the makes that sanitize-builds starts, once it has checked.
 deps:
-	@scripts/install-deps.sh
+	@$(if $(DEPS_CHECKED),:,scripts/install-deps.sh)
 
 # The command is an ordinary program: it reads traces and never links the tracer's core.
 $(BUILD)/obj/cli/%.o: cli/%.c $(wildcard cli/*.h) | deps
@@ -76,7 +81,7 @@ $(BUILD)/obj/cli/%.o: cli/%.c $(wildcard cli/*.h) | deps
 # of the core.
 COMMAND_SHARED := $(BUILD)/obj/wrap/core/module_symbols.o $(BUILD)/obj/wrap/core/json_text.o
 $(COMMAND): $(CLI_OBJECTS) $(COMMAND_SHARED)
-	$(CC) -o $@ $^ -ldw -lelf -ljansson -liberty
+	$(CC) $(SANITIZE) -o $@ $^ -ldw -lelf -ljansson -liberty
 
 $(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h wrap/shared/*.h) | deps
 	@mkdir -p $(dir $@)
@@ -103,7 +108,7 @@ $(ARCHIVE): $(BUILD)/obj/core.o $(WRAP_MEMBERS) $(BUILD)/obj/unwind_static.o
 	ar rcs $@ $^
 
 $(PRELOAD): $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) wrap/preload/exports.map
-	$(CC) -shared -o $@ $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) \
+	$(CC) $(SANITIZE) -shared -o $@ $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) \
 		-Wl,--version-script=wrap/preload/exports.map -Wl,-z,nodelete \
 		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -ljansson -liberty -pthread
 
@@ -129,7 +134,7 @@ UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) -Iwrap/core -o $@ $< $(CORE_OBJECTS) \
+	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) $(SANITIZE) -Iwrap/core -o $@ $< $(CORE_OBJECTS) \
 		-ldw -lelf -ljansson -liberty
 
 # ---- fuzzing ---------------------------------------------------------------------------
@@ -158,8 +163,35 @@ fuzz: $(FUZZER)
 $(STAGE)/lib/libmalloctrace.a: all
 	$(MAKE) --no-print-directory install PREFIX=$(abspath $(STAGE)) DESTDIR= >/dev/null
 
-check: all $(UNIT_TESTS) $(STAGE)/lib/libmalloctrace.a $(FUZZER)
+check: all $(UNIT_TESTS) $(STAGE)/lib/libmalloctrace.a $(FUZZER) sanitize-builds
 	@python3 tests/run_tests.py --build $(BUILD) --stage $(STAGE)
+
+# ---- sanitizers ----------------------------------------------------------------------
+# The same sources built again under $(BUILD)/sanitize/, for tests/integration/
+# test_sanitizers.py (part of make check; make check-sanitize runs only those tests):
+# asan/ with AddressSanitizer and UBSan (the archive, the command, the unit tests); ubsan/
+# with UBSan alone where ASan cannot run: the preload library (ASan must be the only malloc
+# interposer, first in the link order) and the archive for static links (ASan has no
+# static runtime). -fno-sanitize-recover: a finding stops the program, so it cannot pass.
+SANITIZE_DIR := $(BUILD)/sanitize
+SANITIZE_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANITIZE_UBSAN := -fsanitize=undefined -fno-sanitize-recover=all
+
+# Each set by a make of its own, with BUILD and SANITIZE set, through the rules above (the
+# @: keeps an up-to-date set quiet).
+.PHONY: sanitized-asan sanitized-ubsan
+sanitized-asan: $(ARCHIVE) $(COMMAND) $(UNIT_TESTS)
+	@:
+sanitized-ubsan: $(ARCHIVE) $(PRELOAD)
+	@:
+sanitize-builds: | deps
+	@$(MAKE) --no-print-directory DEPS_CHECKED=1 BUILD=$(SANITIZE_DIR)/asan \
+		SANITIZE="$(SANITIZE_ASAN)" sanitized-asan
+	@$(MAKE) --no-print-directory DEPS_CHECKED=1 BUILD=$(SANITIZE_DIR)/ubsan \
+		SANITIZE="$(SANITIZE_UBSAN)" sanitized-ubsan
+
+check-sanitize: all $(STAGE)/lib/libmalloctrace.a sanitize-builds
+	@python3 tests/run_tests.py --build $(BUILD) --stage $(STAGE) -k test_sanitizers
 
 demo: all $(STAGE)/lib/libmalloctrace.a
 	@BUILD=$(BUILD) STAGE=$(STAGE) examples/demo.sh

@@ -161,6 +161,21 @@ static void visit_row(const struct trace_row *row, void *context)
         state->write_failed = true;
 }
 
+static void free_module(void *node)
+{
+    struct loaded_module *loaded = node;
+    free(loaded->path);
+    free(loaded); /* its Dwfl_Module belongs to the Dwfl: dwfl_end frees it */
+}
+
+static void free_stack(void *node)
+{
+    struct rewritten_stack *entry = node;
+    free(entry->original);
+    free(entry->text);
+    free(entry);
+}
+
 static const char usage[] = "usage: malloc-trace symbolize [--sysroot DIR] FILE... -o OUT\n";
 
 int symbolize_command(int argc, char **argv)
@@ -222,6 +237,8 @@ int symbolize_command(int argc, char **argv)
         fprintf(stderr, "malloc-trace symbolize: cannot write %s\n", output);
         status = 2;
     }
+    tdestroy(state.stacks, free_stack);
+    tdestroy(state.modules, free_module);
     dwfl_end(state.dwfl);
     return status;
 }

@@ -69,9 +69,11 @@ __attribute__((noinline)) static void leak_aligned(void)
     void *s = valloc(300);
     expect("leak", s, 300, "valloc", "leak_aligned");
     keep(s);
-    void *t = pvalloc(10);
-    expect("leak", t, 10, "pvalloc", "leak_aligned");
-    keep(t);
+    if (!RUNNING_ON_VALGRIND) {
+        void *t = pvalloc(10);
+        expect("leak", t, 10, "pvalloc", "leak_aligned");
+        keep(t);
+    }
 }
 
 __attribute__((noinline)) static char *format_with_vasprintf(const char *format, ...)
@@ -165,9 +167,30 @@ __attribute__((noinline)) static void free_balanced(void)
         _exit(97);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* Under AddressSanitizer (the dynamic wrap form only: ASan has no static runtime and cannot
+ * share a process with the preload library) its allocator owns malloc, and rightly stops at
+ * the free of a block glibc's __libc_malloc gave. A block libc allocates for itself is just
+ * as foreign to the tracer there: --wrap does not reach the calls inside libc.so. */
+static void *foreign_block(void)
+{
+    char *buffer = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream(&buffer, &size);
+    if (stream == NULL || fputs("libc's own block", stream) == EOF || fclose(stream) != 0)
+        _exit(93);
+    return buffer;
+}
+#else
+static void *foreign_block(void)
+{
+    return __libc_malloc(24);
+}
+#endif
+
 __attribute__((noinline)) static void free_unknown(void)
 {
-    void *p = __libc_malloc(24);
+    void *p = foreign_block();
     expect("free", p, 0, "free", "free_unknown");
     free(p);
 }

@@ -9,6 +9,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 static __thread pid_t cached_thread_id;
 
@@ -39,11 +42,11 @@ void *os_map(size_t size)
 
 void *os_reserve(size_t *size_in_out)
 {
-    /* Under strict overcommit (vm.overcommit_memory=2) MAP_NORESERVE is ignored and a
-     * large reservation fails: halve until the kernel agrees. */
+    /* An inaccessible mapping commits no memory, even under strict overcommit
+     * (vm.overcommit_memory=2); halve all the same until the kernel agrees. */
     for (size_t size = *size_in_out; size >= (1u << 20); size /= 2) {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
         if (p != MAP_FAILED) {
             *size_in_out = size;
             return p;
@@ -53,10 +56,35 @@ void *os_reserve(size_t *size_in_out)
     return NULL;
 }
 
+bool os_commit(void *address, size_t size)
+{
+    return mprotect(address, size, PROT_READ | PROT_WRITE) == 0;
+}
+
 void os_unmap(void *address, size_t size)
 {
     if (address != NULL)
         munmap(address, size);
+}
+
+void os_leak_root_add(const void *address, size_t size)
+{
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_register_root_region(address, size);
+#else
+    (void)address;
+    (void)size;
+#endif
+}
+
+void os_leak_root_remove(const void *address, size_t size)
+{
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_unregister_root_region(address, size);
+#else
+    (void)address;
+    (void)size;
+#endif
 }
 
 void os_message(const char *format, ...)

@@ -85,12 +85,21 @@ static size_t address_slot(uintptr_t key, size_t capacity)
     return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 20) & (capacity - 1);
 }
 
+static void forget_address_cache(void)
+{
+    if (address_cache == NULL)
+        return;
+    os_leak_root_remove(address_cache, address_cache_capacity * sizeof *address_cache);
+    os_unmap(address_cache, address_cache_capacity * sizeof *address_cache);
+}
+
 static bool grow_address_cache(void)
 {
     size_t capacity = address_cache_capacity ? address_cache_capacity * 2 : 4096;
     struct cached_address *slots = os_map(capacity * sizeof *slots);
     if (slots == NULL)
         return false;
+    os_leak_root_add(slots, capacity * sizeof *slots); /* the json it points to */
     for (size_t i = 0; i < address_cache_capacity; i++) {
         if (address_cache[i].return_address == 0)
             continue;
@@ -99,7 +108,7 @@ static bool grow_address_cache(void)
             slot = (slot + 1) & (capacity - 1);
         slots[slot] = address_cache[i];
     }
-    os_unmap(address_cache, address_cache_capacity * sizeof *address_cache);
+    forget_address_cache();
     address_cache = slots;
     address_cache_capacity = capacity;
     return true;
@@ -201,7 +210,7 @@ void stack_json_forget_addresses(void)
 {
     for (size_t i = 0; i < address_cache_capacity; i++)
         free(address_cache[i].json);
-    os_unmap(address_cache, address_cache_capacity * sizeof *address_cache);
+    forget_address_cache();
     address_cache = NULL;
     address_cache_capacity = address_cache_count = 0;
     symbolizer_forget_modules();

@@ -14,12 +14,16 @@
 #define BUCKET_BITS 18
 #define BUCKET_COUNT (1u << BUCKET_BITS)
 #define REGION_WANTED ((size_t)4 << 30)
+/* The region is committed this much at a time, as records reach it (os.h). Each chunk also
+ * becomes a root of LeakSanitizer's scan (os.h): a record points to its stack's JSON. */
+#define COMMIT_CHUNK ((size_t)1 << 20)
 
 static _Atomic uint32_t buckets[BUCKET_COUNT];
 static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *region;             /* written once under insert_lock, read after a bucket load */
 static size_t region_size;
 static size_t region_used;
+static size_t region_committed; /* the first bytes of the region, usable */
 static atomic_uint stack_count = 1; /* the empty stack */
 static struct stack_record empty_stack;
 static bool full_said;
@@ -74,6 +78,21 @@ static bool reserve_region(void)
     return true;
 }
 
+/* Commits the region up to end. Called with the lock. */
+static bool commit_through(size_t end)
+{
+    while (region_committed < end) {
+        size_t chunk = region_size - region_committed < COMMIT_CHUNK
+                           ? region_size - region_committed
+                           : COMMIT_CHUNK;
+        if (!os_commit(region + region_committed, chunk))
+            return false;
+        os_leak_root_add(region + region_committed, chunk);
+        region_committed += chunk;
+    }
+    return true;
+}
+
 uint32_t stack_table_intern(void *const *frames, uint32_t depth)
 {
     if (depth == 0)
@@ -89,7 +108,8 @@ uint32_t stack_table_intern(void *const *frames, uint32_t depth)
     id = find(atomic_load_explicit(bucket, memory_order_relaxed), hash, frames, depth);
     size_t bytes = sizeof(struct stack_record) + depth * sizeof *frames;
     if (id == 0 && (region != NULL || reserve_region())) {
-        if (region_used + bytes <= region_size && (region_used + bytes) / 8 <= UINT32_MAX) {
+        if (region_used + bytes <= region_size && (region_used + bytes) / 8 <= UINT32_MAX
+            && commit_through(region_used + bytes)) {
             struct stack_record *record = (struct stack_record *)(region + region_used);
             id = (uint32_t)(region_used / 8);
             region_used += bytes;
