@@ -34,4 +34,20 @@ struct trace_event {
     uint8_t kind; /* enum event_kind */
 };
 
+/* The row of kind that a live block gives. */
+static inline struct trace_event event_of_block(const struct live_block *block,
+                                                enum event_kind kind)
+{
+    struct trace_event event = {
+        .address = block->address,
+        .size = block->size,
+        .time_ms = block->time_ms,
+        .stack_id = block->stack_id,
+        .thread_id = block->thread_id,
+        .entry_point = block->entry_point,
+        .kind = (uint8_t)kind,
+    };
+    return event;
+}
+
 #endif

@@ -71,15 +71,7 @@ static void write_pass(enum live_table_pass pass)
 
 static void push_row(const struct live_block *block, enum event_kind kind)
 {
-    struct trace_event event = {
-        .address = block->address,
-        .size = block->size,
-        .time_ms = block->time_ms,
-        .stack_id = block->stack_id,
-        .thread_id = block->thread_id,
-        .entry_point = block->entry_point,
-        .kind = (uint8_t)kind,
-    };
+    struct trace_event event = event_of_block(block, kind);
     if (!event_log_push(&rows, &event))
         os_message("out of memory for the tracer's own tables: some rows are not written");
 }

@@ -247,15 +247,7 @@ static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64
                 continue;
             kind = EVENT_MALLOC;
         }
-        struct trace_event event = {
-            .address = block->address,
-            .size = block->size,
-            .time_ms = block->time_ms,
-            .stack_id = block->stack_id,
-            .thread_id = block->thread_id,
-            .entry_point = block->entry_point,
-            .kind = (uint8_t)kind,
-        };
+        struct trace_event event = event_of_block(block, kind);
         if (!event_log_push(out, &event)) {
             say_out_of_memory();
             return;
