@@ -205,34 +205,60 @@ static struct tls_layout read_tls_layout(void)
 /* glibc puts a thread's control block (struct pthread) at the top of the thread's stack
  * mapping, 64-byte aligned, and it begins with two pointers to itself (tcbhead_t's tcb, at
  * 0, and self, two words on): a signature no other memory has by chance. */
-static bool is_control_block(uintptr_t candidate)
+#define CONTROL_BLOCK_ALIGN ((size_t)64)
+#define SIGNATURE_WORDS ((size_t)3)
+#define PROBE_CANDIDATES ((size_t)64)
+
+/* The control block among the 64-byte aligned candidates of [first, last] (first <= last,
+ * both aligned) nearest to the end named by downward, or 0. The words are copied through
+ * the kernel, a batch of candidates at a time: a mapping of /proc's list may be gone (a
+ * thread that was not stopped unmapped it) or not the program's to touch (valgrind's own
+ * memory), and either must be a failed read, not a fault. */
+static uintptr_t find_control_block(uintptr_t first, uintptr_t last, bool downward)
 {
-    return memory_map_load_word(candidate) == candidate
-           && memory_map_load_word(candidate + 2 * sizeof(uintptr_t)) == candidate;
+    uintptr_t words[(PROBE_CANDIDATES - 1) * CONTROL_BLOCK_ALIGN / sizeof(uintptr_t)
+                    + SIGNATURE_WORDS];
+    size_t batches = (last - first) / CONTROL_BLOCK_ALIGN / PROBE_CANDIDATES + 1;
+    for (size_t batch = 0; batch < batches; batch++) {
+        size_t skip = batch * PROBE_CANDIDATES * CONTROL_BLOCK_ALIGN;
+        size_t count = (last - first) / CONTROL_BLOCK_ALIGN + 1 - batch * PROBE_CANDIDATES;
+        if (count > PROBE_CANDIDATES)
+            count = PROBE_CANDIDATES;
+        uintptr_t low = downward ? last - skip - (count - 1) * CONTROL_BLOCK_ALIGN
+                                 : first + skip;
+        size_t span = (count - 1) * CONTROL_BLOCK_ALIGN + SIGNATURE_WORDS * sizeof(uintptr_t);
+        size_t copied = memory_map_copy(low, words, span);
+        for (size_t i = 0; i < count; i++) {
+            size_t candidate = downward ? count - 1 - i : i;
+            size_t word = candidate * CONTROL_BLOCK_ALIGN / sizeof(uintptr_t);
+            uintptr_t address = low + candidate * CONTROL_BLOCK_ALIGN;
+            if ((word + SIGNATURE_WORDS) * sizeof(uintptr_t) <= copied
+                && words[word] == address && words[word + 2] == address)
+                return address;
+        }
+    }
+    return 0;
 }
 
 static uintptr_t control_block_at_top(const struct mapping *mapping, size_t tcb_size)
 {
     /* From the top down: the size libc reports may be a guess (a static program). */
-    for (uintptr_t candidate = (mapping->end - 64) & ~(uintptr_t)63;
-         candidate >= mapping->start && mapping->end - candidate <= tcb_size + 4096;
-         candidate -= 64) {
-        if (is_control_block(candidate))
-            return candidate;
-    }
-    return 0;
+    uintptr_t last = (mapping->end - CONTROL_BLOCK_ALIGN) & ~(uintptr_t)(CONTROL_BLOCK_ALIGN - 1);
+    uintptr_t lowest = mapping->end - tcb_size - 4096;
+    if (lowest < mapping->start)
+        lowest = mapping->start;
+    uintptr_t first = (lowest + CONTROL_BLOCK_ALIGN - 1) & ~(uintptr_t)(CONTROL_BLOCK_ALIGN - 1);
+    return first <= last ? find_control_block(first, last, true) : 0;
 }
 
 /* The first control block above stack_pointer in its mapping, or 0. */
 static uintptr_t control_block_above(uintptr_t stack_pointer, const struct mapping *stack)
 {
-    for (uintptr_t candidate = (stack_pointer + 63) & ~(uintptr_t)63;
-         candidate < stack->end && stack->end - candidate >= 3 * sizeof(uintptr_t);
-         candidate += 64) {
-        if (is_control_block(candidate))
-            return candidate;
-    }
-    return 0;
+    uintptr_t first = (stack_pointer + CONTROL_BLOCK_ALIGN - 1)
+                      & ~(uintptr_t)(CONTROL_BLOCK_ALIGN - 1);
+    uintptr_t last = (stack->end - SIGNATURE_WORDS * sizeof(uintptr_t))
+                     & ~(uintptr_t)(CONTROL_BLOCK_ALIGN - 1);
+    return first <= last && first < stack->end ? find_control_block(first, last, false) : 0;
 }
 
 bool heap_roots_add_control_blocks(struct range_list *roots, const struct memory_map *map)
