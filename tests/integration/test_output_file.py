@@ -145,8 +145,8 @@ def test_frame_pointer_unwinder_gives_the_same_frames():
                   f"frames of {mine['kind']} {mine['size']} ({form})")
     result = run(build("leaker.c", "preload"), "preload", args=["0", "0", "0"],
                  env={"MALLOC_TRACE_UNWIND": "dwarf"})
-    equal(result.stderr, "malloc-trace: MALLOC_TRACE_UNWIND: 'dwarf' is neither libunwind nor "
-          "fp; using libunwind\n", "a bad value")
+    equal(result.stderr, "malloc-trace: MALLOC_TRACE_UNWIND: 'dwarf' is not tables, libunwind "
+          "or fp; using tables\n", "a bad value")
 
 
 def test_unsymbolized_frames_name_module_and_offset():

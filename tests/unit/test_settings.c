@@ -206,7 +206,7 @@ static void check_defaults_except(const struct settings *s, int except)
     if (except != REACHABLE)
         CHECK_EQ_U64(s->reachable, false);
     if (except != UNWIND)
-        CHECK_EQ_U64(s->frame_pointers, false);
+        CHECK_EQ_U64(s->unwinder, UNWINDER_TABLES);
 }
 
 /* set_table leaves MALLOC_TRACE_UNWIND unset; this test sets it, then unsets it. */
@@ -216,26 +216,33 @@ static void test_load_unwind(void)
     set_table(NULL, NULL, NULL, NULL, NULL);
     table[UNWIND] = "fp";
     char *messages = load(&s);
-    CHECK_EQ_U64(s.frame_pointers, true);
+    CHECK_EQ_U64(s.unwinder, UNWINDER_FRAME_POINTERS);
     check_defaults_except(&s, UNWIND);
     CHECK_EQ_STR(messages, "");
     free(messages);
 
     table[UNWIND] = "libunwind";
     messages = load(&s);
+    CHECK_EQ_U64(s.unwinder, UNWINDER_LIBUNWIND);
+    check_defaults_except(&s, UNWIND);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    table[UNWIND] = "tables";
+    messages = load(&s);
     check_defaults_except(&s, -1);
     CHECK_EQ_STR(messages, "");
     free(messages);
 
-    static const char *const refused[] = {"FP", "", "dwarf", "fp ", "libunwind2"};
+    static const char *const refused[] = {"FP", "", "dwarf", "fp ", "libunwind2", "table"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         table[UNWIND] = refused[i];
         messages = load(&s);
         check_defaults_except(&s, -1);
         char expected[128];
         snprintf(expected, sizeof expected,
-                 "malloc-trace: MALLOC_TRACE_UNWIND: '%s' is neither libunwind nor fp; using "
-                 "libunwind\n", refused[i]);
+                 "malloc-trace: MALLOC_TRACE_UNWIND: '%s' is not tables, libunwind or fp; "
+                 "using tables\n", refused[i]);
         CHECK_EQ_STR(messages, expected);
         free(messages);
     }

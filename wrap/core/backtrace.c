@@ -11,6 +11,7 @@
 #include <unwind.h>
 
 #include "thread_slots.h"
+#include "unwind_table.h"
 
 /* Weak: a static link (whose archive member brings libunwind itself) must not pull libc.a's
  * static dlopen in, with its link-time warning; a dynamic one finds them in libc.so. */
@@ -87,9 +88,10 @@ static void leave_unwinder(struct thread_slot *slot)
 
 void backtrace_before_fork(void)
 {
+    /* Made before the lock, which making a record takes. */
+    struct thread_slot *own = thread_slot_own();
     thread_slots_lock();
     atomic_store(&fork_pending, 1);
-    struct thread_slot *own = thread_slot_own();
     for (struct thread_slot *slot = thread_slot_first(); slot != NULL; slot = slot->next)
         while (slot != own && atomic_load(&slot->unwinding)) /* own: fork from a handler */
             sched_yield();
@@ -97,13 +99,15 @@ void backtrace_before_fork(void)
 
 void backtrace_after_fork(bool in_child)
 {
+    if (in_child)
+        unwind_table_after_fork_child();
     atomic_store(&fork_pending, 0);
     thread_slots_unlock(in_child);
 }
 
 /* libunwind loaded at run time, in the dynamic wrap form only (see backtrace.h). */
 static unw_backtrace_fn *loaded_unw_backtrace;
-static bool walk_frame_pointers;
+static enum unwinder chosen_unwinder;
 /* The top of the calling thread's stack, found on its first frame-pointer walk (0: not yet;
  * 1: unknown, no walk). */
 static __thread uintptr_t stack_top __attribute__((tls_model("initial-exec")));
@@ -183,6 +187,47 @@ __attribute__((noinline)) static uint32_t frame_pointer_backtrace(void **frames,
     return count;
 }
 
+/* Follows the rules of the compact unwind tables (unwind_table.h) from this function's
+ * caller up, reading saved values only between the stack pointer and the stack's top.
+ * Returns 0 where a frame has no rule there or anything looks wrong (a signal frame, code
+ * without unwind information, a stack switch): the caller then asks libunwind for the whole
+ * stack, so that every stack is the one libunwind gives. The first entry stands for this
+ * function's own frame, as with the other unwinders; the tracer keeps frame pointers, so
+ * its saved rbp and return address start the walk. */
+__attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max)
+{
+    if (stack_top == 0)
+        stack_top = find_stack_top();
+    const uintptr_t *frame = __builtin_frame_address(0);
+    uintptr_t stack = (uintptr_t)(frame + 2); /* the caller's stack pointer */
+    uintptr_t frame_pointer = frame[0];
+    uintptr_t pc = frame[1];
+    uint32_t count = 0;
+    if (max > 0)
+        frames[count++] = (void *)(uintptr_t)table_backtrace; // NOLINT(performance-no-int-to-ptr)
+    unwind_table_begin_walk();
+    while (count < max && pc != 0) {
+        frames[count++] = (void *)pc; // NOLINT(performance-no-int-to-ptr)
+        struct unwind_rule rule = unwind_table_find(pc - 1);
+        if (rule.kind == UNWIND_NOT_COVERED)
+            return 0;
+        if (rule.kind == UNWIND_OUTERMOST)
+            break;
+        uintptr_t cfa = (rule.kind == UNWIND_CFA_FROM_SP ? stack : frame_pointer)
+                        + (uintptr_t)(intptr_t)rule.cfa_offset;
+        uintptr_t saved_fp = cfa + (uintptr_t)((intptr_t)rule.saved_fp_slot * 8);
+        if (cfa <= stack || cfa > stack_top || cfa % sizeof(uintptr_t) != 0
+            || (rule.saved_fp_slot != 0 && (saved_fp < stack || saved_fp + 8 > stack_top)))
+            return 0;
+        if (rule.saved_fp_slot != 0)
+            frame_pointer = *(const uintptr_t *)saved_fp; // NOLINT(performance-no-int-to-ptr)
+        pc = ((const uintptr_t *)cfa)[-1]; // NOLINT(performance-no-int-to-ptr)
+        stack = cfa;
+    }
+    __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
+    return count;
+}
+
 /* RTLD_LOCAL: libunwind's own _Unwind_* must not interpose on libgcc's for the program.
  * The names are those of libunwind 1.x's local-only x86_64 build (UNW_LOCAL_ONLY). */
 static void load_libunwind(void)
@@ -200,9 +245,14 @@ static void load_libunwind(void)
         set_caching_policy(*local_address_space, 2 /* UNW_CACHE_PER_THREAD */);
 }
 
-void backtrace_init(bool frame_pointers)
+void backtrace_forget_unloaded(void)
 {
-    walk_frame_pointers = frame_pointers;
+    unwind_table_forget_unloaded();
+}
+
+void backtrace_init(enum unwinder unwinder)
+{
+    chosen_unwinder = unwinder;
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
     else
@@ -217,12 +267,18 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
     if (wanted > BACKTRACE_MAX_FRAMES)
         wanted = BACKTRACE_MAX_FRAMES;
-    struct thread_slot *slot = enter_unwinder();
-    int got = walk_frame_pointers             ? (int)frame_pointer_backtrace(all, wanted)
-              : malloc_trace_libunwind_backtrace ? malloc_trace_libunwind_backtrace(all, (int)wanted)
+    /* The walks of this file take no lock a fork could leave held (the table builder's is
+     * reset in the child): only libunwind needs the fork protocol. */
+    int got = chosen_unwinder == UNWINDER_FRAME_POINTERS ? (int)frame_pointer_backtrace(all, wanted)
+              : chosen_unwinder == UNWINDER_TABLES     ? (int)table_backtrace(all, wanted)
+                                                       : 0;
+    if (got == 0) {
+        struct thread_slot *slot = enter_unwinder();
+        got = malloc_trace_libunwind_backtrace ? malloc_trace_libunwind_backtrace(all, (int)wanted)
               : loaded_unw_backtrace           ? (int)loaded_libunwind_backtrace(all, wanted)
                                                : (int)libgcc_backtrace(all, wanted);
-    leave_unwinder(slot);
+        leave_unwinder(slot);
+    }
     uint32_t count = 0;
     for (int i = (int)BACKTRACE_TRACER_FRAMES; i < got && count < max; i++) {
         /* libgcc reports the end of the stack (the caller of _start) as address 0. */

@@ -5,21 +5,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "settings.h"
+
 /* Frames of the tracer between the unwinder and the program: the unwinder's entry, the
  * capture function, the core hook and the front-end entry point. Each is noinline and makes
  * no tail call, so the count is fixed; the integration tests check frame 1 in every form. */
 #define BACKTRACE_TRACER_FRAMES 4u
 #define BACKTRACE_MAX_FRAMES (256u + BACKTRACE_TRACER_FRAMES)
 
-/* Picks the unwinder and warms it up (it may allocate: call under the guard): libunwind
- * (or libgcc's), or a walk of the frame-pointer chain when frame_pointers is set. */
-void backtrace_init(bool frame_pointers);
+/* Picks the unwinder and warms it up (it may allocate: call under the guard). */
+void backtrace_init(enum unwinder unwinder);
 
 /* The stack pointer of the program's frame that called exit(3), as it was at the call (the
  * canonical frame address of exit's frame), or 0 when exit is not on the calling thread's
  * stack or the program is static. Unwinds with libgcc's unwinder; may allocate: call under
  * the guard. */
 uintptr_t backtrace_exit_caller_stack(void);
+
+/* dlclose: a module's addresses may now be another's. */
+void backtrace_forget_unloaded(void);
 
 /* fork: before, waits until no other thread is inside the unwinder (and keeps new captures
  * from starting); after, lets them go, in the parent and in the child. */

@@ -80,7 +80,7 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
     out->depth = DEFAULT_DEPTH;
     out->symbols = true;
     out->reachable = false;
-    out->frame_pointers = false;
+    out->unwinder = UNWINDER_TABLES;
 
     if ((text = lookup("out_file_path")) != NULL) {
         size_t length = strlen(text);
@@ -106,9 +106,11 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
     load_switch(lookup, "MALLOC_TRACE_REACHABLE", &out->reachable);
     if ((text = lookup("MALLOC_TRACE_UNWIND")) != NULL) {
         if (strcmp(text, "fp") == 0)
-            out->frame_pointers = true;
-        else if (strcmp(text, "libunwind") != 0)
-            os_message("MALLOC_TRACE_UNWIND: '%.64s' is neither libunwind nor fp; using libunwind",
+            out->unwinder = UNWINDER_FRAME_POINTERS;
+        else if (strcmp(text, "libunwind") == 0)
+            out->unwinder = UNWINDER_LIBUNWIND;
+        else if (strcmp(text, "tables") != 0)
+            os_message("MALLOC_TRACE_UNWIND: '%.64s' is not tables, libunwind or fp; using tables",
                        text);
     }
 }

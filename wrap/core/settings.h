@@ -8,6 +8,13 @@
 
 #define SETTINGS_MAX_DEPTH 256
 
+/* MALLOC_TRACE_UNWIND */
+enum unwinder {
+    UNWINDER_TABLES,         /* tables: compact tables from .eh_frame, libunwind where they end */
+    UNWINDER_LIBUNWIND,      /* libunwind: libunwind (or libgcc's unwinder) for every stack */
+    UNWINDER_FRAME_POINTERS, /* fp: the frame-pointer chain */
+};
+
 struct settings {
     char out_file_path[PATH_MAX];  /* may hold %p, expanded when the file is opened */
     uint64_t out_file_max_size;
@@ -15,7 +22,7 @@ struct settings {
     unsigned depth;                /* MALLOC_TRACE_DEPTH: frames kept, frame 0 included */
     bool symbols;                  /* MALLOC_TRACE_SYMBOLS */
     bool reachable;                /* MALLOC_TRACE_REACHABLE: exit rows for reachable blocks */
-    bool frame_pointers;           /* MALLOC_TRACE_UNWIND=fp */
+    enum unwinder unwinder;        /* MALLOC_TRACE_UNWIND */
 };
 
 /* The value of one variable, or NULL when unset; getenv in the library, a table in tests. */

@@ -322,6 +322,8 @@ static void name_stacks_around_dlclose(bool after)
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    if (after)
+        backtrace_forget_unloaded();
     flusher_name_stacks(after);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
@@ -454,7 +456,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     untrace_descendants();
     frames_kept = settings.depth - 1;
     leak_scan_remember_main_thread();
-    backtrace_init(settings.frame_pointers);
+    backtrace_init(settings.unwinder);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */

@@ -1,0 +1,89 @@
+"""The compact unwind tables (MALLOC_TRACE_UNWIND=tables, the default) give exactly the
+stacks libunwind gives: every row of a trace taken each way, unsymbolized (so that frames
+are compared as module offsets), in every form, for programs built with and without frame
+pointers, and for programs from Debian. That the tables, not the fallback, took those stacks
+is tests/unit/test_unwind_table.c's part."""
+import collections
+import os
+import subprocess
+import tempfile
+
+from harness import FORMS, STAGE, WORK, build, check, equal, read_trace, run
+
+SETTINGS = {"MALLOC_TRACE_SYMBOLS": "0", "MALLOC_TRACE_REACHABLE": "1"}
+
+PYTHON_SCRIPT = """
+import json, threading
+def work(n):
+    global kept
+    kept = [{str(i): [i, str(i) * 3]} for i in range(n)]
+    return len(json.dumps(kept))
+thread = threading.Thread(target=work, args=(3000,))
+thread.start(); thread.join()
+print(work(2000))
+"""
+
+
+def rows_by_stack(path):
+    """How many rows of each (event, size, stack): what an unwinder decides."""
+    return collections.Counter((r["function"], r["size"], repr(r["stack"]))
+                               for r in read_trace(path))
+
+
+def assert_same_rows(tables, libunwind, what):
+    only_tables = tables - libunwind
+    only_libunwind = libunwind - tables
+    equal((sorted(only_tables)[:1], sorted(only_libunwind)[:1]), ([], []),
+          f"rows that differ ({what}: {sum(only_tables.values())} with the tables only, "
+          f"{sum(only_libunwind.values())} with libunwind only)")
+
+
+def compare_test_program(source, optimization):
+    for form in FORMS:
+        program = build(source, form, optimization=optimization)
+        traces = {}
+        for unwinder in ("tables", "libunwind"):
+            result = run(program, form, env=dict(SETTINGS, MALLOC_TRACE_UNWIND=unwinder))
+            equal((result.returncode, result.stderr), (0, ""), f"{source} {form} {unwinder}")
+            traces[unwinder] = rows_by_stack(result.trace_path)
+        deep = sum(n for (_, _, stack), n in traces["tables"].items() if stack.count("{") > 4)
+        check(deep >= 4, f"{source} {form}: only {deep} rows with a stack of 4 frames or more")
+        assert_same_rows(traces["tables"], traces["libunwind"], f"{source} {form}")
+
+
+def test_c_program_with_frame_pointers():
+    compare_test_program("events.c", "-O0")
+
+
+def test_c_program_without_frame_pointers():
+    compare_test_program("events.c", "-O2")
+
+
+def test_cxx_program_without_frame_pointers():
+    compare_test_program("cxx_events.cpp", "-O2")
+
+
+def compare_debian_program(command, least_rows):
+    traces = {}
+    for unwinder in ("tables", "libunwind"):
+        path = tempfile.mktemp(prefix="unwind.", suffix=".csv", dir=WORK)
+        env = dict(os.environ, **SETTINGS, MALLOC_TRACE_UNWIND=unwinder, out_file_path=path,
+                   LD_PRELOAD=os.path.join(STAGE, "lib", "malloc-trace.so"),
+                   PYTHONHASHSEED="0", PYTHONMALLOC="malloc")
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        equal(result.returncode, 0, f"{command[0]} {unwinder}: exit status")
+        traces[unwinder] = rows_by_stack(path)
+        os.unlink(path)
+    check(sum(traces["tables"].values()) >= least_rows,
+          f"{command[0]}: {sum(traces['tables'].values())} rows")
+    assert_same_rows(traces["tables"], traces["libunwind"], command[0])
+
+
+def test_python3_with_a_thread():
+    compare_debian_program(["python3", "-c", PYTHON_SCRIPT], 500)
+
+
+def test_sqlite3():
+    compare_debian_program(["sqlite3", ":memory:", "create table t(a, b); "
+                            "insert into t values (1, 'one'), (2, 'two'); "
+                            "create index i on t(b); select a from t where b = 'two';"], 10)

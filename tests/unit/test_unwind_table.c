@@ -1,0 +1,389 @@
+/* test_unwind_table.c: the compact unwind tables (eh_frame.h, unwind_table.h) and the walk
+ * that uses them (backtrace.c). Rows read from a hand-built .eh_frame must be exactly the
+ * expected ones; stacks taken with the tables must be exactly libunwind's, from code with
+ * and without frame pointers, through libc, in a thread, and from a signal handler (where
+ * the tables give way to libunwind); and each frame of those stacks must have come from a
+ * table, not from the fallback. */
+#define _GNU_SOURCE
+#include <alloca.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backtrace.h"
+#include "check.h"
+#include "eh_frame.h"
+#include "unwind_table.h"
+
+/* ---- rows from a hand-built section ---------------------------------------------------- */
+
+struct bytes {
+    uint8_t data[512];
+    size_t size;
+};
+
+static void put(struct bytes *out, const void *data, size_t size)
+{
+    if (size == 0)
+        return;
+    memcpy(out->data + out->size, data, size);
+    out->size += size;
+}
+
+static void put_u8(struct bytes *out, uint8_t value)
+{
+    put(out, &value, 1);
+}
+
+static void put_u32(struct bytes *out, uint32_t value)
+{
+    put(out, &value, 4);
+}
+
+static void put_u64(struct bytes *out, uint64_t value)
+{
+    put(out, &value, 8);
+}
+
+/* A CIE with the x86-64 start state (CFA = rsp + 8, return address at CFA - 8), absolute
+ * 8-byte FDE addresses; augmentation "zR" or, for signal frames, "zRS". Returns its offset. */
+static size_t put_cie(struct bytes *out, bool signal_frame)
+{
+    size_t start = out->size;
+    static const uint8_t x86_64_start[] = {0x0c, 7, 8, 0x90, 1};
+    const char *augmentation = signal_frame ? "zRS" : "zR";
+    put_u32(out, 0); /* length, set below */
+    put_u32(out, 0); /* CIE id */
+    put_u8(out, 1);  /* version */
+    put(out, augmentation, strlen(augmentation) + 1);
+    put_u8(out, 1);    /* code alignment */
+    put_u8(out, 0x78); /* data alignment: -8 */
+    put_u8(out, 16);   /* return address register */
+    put_u8(out, 1);    /* augmentation data: the FDE pointer encoding */
+    put_u8(out, 0x00); /* absptr */
+    put(out, x86_64_start, sizeof x86_64_start);
+    while ((out->size - start) % 8 != 0)
+        put_u8(out, 0); /* DW_CFA_nop */
+    uint32_t length = (uint32_t)(out->size - start - 4);
+    memcpy(out->data + start, &length, 4);
+    return start;
+}
+
+static void put_fde(struct bytes *out, size_t cie, uint64_t begin, uint64_t size,
+                    const uint8_t *instructions, size_t count)
+{
+    size_t start = out->size;
+    put_u32(out, 0);
+    put_u32(out, (uint32_t)(out->size - cie)); /* back to the CIE from this field */
+    put_u64(out, begin);
+    put_u64(out, size);
+    put_u8(out, 0); /* no augmentation data */
+    put(out, instructions, count);
+    while ((out->size - start) % 8 != 0)
+        put_u8(out, 0);
+    uint32_t length = (uint32_t)(out->size - start - 4);
+    memcpy(out->data + start, &length, 4);
+}
+
+struct row {
+    uintptr_t pc;
+    struct unwind_rule rule;
+};
+
+struct rows {
+    struct row items[32];
+    size_t count;
+};
+
+static bool collect(void *context, uintptr_t pc, struct unwind_rule rule)
+{
+    struct rows *rows = context;
+    if (rows->count == 32)
+        return false;
+    rows->items[rows->count++] = (struct row){pc, rule};
+    return true;
+}
+
+static void check_rows(const struct rows *rows, const struct row *expected, size_t count)
+{
+    CHECK_EQ_U64(rows->count, count);
+    for (size_t i = 0; i < count && i < rows->count; i++) {
+        CHECK_EQ_U64(rows->items[i].pc, expected[i].pc);
+        CHECK_EQ_U64(rows->items[i].rule.kind, expected[i].rule.kind);
+        CHECK_EQ_U64((uint64_t)(int64_t)rows->items[i].rule.cfa_offset,
+                     (uint64_t)(int64_t)expected[i].rule.cfa_offset);
+        CHECK_EQ_U64((uint64_t)(int64_t)rows->items[i].rule.saved_fp_slot,
+                     (uint64_t)(int64_t)expected[i].rule.saved_fp_slot);
+    }
+}
+
+#define SP(offset, slot) {offset, UNWIND_CFA_FROM_SP, slot, 0}
+#define FP(offset, slot) {offset, UNWIND_CFA_FROM_FP, slot, 0}
+#define NOT_COVERED {0, UNWIND_NOT_COVERED, 0, 0}
+#define OUTERMOST {0, UNWIND_OUTERMOST, 0, 0}
+
+static void build_section(struct bytes *section)
+{
+    memset(section, 0, sizeof *section);
+    size_t cie = put_cie(section, false);
+    /* A prologue that saves rbp and makes it the CFA register, an epilogue between
+     * remember_state and restore_state. */
+    static const uint8_t function[] = {
+        0x41, 0x0e, 16, 0x86, 2, /* +1: CFA = rsp + 16, rbp at CFA - 16 */
+        0x43, 0x0d, 6,           /* +3: CFA = rbp + 16 */
+        0x02, 0x30, 0x0a,        /* +0x30: remember_state */
+        0x0c, 7, 8, 0xc6,        /* CFA = rsp + 8, rbp restored */
+        0x41, 0x0b,              /* +1: restore_state */
+    };
+    put_fde(section, cie, 0x1000, 0x40, function, sizeof function);
+    /* Lower in memory than the one before: rows come out in address order. */
+    static const uint8_t expression[] = {0x44, 0x0f, 2, 0x77, 0x08}; /* +4: CFA by expression */
+    put_fde(section, cie, 0x800, 0x10, expression, sizeof expression);
+    size_t signal_cie = put_cie(section, true);
+    put_fde(section, signal_cie, 0x1040, 0x20, NULL, 0);
+    static const uint8_t outermost[] = {0x07, 16}; /* the return address is undefined */
+    put_fde(section, cie, 0x2000, 0x8, outermost, sizeof outermost);
+    put_u32(section, 0); /* the terminator */
+}
+
+static void test_rows_of_a_section(void)
+{
+    struct bytes section;
+    build_section(&section);
+    struct rows rows = {.count = 0};
+    CHECK(eh_frame_read(section.data, section.data + section.size, collect, &rows));
+    static const struct row expected[] = {
+        {0x800, SP(8, 0)},   {0x804, NOT_COVERED}, {0x1000, SP(8, 0)},
+        {0x1001, SP(16, -2)}, {0x1004, FP(16, -2)}, {0x1034, SP(8, 0)},
+        {0x1035, FP(16, -2)}, {0x1040, NOT_COVERED}, {0x2000, OUTERMOST},
+        {0x2008, NOT_COVERED},
+    };
+    check_rows(&rows, expected, sizeof expected / sizeof *expected);
+}
+
+static void test_rows_of_a_cut_section(void)
+{
+    struct bytes section;
+    build_section(&section);
+    /* Cut inside the last FDE: the ones before it still give their rows. */
+    struct rows rows = {.count = 0};
+    CHECK(eh_frame_read(section.data, section.data + section.size - 12, collect, &rows));
+    CHECK_EQ_U64(rows.count, 8);
+    /* Garbage gives no row and reads nothing outside the section. */
+    uint8_t garbage[64];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (uint8_t)(i * 37 + 11);
+    rows.count = 0;
+    eh_frame_read(garbage, garbage + sizeof garbage, collect, &rows);
+    CHECK_EQ_U64(rows.count, 0);
+}
+
+static bool ascending(const struct rows *rows)
+{
+    for (size_t i = 1; i < rows->count; i++)
+        if (rows->items[i].pc <= rows->items[i - 1].pc)
+            return false;
+    return true;
+}
+
+/* Corrupt call frame information (a damaged or hostile library): bytes changed at random,
+ * each section in a heap block of its exact size, so that the AddressSanitizer build of this
+ * test sees any read outside it. Rows still come in ascending order. */
+static void test_rows_of_mutated_sections(void)
+{
+    struct bytes section;
+    build_section(&section);
+    uint64_t random = 0x2545f4914f6cdd1dull;
+    size_t unordered = 0;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t *copy = malloc(section.size);
+        if (!CHECK(copy != NULL))
+            return;
+        memcpy(copy, section.data, section.size);
+        for (int change = 0; change < 1 + round % 4; change++) {
+            random = random * 6364136223846793005ull + 1442695040888963407ull;
+            copy[(random >> 33) % section.size] = (uint8_t)(random >> 17);
+        }
+        struct rows rows = {.count = 0};
+        eh_frame_read(copy, copy + section.size, collect, &rows);
+        unordered += !ascending(&rows);
+        free(copy);
+    }
+    CHECK_EQ_U64(unordered, 0);
+}
+
+/* ---- stacks against libunwind ----------------------------------------------------------- */
+
+#define MAX_FRAMES 64
+
+struct capture {
+    void *frames[MAX_FRAMES];
+    uint32_t count;
+};
+
+/* The tracer's layout: an entry point calls a hook, which calls backtrace_capture. */
+__attribute__((noinline)) static uint32_t hook(void **frames)
+{
+    uint32_t count = backtrace_capture(frames, MAX_FRAMES);
+    __asm__ volatile("" ::: "memory");
+    return count;
+}
+
+__attribute__((noinline)) static uint32_t entry_point(void **frames)
+{
+    uint32_t count = hook(frames);
+    __asm__ volatile("" ::: "memory");
+    return count;
+}
+
+/* Takes the stack twice from one call site, with the tables and with libunwind. */
+__attribute__((noinline)) static void capture_both(struct capture *tables,
+                                                   struct capture *libunwind)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        struct capture *into = pass == 0 ? tables : libunwind;
+        backtrace_init(pass == 0 ? UNWINDER_TABLES : UNWINDER_LIBUNWIND);
+        into->count = entry_point(into->frames);
+    }
+    __asm__ volatile("" ::: "memory");
+}
+
+/* Frame 0 is capture_both's, at two call sites (the compiler unrolls the loop). */
+static bool same_stack(const struct capture *a, const struct capture *b)
+{
+    return a->count == b->count && a->count > 1
+           && memcmp(a->frames + 1, b->frames + 1, (a->count - 1) * sizeof(void *)) == 0;
+}
+
+/* Every frame of a stack the tables gave has a rule in them: the walk did not fall back. */
+static bool covered_by_tables(const struct capture *stack)
+{
+    for (uint32_t i = 0; i < stack->count; i++) {
+        struct unwind_rule rule = unwind_table_find((uintptr_t)stack->frames[i] - 1);
+        if (rule.kind == UNWIND_NOT_COVERED)
+            return false;
+    }
+    return true;
+}
+
+struct scenario {
+    struct capture tables;
+    struct capture libunwind;
+};
+
+static void print_stacks(const struct scenario *scenario, const char *what)
+{
+    const struct capture *tables = &scenario->tables, *libunwind = &scenario->libunwind;
+    fprintf(stderr, "  %s: %u frames with the tables, %u with libunwind\n", what,
+            tables->count, libunwind->count);
+    for (uint32_t i = 0; i < tables->count || i < libunwind->count; i++)
+        fprintf(stderr, "    %p %p\n", i < tables->count ? tables->frames[i] : NULL,
+                i < libunwind->count ? libunwind->frames[i] : NULL);
+}
+
+static void compare(const struct scenario *scenario, bool expect_covered, const char *what)
+{
+    if (!CHECK(same_stack(&scenario->tables, &scenario->libunwind)))
+        print_stacks(scenario, what);
+    CHECK_GE_U64(scenario->tables.count, 4);
+    if (!CHECK_EQ_U64(covered_by_tables(&scenario->tables), expect_covered))
+        fprintf(stderr, "  %s: coverage\n", what);
+}
+
+/* -O1 keeps no frame pointer here: CFA rules on the stack pointer. */
+__attribute__((noinline)) static void recurse(struct scenario *scenario, int depth)
+{
+    if (depth == 0)
+        capture_both(&scenario->tables, &scenario->libunwind);
+    else
+        recurse(scenario, depth - 1);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* A variable-length frame: the CFA moves to the frame pointer. */
+__attribute__((noinline)) static void variable_frame(struct scenario *scenario, int size)
+{
+    volatile char *buffer = alloca((size_t)size);
+    buffer[0] = 1;
+    recurse(scenario, size % 5);
+    __asm__ volatile("" ::"r"(buffer) : "memory");
+}
+
+static void test_stacks_in_the_program(void)
+{
+    struct scenario scenario;
+    recurse(&scenario, 12);
+    compare(&scenario, true, "recursion");
+    variable_frame(&scenario, 77);
+    compare(&scenario, true, "variable frame");
+}
+
+static struct scenario *sorting;
+
+/* Called by libc's qsort: the stack goes through libc's frames. */
+static int compare_ints(const void *a, const void *b)
+{
+    if (sorting != NULL) {
+        recurse(sorting, 2);
+        sorting = NULL;
+    }
+    return *(const int *)a - *(const int *)b;
+}
+
+static void test_stacks_through_libc(void)
+{
+    struct scenario scenario;
+    int values[] = {3, 1, 2};
+    sorting = &scenario;
+    qsort(values, 3, sizeof *values, compare_ints);
+    compare(&scenario, true, "qsort");
+}
+
+static void *thread_body(void *argument)
+{
+    recurse(argument, 3);
+    return NULL;
+}
+
+static void test_stacks_in_a_thread(void)
+{
+    struct scenario scenario;
+    pthread_t thread;
+    if (!CHECK_EQ_U64(pthread_create(&thread, NULL, thread_body, &scenario), 0))
+        return;
+    pthread_join(thread, NULL);
+    compare(&scenario, true, "thread");
+}
+
+static struct scenario *in_handler;
+
+static void handler(int signal_number)
+{
+    (void)signal_number;
+    recurse(in_handler, 1);
+}
+
+static void test_stacks_in_a_signal_handler(void)
+{
+    struct scenario scenario;
+    in_handler = &scenario;
+    signal(SIGUSR1, handler);
+    raise(SIGUSR1);
+    signal(SIGUSR1, SIG_DFL);
+    /* The signal trampoline has no rule the tables can hold: libunwind took the stack. */
+    compare(&scenario, false, "signal handler");
+}
+
+int main(void)
+{
+    RUN_TEST(test_rows_of_a_section);
+    RUN_TEST(test_rows_of_a_cut_section);
+    RUN_TEST(test_rows_of_mutated_sections);
+    RUN_TEST(test_stacks_in_the_program);
+    RUN_TEST(test_stacks_through_libc);
+    RUN_TEST(test_stacks_in_a_thread);
+    RUN_TEST(test_stacks_in_a_signal_handler);
+    return check_exit_status();
+}

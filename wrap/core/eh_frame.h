@@ -1,0 +1,44 @@
+/* eh_frame.h: a module's call frame information (.eh_frame, the tables C++ exceptions use,
+ * present even where debug information is stripped) read into rows of one compact rule
+ * each: from this address on, the caller's stack pointer is the canonical frame address
+ * (the stack or frame pointer plus an offset), the return address lies just below it, and
+ * the caller's frame pointer is unchanged or saved at a fixed slot. That is all a stack
+ * walk needs on x86-64 for code gcc and clang emit; anything else (expressions, signal
+ * frames, a return address kept in a register) is a row that says it is not covered. */
+#ifndef MALLOC_TRACE_EH_FRAME_H
+#define MALLOC_TRACE_EH_FRAME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum unwind_rule_kind {
+    UNWIND_NOT_COVERED, /* no rule this table can hold: ask libunwind */
+    UNWIND_CFA_FROM_SP, /* CFA = stack pointer + cfa_offset */
+    UNWIND_CFA_FROM_FP, /* CFA = frame pointer (rbp) + cfa_offset */
+    UNWIND_OUTERMOST,   /* the return address is undefined: the first frame of a thread */
+};
+
+struct unwind_rule {
+    int32_t cfa_offset;
+    uint8_t kind;          /* enum unwind_rule_kind */
+    int8_t saved_fp_slot;  /* the caller's rbp is at CFA + 8 * slot; 0: rbp is unchanged */
+    uint16_t unused;
+};
+
+/* Receives the rows in address order, each rule holding from pc up to the next row's pc;
+ * returns false to stop the reading (no memory for the row). */
+typedef bool eh_frame_row_fn(void *context, uintptr_t pc, struct unwind_rule rule);
+
+/* Reads the .eh_frame section that begins at start and ends before end (or at its zero
+ * terminator). Every FDE gives rows for its address range and a not-covered row where the
+ * range ends; FDEs are taken in address order (an FDE overlapping the one before is left
+ * out). Malformed data ends the FDE, or the section, where it is found, never a read
+ * outside [start, end). Returns false when row refused a row or memory ran out. */
+bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *row,
+                   void *context);
+
+/* The address of .eh_frame as an .eh_frame_hdr section (PT_GNU_EH_FRAME) names it, or
+ * NULL where the header is not one this reader knows. */
+const uint8_t *eh_frame_from_header(const uint8_t *header);
+
+#endif

@@ -1,0 +1,277 @@
+/* unwind_table.c: see unwind_table.h. */
+#define _GNU_SOURCE
+#include "unwind_table.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "mapped_array.h"
+#include "os.h"
+
+/* A module per dlopen: a program that loads and unloads plugins for ever would fill any
+ * registry; past this many, its new modules are left to libunwind. */
+#define MAX_MODULES 4096u
+
+/* glibc 2.35's lock-free look-up of the module that holds an address (what libgcc's
+ * unwinder uses); weak, so that an older libc leaves every stack to libunwind. */
+extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
+
+struct module_table {
+    uintptr_t map_start;
+    uintptr_t map_end;
+    const struct link_map *link_map;
+    const uint32_t *pcs; /* row starts, offsets from map_start, ascending */
+    const struct unwind_rule *rules;
+    size_t count;
+    void *mapping;
+    size_t mapping_bytes;
+    _Atomic bool unloaded;
+};
+
+static struct module_table modules[MAX_MODULES];
+static _Atomic size_t module_count;
+/* Taken with trylock: a signal handler that allocates while its thread builds a table, or
+ * a second thread wanting the same module, walks with libunwind instead of waiting. */
+static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic unsigned unload_generation;
+
+__thread struct unwind_cache_entry unwind_cache[UNWIND_CACHE_ENTRIES]
+    __attribute__((tls_model("initial-exec")));
+static __thread unsigned cache_generation __attribute__((tls_model("initial-exec")));
+
+void unwind_table_begin_walk(void)
+{
+    unsigned generation = atomic_load_explicit(&unload_generation, memory_order_acquire);
+    if (generation != cache_generation) {
+        memset(unwind_cache, 0, sizeof unwind_cache);
+        cache_generation = generation;
+    }
+}
+
+/* ---- building a module's table ------------------------------------------------------- */
+
+struct table_builder {
+    uintptr_t map_start;
+    uintptr_t map_end;
+    struct mapped_array pcs;
+    struct mapped_array rules;
+};
+
+static bool add_row(void *context, uintptr_t pc, struct unwind_rule rule)
+{
+    struct table_builder *builder = context;
+    if (pc < builder->map_start || pc > builder->map_end
+        || pc - builder->map_start > UINT32_MAX)
+        return false;
+    uint32_t offset = (uint32_t)(pc - builder->map_start);
+    return mapped_array_push(&builder->pcs, &offset) && mapped_array_push(&builder->rules, &rule);
+}
+
+/* Reads exactly size bytes at offset; false on anything less. */
+static bool read_at(int fd, void *out, size_t size, off_t offset)
+{
+    return pread(fd, out, size, offset) == (ssize_t)size;
+}
+
+/* Whether [start, end) lies inside one loaded segment of the executable. */
+static bool in_executable_segment(uintptr_t start, uintptr_t end)
+{
+    const ElfW(Phdr) *headers = (const ElfW(Phdr) *)getauxval(AT_PHDR); // NOLINT(performance-no-int-to-ptr)
+    size_t count = getauxval(AT_PHNUM);
+    uintptr_t bias = 0;
+    for (size_t i = 0; headers != NULL && i < count; i++)
+        if (headers[i].p_type == PT_PHDR)
+            bias = (uintptr_t)headers - headers[i].p_vaddr;
+    for (size_t i = 0; headers != NULL && i < count; i++) {
+        uintptr_t segment = bias + headers[i].p_vaddr;
+        if (headers[i].p_type == PT_LOAD && start >= segment
+            && end <= segment + headers[i].p_memsz)
+            return true;
+    }
+    return false;
+}
+
+/* .eh_frame of the executable as its file's section headers place it: `gcc -static` links
+ * without an .eh_frame_hdr (so no PT_GNU_EH_FRAME), and then only the file says where. */
+static bool eh_frame_of_executable(uintptr_t load_bias, uintptr_t *start, uintptr_t *end)
+{
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ElfW(Ehdr) header;
+    bool found = false;
+    if (read_at(fd, &header, sizeof header, 0) && memcmp(header.e_ident, ELFMAG, SELFMAG) == 0
+        && header.e_shentsize == sizeof(ElfW(Shdr)) && header.e_shstrndx < header.e_shnum) {
+        ElfW(Shdr) names;
+        if (read_at(fd, &names, sizeof names,
+                    (off_t)(header.e_shoff + header.e_shstrndx * sizeof(ElfW(Shdr))))) {
+            for (unsigned i = 0; i < header.e_shnum && !found; i++) {
+                ElfW(Shdr) section;
+                char name[sizeof ".eh_frame"];
+                if (!read_at(fd, &section, sizeof section,
+                             (off_t)(header.e_shoff + i * sizeof(ElfW(Shdr))))
+                    || section.sh_name >= names.sh_size
+                    || !read_at(fd, name, sizeof name, (off_t)(names.sh_offset + section.sh_name)))
+                    continue;
+                if (memcmp(name, ".eh_frame", sizeof name) == 0 && section.sh_addr != 0) {
+                    *start = load_bias + section.sh_addr;
+                    *end = *start + section.sh_size;
+                    found = true;
+                }
+            }
+        }
+    }
+    close(fd);
+    return found && *start < *end && in_executable_segment(*start, *end);
+}
+
+/* The module's .eh_frame: where its header says (the section then ends at its zero
+ * terminator, inside the module's mapping); for an executable without the header, where its
+ * file says. */
+static bool find_eh_frame(const struct dl_find_object *found, uintptr_t *start, uintptr_t *end)
+{
+    const uint8_t *section = eh_frame_from_header(found->dlfo_eh_frame);
+    if (section != NULL) {
+        *start = (uintptr_t)section;
+        *end = (uintptr_t)found->dlfo_map_end;
+        return *start >= (uintptr_t)found->dlfo_map_start && *start < *end;
+    }
+    const struct link_map *map = found->dlfo_link_map;
+    return found->dlfo_eh_frame == NULL && map != NULL && map->l_name != NULL
+           && map->l_name[0] == '\0' && eh_frame_of_executable(map->l_addr, start, end);
+}
+
+/* Called with build_lock held. A module whose table cannot be built gets an empty one, so
+ * that it is not read again on every stack. */
+static void build_table(struct module_table *table, const struct dl_find_object *found)
+{
+    struct table_builder builder = {table->map_start, table->map_end, {0}, {0}};
+    mapped_array_init(&builder.pcs, sizeof(uint32_t));
+    mapped_array_init(&builder.rules, sizeof(struct unwind_rule));
+    uintptr_t start, end;
+    if (find_eh_frame(found, &start, &end)
+        && eh_frame_read((const uint8_t *)start, (const uint8_t *)end, add_row, &builder) // NOLINT(performance-no-int-to-ptr)
+        && builder.pcs.count > 0) {
+        size_t count = builder.pcs.count;
+        size_t bytes = count * (sizeof(struct unwind_rule) + sizeof(uint32_t));
+        char *mapping = os_map(bytes);
+        if (mapping != NULL) {
+            /* rules first: their 8-byte alignment is the mapping's */
+            memcpy(mapping, builder.rules.items, count * sizeof(struct unwind_rule));
+            memcpy(mapping + count * sizeof(struct unwind_rule), builder.pcs.items,
+                   count * sizeof(uint32_t));
+            table->rules = (const struct unwind_rule *)(const void *)mapping;
+            table->pcs = (const uint32_t *)(const void *)(mapping + count * sizeof(struct unwind_rule));
+            table->count = count;
+            table->mapping = mapping;
+            table->mapping_bytes = bytes;
+        }
+    }
+    mapped_array_release(&builder.pcs);
+    mapped_array_release(&builder.rules);
+}
+
+/* ---- look-up ------------------------------------------------------------------------ */
+
+static bool same_module(const struct module_table *table, const struct dl_find_object *found)
+{
+    return table->map_start == (uintptr_t)found->dlfo_map_start
+           && table->map_end == (uintptr_t)found->dlfo_map_end
+           && table->link_map == found->dlfo_link_map
+           && !atomic_load_explicit(&table->unloaded, memory_order_acquire);
+}
+
+static const struct module_table *table_for(uintptr_t pc)
+{
+    struct dl_find_object found;
+    if (_dl_find_object == NULL || _dl_find_object((void *)pc, &found) != 0) // NOLINT(performance-no-int-to-ptr)
+        return NULL;
+    size_t count = atomic_load_explicit(&module_count, memory_order_acquire);
+    for (size_t i = 0; i < count; i++)
+        if (same_module(&modules[i], &found))
+            return &modules[i];
+    if (pthread_mutex_trylock(&build_lock) != 0)
+        return NULL;
+    const struct module_table *table = NULL;
+    count = atomic_load_explicit(&module_count, memory_order_relaxed);
+    for (size_t i = 0; i < count && table == NULL; i++) /* built while we looked */
+        if (same_module(&modules[i], &found))
+            table = &modules[i];
+    if (table == NULL && count < MAX_MODULES) {
+        struct module_table *fresh = &modules[count];
+        memset(fresh, 0, sizeof *fresh);
+        fresh->map_start = (uintptr_t)found.dlfo_map_start;
+        fresh->map_end = (uintptr_t)found.dlfo_map_end;
+        fresh->link_map = found.dlfo_link_map;
+        build_table(fresh, &found);
+        atomic_store_explicit(&module_count, count + 1, memory_order_release);
+        table = fresh;
+    }
+    pthread_mutex_unlock(&build_lock);
+    return table;
+}
+
+/* Leaves *rule alone where the table has no row for pc. */
+static void search(const struct module_table *table, uintptr_t pc, struct unwind_rule *rule)
+{
+    if (pc < table->map_start || pc - table->map_start > UINT32_MAX || table->count == 0)
+        return;
+    uint32_t offset = (uint32_t)(pc - table->map_start);
+    size_t low = 0, high = table->count; /* the answer is the last row at or below offset */
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (table->pcs[middle] <= offset)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low > 0)
+        *rule = table->rules[low - 1];
+}
+
+struct unwind_rule unwind_table_find_uncached(uintptr_t pc)
+{
+    struct unwind_rule rule = {0, UNWIND_NOT_COVERED, 0, 0};
+    const struct module_table *table = table_for(pc);
+    if (table == NULL)
+        return rule; /* not cached: a table may be built by the next walk */
+    search(table, pc, &rule);
+    struct unwind_cache_entry *entry = unwind_cache_entry_of(pc);
+    entry->pc = pc;
+    entry->rule = rule;
+    return rule;
+}
+
+void unwind_table_after_fork_child(void)
+{
+    pthread_mutex_init(&build_lock, NULL);
+}
+
+void unwind_table_forget_unloaded(void)
+{
+    if (_dl_find_object == NULL)
+        return;
+    pthread_mutex_lock(&build_lock);
+    size_t count = atomic_load_explicit(&module_count, memory_order_relaxed);
+    for (size_t i = 0; i < count; i++) {
+        struct module_table *table = &modules[i];
+        struct dl_find_object found;
+        if (atomic_load_explicit(&table->unloaded, memory_order_relaxed)
+            || (_dl_find_object((void *)table->map_start, &found) == 0 // NOLINT(performance-no-int-to-ptr)
+                && same_module(table, &found)))
+            continue;
+        atomic_store_explicit(&table->unloaded, true, memory_order_release);
+        /* Only a thread walking through code that is gone could still be reading it. */
+        if (table->mapping != NULL)
+            os_unmap(table->mapping, table->mapping_bytes);
+    }
+    atomic_fetch_add_explicit(&unload_generation, 1, memory_order_release);
+    pthread_mutex_unlock(&build_lock);
+}
