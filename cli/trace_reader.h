@@ -4,6 +4,7 @@
 #define MALLOC_TRACE_CLI_TRACE_READER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum row_kind { ROW_MALLOC, ROW_FREE, ROW_LEAK, ROW_INDIRECT, ROW_REACHABLE };
@@ -15,6 +16,7 @@ struct trace_row {
     uint64_t size;
     uint64_t timestamp_ms;
     const char *callstack; /* the JSON text as written; valid until the next row */
+    size_t callstack_length;
     const char *file;
     unsigned long line;
 };

@@ -28,12 +28,22 @@ struct trace_summary {
     size_t pending_count;
 };
 
-static uint64_t hash_text(const char *text)
+/* Eight bytes a step: every row's stack text is hashed, and a trace's rows are mostly their
+ * stacks (a byte-at-a-time hash took half of `report`'s time on a million rows). */
+static uint64_t hash_text(const char *text, size_t length)
 {
-    uint64_t hash = 0xcbf29ce484222325ull;
-    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
-        hash = (hash ^ *c) * 0x100000001b3ull;
-    return hash;
+    uint64_t hash = 0x9e3779b97f4a7c15ull ^ length;
+    size_t i = 0;
+    for (; i + sizeof(uint64_t) <= length; i += sizeof(uint64_t)) {
+        uint64_t word;
+        memcpy(&word, text + i, sizeof word);
+        hash = (hash ^ word) * 0xff51afd7ed558ccdull;
+        hash ^= hash >> 32;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, text + i, length - i);
+    hash = (hash ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    return hash ^ (hash >> 29);
 }
 
 static uint64_t hash_address(uint64_t address)
@@ -58,7 +68,7 @@ static void grow_stacks(struct trace_summary *summary)
     for (size_t i = 0; i < summary->stack_buckets; i++) {
         for (struct stack *stack = summary->stacks[i], *next; stack; stack = next) {
             next = stack->next;
-            size_t slot = hash_text(stack->text) & (buckets - 1);
+            size_t slot = hash_text(stack->text, stack->length) & (buckets - 1);
             stack->next = table[slot];
             table[slot] = stack;
         }
@@ -72,9 +82,10 @@ static void grow_stacks(struct trace_summary *summary)
  * array of frames (then the row is bad input). */
 static struct stack *stack_of(struct trace_summary *summary, const struct trace_row *row)
 {
-    size_t slot = hash_text(row->callstack) & (summary->stack_buckets - 1);
+    size_t slot = hash_text(row->callstack, row->callstack_length) & (summary->stack_buckets - 1);
     for (struct stack *stack = summary->stacks[slot]; stack; stack = stack->next)
-        if (strcmp(stack->text, row->callstack) == 0)
+        if (stack->length == row->callstack_length
+            && memcmp(stack->text, row->callstack, stack->length) == 0)
             return stack;
     json_error_t error;
     json_t *frames = json_loads(row->callstack, JSON_REJECT_DUPLICATES, &error);
@@ -104,6 +115,7 @@ static struct stack *stack_of(struct trace_summary *summary, const struct trace_
     stack->text = strdup(row->callstack);
     if (stack->text == NULL)
         exit(2);
+    stack->length = row->callstack_length;
     stack->frames = frames;
     stack->next = summary->stacks[slot];
     summary->stacks[slot] = stack;

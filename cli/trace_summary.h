@@ -29,6 +29,7 @@ struct aggregate {
 
 struct stack {
     char *text;    /* the callstack column as written */
+    size_t length; /* of text */
     json_t *frames; /* parsed once */
     struct aggregate by_kind[KIND_COUNT];
     bool listed;        /* scratch for one listing (the folded report) */

@@ -28,9 +28,11 @@ void unwind_table_begin_walk(void);
 /* unwind_table_find when the cache has no entry for pc: fills it. */
 struct unwind_rule unwind_table_find_uncached(uintptr_t pc);
 
+/* The low bits of the address alone: a walk is a chain of dependent loads, and a hash
+ * that mixes in high bits would add its instructions to every link of it. */
 static inline struct unwind_cache_entry *unwind_cache_entry_of(uintptr_t pc)
 {
-    return &unwind_cache[(pc ^ (pc >> 9)) % UNWIND_CACHE_ENTRIES];
+    return &unwind_cache[pc % UNWIND_CACHE_ENTRIES];
 }
 
 /* The rule that finds the caller of the frame executing at pc (for a frame above the
