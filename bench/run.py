@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make bench: overhead of malloc-trace against the untraced run and against heaptrack,
-measured side by side in one series (runs alternate), medians of several runs; and the cost
-of a flush of 100,000 rows sharing about 1,000 distinct stacks."""
+measured side by side in one series (runs alternate), medians of several runs, on the micro
+bench and on real programs (bench/workloads.py); and the cost of a flush of 100,000 rows
+sharing about 1,000 distinct stacks."""
 import argparse
 import os
 import shutil
@@ -10,21 +11,19 @@ import subprocess
 import tempfile
 import time
 
+import measure
+import workloads
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
 def run_measured(command, env):
     """Runs command; returns (stdout, wall seconds, peak RSS in KiB)."""
-    start = time.monotonic()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
+    status, out, seconds, peak = measure.run(command, env)
+    if status != 0:
         raise RuntimeError(f"{command[0]} failed")
-    return out, time.monotonic() - start, usage.ru_maxrss
+    return out, seconds, peak
 
 
 def build(stage, work):
@@ -181,6 +180,7 @@ def main():
                 3 if options.quick else 5)
     report_series(options.build, work, 200000 if options.quick else 1000000,
                   3 if options.quick else 5)
+    workloads.run_workloads(stage, work, options.quick)
     shutil.rmtree(work)
 
 

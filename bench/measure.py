@@ -1,0 +1,28 @@
+"""Runs one program for make bench and measures its wall time and peak RSS.
+
+The peak comes from GNU time, not from our own wait4: a child that Python forks (or
+vforks) starts with this process's memory map, and the kernel keeps that map's high-water
+RSS as the child's ru_maxrss when it execs, so a 200 MB harness would make every program
+look at least 200 MB big. time's own map is small, so the program it forks starts clean."""
+import subprocess
+import tempfile
+import time
+
+GNU_TIME = "/usr/bin/time"
+
+
+def run(command, env, stdout=subprocess.PIPE):
+    """Runs command with its stdout to stdout (a file, or a pipe whose text is returned);
+    returns (exit status, output text or None, wall seconds, peak RSS in KiB). The peak is
+    the largest of the program and of the children it waited for, so heaptrack's is that
+    of the traced program or of heaptrack's interpreter."""
+    with tempfile.NamedTemporaryFile("r", prefix="rusage.") as rusage:
+        start = time.monotonic()
+        with subprocess.Popen([GNU_TIME, "-f", "%M", "-o", rusage.name, "--", *command],
+                              env=env, stdout=stdout, stderr=subprocess.DEVNULL,
+                              stdin=subprocess.DEVNULL, text=True) as process:
+            out = process.stdout.read() if process.stdout else None
+        seconds = time.monotonic() - start
+        # After a failure time writes a line about it first: the peak is the last line.
+        peak = int(rusage.read().split()[-1])
+    return process.returncode, out, seconds, peak
