@@ -56,6 +56,9 @@ def variants(programs, stage, work, name):
     out = [("untraced", [programs[name]["plain"]], base),
            ("malloc-trace preload", [programs[name]["plain"]],
             dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))),
+           ("malloc-trace preload, unwind libunwind", [programs[name]["plain"]],
+            dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"),
+                 MALLOC_TRACE_UNWIND="libunwind")),
            ("malloc-trace wrap", [programs[name]["wrap"]], base),
            ("malloc-trace wrap -static", [programs[name]["static"]], base),
            # The program keeps frame pointers (it is built so): the opt-in walk of them.
@@ -67,30 +70,54 @@ def variants(programs, stage, work, name):
     return out, trace
 
 
-def alloc_series(programs, stage, work, threads, operations, depth, runs):
-    rows, trace = variants(programs, stage, work, "alloc")
-    times = {label: [] for label, _, _ in rows}
+def measure_alloc(rows, trace, threads, operations, depth, runs):
+    """Runs each (label, command, env) of rows in alternation, runs times; returns the
+    medians of ns per operation and of peak RSS (KiB) by label."""
     ns = {label: [] for label, _, _ in rows}
     rss = {label: [] for label, _, _ in rows}
     for _ in range(runs):
         for label, command, env in rows:
             if os.path.exists(trace):
                 os.unlink(trace)
-            out, seconds, peak = run_measured(
+            out, _, peak = run_measured(
                 command + [str(threads), str(operations), str(depth)], env)
             numbers = [l for l in out.splitlines() if l.replace(".", "", 1).isdigit()]
-            times[label].append(seconds)
             ns[label].append(float(numbers[-1]) if numbers else float("nan"))
             rss[label].append(peak)
-    base = statistics.median(ns["untraced"])
-    print(f"alloc micro bench: {threads} thread(s), {operations} operations each, "
-          f"stack depth {depth}, median of {runs}")
-    print(f"  {'':28} {'ns/op':>8} {'ratio':>7} {'+ns/op':>8} {'peak RSS':>10}")
-    for label in times:
-        median = statistics.median(ns[label])
-        print(f"  {label:28} {median:8.1f} {median / base:6.2f}x {median - base:8.1f} "
-              f"{statistics.median(rss[label]) / 1024:8.1f} MB")
-    return {label: statistics.median(ns[label]) for label in ns}
+    return ({label: statistics.median(v) for label, v in ns.items()},
+            {label: statistics.median(v) for label, v in rss.items()})
+
+
+def print_alloc(title, ns, rss):
+    base = ns["untraced"]
+    print(title)
+    print(f"  {'':38} {'ns/op':>8} {'ratio':>7} {'+ns/op':>8} {'peak RSS':>10}")
+    for label in ns:
+        print(f"  {label:38} {ns[label]:8.1f} {ns[label] / base:6.2f}x {ns[label] - base:8.1f} "
+              f"{rss[label] / 1024:8.1f} MB")
+
+
+def alloc_series(programs, stage, work, threads, operations, depth, runs):
+    rows, trace = variants(programs, stage, work, "alloc")
+    ns, rss = measure_alloc(rows, trace, threads, operations, depth, runs)
+    print_alloc(f"alloc micro bench: {threads} thread(s), {operations} operations each, "
+                f"stack depth {depth}, median of {runs}", ns, rss)
+    return ns
+
+
+def depth_series(programs, stage, work, operations, runs):
+    """What MALLOC_TRACE_DEPTH costs: the preload form on a program 48 calls deep, so that
+    each setting keeps all the frames it asks for."""
+    trace = os.path.join(work, "trace.csv")
+    base = dict(os.environ, out_file_path=trace)
+    base.pop("LD_PRELOAD", None)
+    preload = dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))
+    rows = [("untraced", [programs["alloc"]["plain"]], base)] + [
+        (f"malloc-trace preload, MALLOC_TRACE_DEPTH={depth}", [programs["alloc"]["plain"]],
+         dict(preload, MALLOC_TRACE_DEPTH=str(depth))) for depth in (8, 16, 32, 64)]
+    ns, rss = measure_alloc(rows, trace, 1, operations, 48, runs)
+    print_alloc(f"stack depth setting: 1 thread, {operations} operations, a stack 48 calls "
+                f"deep, median of {runs}", ns, rss)
 
 
 def flush_series(programs, stage, work, levels, blocks, runs):
@@ -175,6 +202,7 @@ def main():
     operations = 200000 if options.quick else 1000000
     alloc_series(programs, stage, work, 1, operations, 16, runs)
     alloc_series(programs, stage, work, 2, operations, 16, runs)
+    depth_series(programs, stage, work, operations // 2, 3)
     flush_series(programs, stage, work, 10, 98, 3 if options.quick else 5)
     scan_series(programs, stage, work, 100000 if options.quick else 1000000,
                 3 if options.quick else 5)
