@@ -204,7 +204,7 @@ static uint64_t mix_copy(uintptr_t address)
 }
 static unsigned shard_copy(uintptr_t address)
 {
-    return (unsigned)(mix_copy(address) >> 58);
+    return (unsigned)((address >> 26 & 31) << 4 | mix_copy(address) >> 60);
 }
 static unsigned home_bits_copy(uintptr_t address)
 {

@@ -28,15 +28,27 @@ static atomic_uint stack_count = 1; /* the empty stack */
 static struct stack_record empty_stack;
 static bool full_said;
 
+/* Each frame is multiplied by an odd number of its own and the products summed, then the sum
+ * is mixed once (murmur3's finalizer). The products do not wait for each other, so the loop
+ * runs at the multiplier's throughput: the chained hash it replaces (FNV with a shift per
+ * frame) waited out every multiply, and took 8% of a traced malloc+free at depth 16. Stacks
+ * that differ in one frame have sums that differ by that difference times an odd number,
+ * which is never 0; swapped frames differ by their difference times a multiple of 2^k, k
+ * small. */
 static uint32_t hash_frames(void *const *frames, uint32_t depth)
 {
-    uint64_t hash = 0xcbf29ce484222325ull ^ depth;
+    uint64_t sum = depth;
+    uint64_t multiplier = 0x9e3779b97f4a7c15ull;
     for (uint32_t i = 0; i < depth; i++) {
-        hash ^= (uint64_t)(uintptr_t)frames[i];
-        hash *= 0x100000001b3ull;
-        hash ^= hash >> 31;
+        sum += (uint64_t)(uintptr_t)frames[i] * multiplier;
+        multiplier += 0x6a09e667f3bcc908ull; /* even: every multiplier stays odd */
     }
-    return (uint32_t)(hash ^ (hash >> 32));
+    sum ^= sum >> 33;
+    sum *= 0xff51afd7ed558ccdull;
+    sum ^= sum >> 33;
+    sum *= 0xc4ceb9fe1a85ec53ull;
+    sum ^= sum >> 33;
+    return (uint32_t)sum;
 }
 
 struct stack_record *stack_table_get(uint32_t id)
@@ -46,11 +58,17 @@ struct stack_record *stack_table_get(uint32_t id)
     return (struct stack_record *)(region + (size_t)id * 8);
 }
 
+/* A loop rather than memcmp: -fno-builtin makes memcmp a call through the PLT, and a
+ * dozen words are compared faster than that call is made. */
 static bool same_stack(const struct stack_record *record, uint32_t hash, void *const *frames,
                        uint32_t depth)
 {
-    return record->hash == hash && record->depth == depth
-           && memcmp(record->frames, frames, depth * sizeof *frames) == 0;
+    if (record->hash != hash || record->depth != depth)
+        return false;
+    for (uint32_t i = 0; i < depth; i++)
+        if (record->frames[i] != frames[i])
+            return false;
+    return true;
 }
 
 static uint32_t find(uint32_t head, uint32_t hash, void *const *frames, uint32_t depth)

@@ -154,9 +154,11 @@ static void leave_hook(void)
             unsigned count = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
             if (applied == count) {
                 /* Empty the list unless a handler appended since the load (one instruction,
-                 * so a signal lands before or after it). */
-                if (__atomic_compare_exchange_n(&deferred_count, &count, 0, false,
-                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                 * so a signal lands before or after it). An empty list, the usual case,
+                 * needs no emptying, and so no locked instruction on every hook. */
+                if (count == 0
+                    || __atomic_compare_exchange_n(&deferred_count, &count, 0, false,
+                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
                     break;
                 continue;
             }
