@@ -14,8 +14,8 @@
  * allocated, from its own arena: so two threads on different arenas take different locks
  * and probe different slots. With shards picked by the hash alone, every malloc and free on
  * 2 threads moved a lock's and a slot's cache line from the other core (+130 ns per pair,
- * half the tracer's cost). Consecutive regions go to consecutive groups: arenas mapped side
- * by side, as glibc maps them, share no group until there are more than 2^GROUP_BITS.
+ * half the tracer's cost). Consecutive regions go to consecutive groups: glibc maps each new
+ * arena a region or two below the last, so 16 arenas (its limit on 2 cores) share no group.
  * Several shards per region keep what holds one lock for long (a growth, a flush pass over
  * the shard) short. */
 #define REGION_SHIFT 26
