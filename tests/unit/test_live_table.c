@@ -644,7 +644,7 @@ int main(void)
     RUN_TEST(test_insert_take);
     RUN_TEST(test_replace);
     RUN_TEST(test_add_flags);
-    RUN_TEST(test_wrapping_probe_runs); /* before growth: shards still at 256 slots */
+    RUN_TEST(test_wrapping_probe_runs); /* before growth: shards still at 64 slots */
     RUN_TEST(test_growth);
     RUN_TEST(test_random_against_reference);
     RUN_TEST(test_collect_periodic_and_exit);
