@@ -204,7 +204,7 @@ static uint64_t mix_copy(uintptr_t address)
 }
 static unsigned shard_copy(uintptr_t address)
 {
-    return (unsigned)(mix_copy(address) >> 58);
+    return (unsigned)((address >> 26 & 31) << 4 | mix_copy(address) >> 60);
 }
 static unsigned home_bits_copy(uintptr_t address)
 {
@@ -644,7 +644,7 @@ int main(void)
     RUN_TEST(test_insert_take);
     RUN_TEST(test_replace);
     RUN_TEST(test_add_flags);
-    RUN_TEST(test_wrapping_probe_runs); /* before growth: shards still at 256 slots */
+    RUN_TEST(test_wrapping_probe_runs); /* before growth: shards still at 64 slots */
     RUN_TEST(test_growth);
     RUN_TEST(test_random_against_reference);
     RUN_TEST(test_collect_periodic_and_exit);

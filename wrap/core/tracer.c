@@ -154,9 +154,11 @@ static void leave_hook(void)
             unsigned count = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
             if (applied == count) {
                 /* Empty the list unless a handler appended since the load (one instruction,
-                 * so a signal lands before or after it). */
-                if (__atomic_compare_exchange_n(&deferred_count, &count, 0, false,
-                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                 * so a signal lands before or after it). An empty list, the usual case,
+                 * needs no emptying, and so no locked instruction on every hook. */
+                if (count == 0
+                    || __atomic_compare_exchange_n(&deferred_count, &count, 0, false,
+                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
                     break;
                 continue;
             }
@@ -229,14 +231,17 @@ MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry)
     leave_hook();
 }
 
-/* realloc's block is in no table between the two hooks (see thread_slots.h). */
+/* realloc's block is in no table between the two hooks (see thread_slots.h). The leak scan
+ * reads the slot once the thread is stopped, and the stop's handshake orders these stores
+ * before that read: release is enough, where a sequentially consistent store would put a
+ * locked instruction, three times, on every realloc. */
 static void set_moving(void *ptr, size_t size)
 {
     struct thread_slot *slot = thread_slot_own();
     if (slot == NULL)
         return;
     atomic_store_explicit(&slot->moving_size, size, memory_order_relaxed);
-    atomic_store(&slot->moving, (uintptr_t)ptr);
+    atomic_store_explicit(&slot->moving, (uintptr_t)ptr, memory_order_release);
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace_move *move)

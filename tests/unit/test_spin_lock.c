@@ -1,0 +1,105 @@
+/* test_spin_lock.c: the live table's shard lock (spin_lock.h): it excludes, a waiter gets it
+ * when a long holder lets go (after spinning, yielding and napping), and waiting for it is no
+ * cancellation point, as waiting inside malloc must not be. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "check.h"
+#include "spin_lock.h"
+
+static void sleep_ms(long ms)
+{
+    struct timespec length = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&length, NULL);
+}
+
+/* ---- exclusion ------------------------------------------------------------------------ */
+
+#define THREADS 4
+#define ROUNDS 200000u
+static struct spin_lock counter_lock;
+static uint64_t counter; /* plain: only the lock keeps the increments whole */
+
+static void *count_up(void *unused)
+{
+    (void)unused;
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        spin_lock_take(&counter_lock);
+        uint64_t seen = counter;
+        __asm__ volatile("" ::: "memory"); /* a read and a write apart, as in the table */
+        counter = seen + 1;
+        spin_lock_release(&counter_lock);
+    }
+    return NULL;
+}
+
+static void test_exclusion(void)
+{
+    pthread_t threads[THREADS];
+    for (unsigned t = 0; t < THREADS; t++)
+        pthread_create(&threads[t], NULL, count_up, NULL);
+    for (unsigned t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    CHECK_EQ_U64(counter, (uint64_t)THREADS * ROUNDS);
+}
+
+/* ---- a long holder -------------------------------------------------------------------- */
+
+static struct spin_lock held_lock;
+static atomic_int released;        /* set by the holder just before it lets go */
+static atomic_int saw_release;     /* the waiter found released set once it had the lock */
+static atomic_int past_the_lock;   /* the waiter got the lock */
+
+static void *wait_for_lock(void *unused)
+{
+    (void)unused;
+    spin_lock_take(&held_lock);
+    atomic_store(&saw_release, atomic_load(&released));
+    atomic_store(&past_the_lock, 1);
+    spin_lock_release(&held_lock);
+    pthread_testcancel();
+    return NULL;
+}
+
+static void test_long_holder(void)
+{
+    spin_lock_take(&held_lock);
+    pthread_t waiter;
+    pthread_create(&waiter, NULL, wait_for_lock, NULL);
+    sleep_ms(50); /* long enough for the waiter to be napping */
+    CHECK_EQ_U64(atomic_load(&past_the_lock), 0);
+    atomic_store(&released, 1);
+    spin_lock_release(&held_lock);
+    void *result;
+    pthread_join(waiter, &result);
+    CHECK_EQ_U64(atomic_load(&saw_release), 1);
+    CHECK(result == NULL);
+}
+
+/* ---- cancellation --------------------------------------------------------------------- */
+
+static void test_waiting_is_no_cancellation_point(void)
+{
+    atomic_store(&past_the_lock, 0);
+    spin_lock_take(&held_lock);
+    pthread_t waiter;
+    pthread_create(&waiter, NULL, wait_for_lock, NULL);
+    sleep_ms(30);
+    pthread_cancel(waiter); /* deferred: acts at the waiter's pthread_testcancel only */
+    sleep_ms(30);
+    spin_lock_release(&held_lock);
+    void *result;
+    pthread_join(waiter, &result);
+    CHECK_EQ_U64(atomic_load(&past_the_lock), 1);
+    CHECK(result == PTHREAD_CANCELED);
+}
+
+int main(void)
+{
+    RUN_TEST(test_exclusion);
+    RUN_TEST(test_long_holder);
+    RUN_TEST(test_waiting_is_no_cancellation_point);
+    return check_exit_status();
+}

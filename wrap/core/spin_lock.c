@@ -1,0 +1,48 @@
+/* spin_lock.c: see spin_lock.h. */
+#define _GNU_SOURCE
+#include "spin_lock.h"
+
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPINS 100u
+#define YIELDS 20u
+#define NAP_NANOSECONDS 50000L
+
+static void pause_briefly(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("pause");
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* The system call itself: glibc's nanosleep is a cancellation point, and a malloc or free
+ * must not become one (a thread cancelled in there would leave the program's allocator call
+ * halfway). A signal cuts the nap short, which only means another look at the lock. */
+static void nap(void)
+{
+    struct timespec length = {0, NAP_NANOSECONDS};
+    syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &length, NULL);
+}
+
+void spin_lock_wait(struct spin_lock *lock)
+{
+    /* A holder that is preempted, or that grows its shard, takes longer than spinning is
+     * worth: then the CPU goes to it (a yield), or to anyone (a nap, for a holder on another
+     * CPU that may hold on for long: a flush pass, the leak scan). */
+    for (unsigned round = 0;; round += round < SPINS + YIELDS) {
+        if (!atomic_load_explicit(&lock->taken, memory_order_relaxed)
+            && !atomic_exchange_explicit(&lock->taken, true, memory_order_acquire))
+            return;
+        if (round < SPINS)
+            pause_briefly();
+        else if (round < SPINS + YIELDS)
+            sched_yield();
+        else
+            nap();
+    }
+}
