@@ -59,25 +59,27 @@ static void say_out_of_memory(void)
         os_message("out of memory for the tracer's own tables: some blocks are not traced");
 }
 
-static size_t home_slot(const struct shard *shard, uint64_t hash)
+static size_t home_slot(size_t capacity, uint64_t hash)
 {
-    return (size_t)(hash ^ (hash >> 29)) & (shard->capacity - 1);
+    return (size_t)(hash ^ (hash >> 29)) & (capacity - 1);
 }
 
 static bool grow(struct shard *shard)
 {
     size_t capacity = shard->capacity ? shard->capacity * 2 : INITIAL_CAPACITY;
-    struct live_block *slots = os_map(capacity * sizeof *slots);
+    /* The rehash below writes into every page of the new slots: back them in one go. */
+    struct live_block *slots = os_map_populated(capacity * sizeof *slots);
     if (slots == NULL)
         return false;
     struct live_block *old = shard->slots;
     size_t old_capacity = shard->capacity;
-    shard->slots = slots;
-    shard->capacity = capacity;
+    /* Atomic for live_table_prefetch, which reads them without the lock. */
+    __atomic_store_n(&shard->slots, slots, __ATOMIC_RELAXED);
+    __atomic_store_n(&shard->capacity, capacity, __ATOMIC_RELAXED);
     for (size_t i = 0; i < old_capacity; i++) {
         if (old[i].address == 0)
             continue;
-        size_t slot = home_slot(shard, mix(old[i].address));
+        size_t slot = home_slot(capacity, mix(old[i].address));
         while (slots[slot].address != 0)
             slot = (slot + 1) & (capacity - 1);
         slots[slot] = old[i];
@@ -89,10 +91,22 @@ static bool grow(struct shard *shard)
 /* The slot holding address, or the empty slot where it would go. */
 static size_t find_slot(const struct shard *shard, uintptr_t address, uint64_t hash)
 {
-    size_t slot = home_slot(shard, hash);
+    size_t slot = home_slot(shard->capacity, hash);
     while (shard->slots[slot].address != 0 && shard->slots[slot].address != address)
         slot = (slot + 1) & (shard->capacity - 1);
     return slot;
+}
+
+void live_table_prefetch(uintptr_t address)
+{
+    uint64_t hash = mix(address);
+    const struct shard *shard = shard_of(address, hash);
+    /* A growth may pair new slots with the old capacity or the other way round: the line is
+     * then a wrong one, maybe unmapped, which a prefetch reads without a fault. */
+    struct live_block *slots = __atomic_load_n(&shard->slots, __ATOMIC_RELAXED);
+    size_t capacity = __atomic_load_n(&shard->capacity, __ATOMIC_RELAXED);
+    if (capacity != 0)
+        __builtin_prefetch(&slots[home_slot(capacity, hash)], 1);
 }
 
 void live_table_insert(const struct live_block *block)
@@ -122,7 +136,7 @@ static void delete_slot(struct shard *shard, size_t hole)
         slot = (slot + 1) & mask;
         if (shard->slots[slot].address == 0)
             break;
-        size_t home = home_slot(shard, mix(shard->slots[slot].address));
+        size_t home = home_slot(shard->capacity, mix(shard->slots[slot].address));
         /* Move the entry into the hole unless its home lies cyclically in (hole, slot]. */
         bool home_after_hole = hole <= slot ? (hole < home && home <= slot)
                                             : (hole < home || home <= slot);

@@ -15,6 +15,11 @@
  * strdup calls malloc itself: the outer, more precise record wins). */
 void live_table_insert(const struct live_block *block);
 
+/* Starts loading the slot where a block at address goes, with no lock, so that its cache
+ * miss (a table of a million blocks misses on every insert) overlaps with what the caller
+ * does before live_table_insert: the stack capture. */
+void live_table_prefetch(uintptr_t address);
+
 /* Removes the block at address into *out; false when the table does not hold it. */
 bool live_table_take(uintptr_t address, struct live_block *out);
 

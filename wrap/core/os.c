@@ -34,10 +34,21 @@ uint64_t os_now_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
+static void *map_anonymous(size_t size, int more_flags)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | more_flags,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 void *os_map(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    return map_anonymous(size, 0);
+}
+
+void *os_map_populated(size_t size)
+{
+    return map_anonymous(size, MAP_POPULATE);
 }
 
 void *os_reserve(size_t *size_in_out)

@@ -23,6 +23,11 @@ uint64_t os_now_ms(void);
 
 /* Zero-filled private memory straight from the kernel, or NULL. */
 void *os_map(size_t size);
+/* The same with every page backed at once, for memory about to be written all over (the
+ * live table's slots when it grows): one fault per 4 KiB page is dear on a virtual machine,
+ * and backing them in the mmap halved the system time of a traced python3 holding a million
+ * blocks, and cut its run by a sixth. */
+void *os_map_populated(size_t size);
 /* Reserves address space, inaccessible until os_commit makes part of it usable. Nothing
  * scans a reservation: valgrind's leak check reads every readable page of a process, and
  * took about 35 s over the stack table's 4 GiB when they were readable. */

@@ -204,6 +204,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_
     int now;
     if (!enter_hook(ptr, size, entry, DEFERRED_ALLOC, &now))
         return;
+    live_table_prefetch((uintptr_t)ptr);
     record_block(ptr, size, capture_stack(now == STATE_TRACING), entry, new_block_flags());
     leave_hook();
 }
