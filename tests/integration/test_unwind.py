@@ -87,3 +87,17 @@ def test_sqlite3():
     compare_debian_program(["sqlite3", ":memory:", "create table t(a, b); "
                             "insert into t values (1, 'one'), (2, 'two'); "
                             "create index i on t(b); select a from t where b = 'two';"], 10)
+
+
+def test_thread_with_the_smallest_stack():
+    # The unwind cache lives in memory from mmap, not in static TLS (which glibc carves out
+    # of each thread's stack), and the stack's bounds come without pthread_getattr_np's lock.
+    # libunwind itself needs more of such a stack than a static program leaves (its caches
+    # are in that program's static TLS): there the tables are the only way (README).
+    for form in FORMS:
+        program = build("small_stack.c", form)
+        for unwinder in ("tables", "fp") + (("libunwind",) if form != "static" else ()):
+            result = run(program, form, env={"MALLOC_TRACE_UNWIND": unwinder}, timeout=30)
+            equal((result.returncode, result.stdout, result.stderr),
+                  (0, "pthread_create 0, allocated 100\n", ""), f"{form}, {unwinder}")
+            read_trace(result.trace_path)

@@ -261,7 +261,8 @@ static bool same_stack(const struct capture *a, const struct capture *b)
 static bool covered_by_tables(const struct capture *stack)
 {
     for (uint32_t i = 0; i < stack->count; i++) {
-        struct unwind_rule rule = unwind_table_find((uintptr_t)stack->frames[i] - 1);
+        struct unwind_rule rule = unwind_table_find(unwind_table_begin_walk(),
+                                                    (uintptr_t)stack->frames[i] - 1);
         if (rule.kind == UNWIND_NOT_COVERED)
             return false;
     }

@@ -108,7 +108,7 @@ void backtrace_after_fork(bool in_child)
 /* libunwind loaded at run time, in the dynamic wrap form only (see backtrace.h). */
 static unw_backtrace_fn *loaded_unw_backtrace;
 static enum unwinder chosen_unwinder;
-/* The top of the calling thread's stack, found on its first frame-pointer walk (0: not yet;
+/* An upper bound of the calling thread's frames, found on its first walk (0: not yet;
  * 1: unknown, no walk). */
 static __thread uintptr_t stack_top __attribute__((tls_model("initial-exec")));
 
@@ -145,19 +145,23 @@ __attribute__((noinline)) static uint32_t loaded_libunwind_backtrace(void **fram
     return count > 0 ? (uint32_t)count : 0;
 }
 
-/* Inside a hook, whose guard lets pthread_getattr_np allocate straight through. */
+/* The stack pointer at the process's start (ld.so's, or libc.a's in a static program). */
+extern void *__libc_stack_end __attribute__((weak));
+
+/* An upper bound of the calling thread's frames, found without a lock: pthread_getattr_np
+ * takes the thread's own lock and allocates under it, so a capture inside that allocation
+ * would wait for itself. A glibc thread's control block (at the thread pointer) lies at the
+ * top of its stack, above every frame; the main thread's control block lies elsewhere,
+ * below its stack, whose frames all lie below the stack pointer it started with. */
 static uintptr_t find_stack_top(void)
 {
-    pthread_attr_t attributes;
-    void *low;
-    size_t size;
-    uintptr_t top = 1;
-    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
-        if (pthread_attr_getstack(&attributes, &low, &size) == 0)
-            top = (uintptr_t)low + size;
-        pthread_attr_destroy(&attributes);
-    }
-    return top;
+    uintptr_t thread_pointer;
+    __asm__("mov %%fs:0, %0" : "=r"(thread_pointer));
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (here < thread_pointer)
+        return thread_pointer;
+    return &__libc_stack_end != NULL && __libc_stack_end != NULL ? (uintptr_t)__libc_stack_end
+                                                                 : 1; /* unknown: no walk */
 }
 
 /* Follows the saved frame pointers (each frame: the caller's frame pointer, then the return
@@ -205,10 +209,12 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     uint32_t count = 0;
     if (max > 0)
         frames[count++] = (void *)(uintptr_t)table_backtrace; // NOLINT(performance-no-int-to-ptr)
-    unwind_table_begin_walk();
+    struct unwind_cache *cache = unwind_table_begin_walk();
+    if (cache == NULL)
+        return 0;
     while (count < max && pc != 0) {
         frames[count++] = (void *)pc; // NOLINT(performance-no-int-to-ptr)
-        struct unwind_rule rule = unwind_table_find(pc - 1);
+        struct unwind_rule rule = unwind_table_find(cache, pc - 1);
         if (rule.kind == UNWIND_NOT_COVERED)
             return 0;
         if (rule.kind == UNWIND_OUTERMOST)
@@ -253,6 +259,8 @@ void backtrace_forget_unloaded(void)
 void backtrace_init(enum unwinder unwinder)
 {
     chosen_unwinder = unwinder;
+    if (unwinder == UNWINDER_TABLES)
+        unwind_table_init();
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
     else

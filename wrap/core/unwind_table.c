@@ -42,17 +42,66 @@ static _Atomic size_t module_count;
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic unsigned unload_generation;
 
-__thread struct unwind_cache_entry unwind_cache[UNWIND_CACHE_ENTRIES]
-    __attribute__((tls_model("initial-exec")));
-static __thread unsigned cache_generation __attribute__((tls_model("initial-exec")));
+static __thread struct unwind_cache *own_cache __attribute__((tls_model("initial-exec")));
+static pthread_key_t cache_key;
+static bool cache_key_made;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct unwind_cache *spare_caches; /* under spare_lock */
 
-void unwind_table_begin_walk(void)
+/* The key's destructor, at a thread's exit. A later capture on the same thread (another
+ * destructor that allocates) takes a cache again, and sets the key again, which glibc's
+ * destructor rounds then see. */
+static void recycle_cache(void *value)
 {
-    unsigned generation = atomic_load_explicit(&unload_generation, memory_order_acquire);
-    if (generation != cache_generation) {
-        memset(unwind_cache, 0, sizeof unwind_cache);
-        cache_generation = generation;
+    struct unwind_cache *cache = value;
+    own_cache = NULL;
+    pthread_mutex_lock(&spare_lock);
+    cache->next_spare = spare_caches;
+    spare_caches = cache;
+    pthread_mutex_unlock(&spare_lock);
+}
+
+void unwind_table_init(void)
+{
+    if (!cache_key_made)
+        cache_key_made = pthread_key_create(&cache_key, recycle_cache) == 0;
+}
+
+static struct unwind_cache *take_cache(void)
+{
+    if (!cache_key_made)
+        return NULL; /* nothing would hand it on: no cache rather than one per thread */
+    /* trylock: a signal handler that allocates may have interrupted this very function */
+    struct unwind_cache *cache = NULL;
+    if (pthread_mutex_trylock(&spare_lock) != 0)
+        return NULL;
+    cache = spare_caches;
+    if (cache != NULL)
+        spare_caches = cache->next_spare;
+    pthread_mutex_unlock(&spare_lock);
+    if (cache == NULL && (cache = os_map(sizeof *cache)) == NULL)
+        return NULL;
+    /* A generation no walk has: the first walk empties what the last owner left. */
+    cache->generation = atomic_load_explicit(&unload_generation, memory_order_relaxed) - 1;
+    if (pthread_setspecific(cache_key, cache) != 0) {
+        recycle_cache(cache);
+        return NULL;
     }
+    own_cache = cache;
+    return cache;
+}
+
+struct unwind_cache *unwind_table_begin_walk(void)
+{
+    struct unwind_cache *cache = own_cache;
+    if (__builtin_expect(cache == NULL, 0) && (cache = take_cache()) == NULL)
+        return NULL;
+    unsigned generation = atomic_load_explicit(&unload_generation, memory_order_acquire);
+    if (generation != cache->generation) {
+        memset(cache->entries, 0, sizeof cache->entries);
+        cache->generation = generation;
+    }
+    return cache;
 }
 
 /* ---- building a module's table ------------------------------------------------------- */
@@ -236,14 +285,14 @@ static void search(const struct module_table *table, uintptr_t pc, struct unwind
         *rule = table->rules[low - 1];
 }
 
-struct unwind_rule unwind_table_find_uncached(uintptr_t pc)
+struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc)
 {
     struct unwind_rule rule = {0, UNWIND_NOT_COVERED, 0, 0};
     const struct module_table *table = table_for(pc);
     if (table == NULL)
         return rule; /* not cached: a table may be built by the next walk */
     search(table, pc, &rule);
-    struct unwind_cache_entry *entry = unwind_cache_entry_of(pc);
+    struct unwind_cache_entry *entry = unwind_cache_entry_of(cache, pc);
     entry->pc = pc;
     entry->rule = rule;
     return rule;
@@ -252,6 +301,7 @@ struct unwind_rule unwind_table_find_uncached(uintptr_t pc)
 void unwind_table_after_fork_child(void)
 {
     pthread_mutex_init(&build_lock, NULL);
+    pthread_mutex_init(&spare_lock, NULL);
 }
 
 void unwind_table_forget_unloaded(void)

@@ -18,21 +18,28 @@ struct unwind_cache_entry {
     struct unwind_rule rule;
 };
 
-/* The calling thread's cache, in static TLS: a look-up that hits costs a few loads. */
-extern __thread struct unwind_cache_entry unwind_cache[UNWIND_CACHE_ENTRIES]
-    __attribute__((tls_model("initial-exec")));
+/* A thread's cache, in memory from mmap (8 KiB in static TLS would come out of every
+ * thread's stack: a thread made with PTHREAD_STACK_MIN would overflow it). A thread that
+ * exits hands its cache on to the next new thread. */
+struct unwind_cache {
+    struct unwind_cache_entry entries[UNWIND_CACHE_ENTRIES];
+    unsigned generation;
+    struct unwind_cache *next_spare;
+};
 
-/* Before a walk: empties the calling thread's cache if a library was unloaded since. */
-void unwind_table_begin_walk(void);
+/* Before a walk: the calling thread's cache, emptied if a library was unloaded since it was
+ * last used; NULL when there is no memory for one (then walk with libunwind). */
+struct unwind_cache *unwind_table_begin_walk(void);
 
 /* unwind_table_find when the cache has no entry for pc: fills it. */
-struct unwind_rule unwind_table_find_uncached(uintptr_t pc);
+struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc);
 
 /* The low bits of the address alone: a walk is a chain of dependent loads, and a hash
  * that mixes in high bits would add its instructions to every link of it. */
-static inline struct unwind_cache_entry *unwind_cache_entry_of(uintptr_t pc)
+static inline struct unwind_cache_entry *unwind_cache_entry_of(struct unwind_cache *cache,
+                                                              uintptr_t pc)
 {
-    return &unwind_cache[pc % UNWIND_CACHE_ENTRIES];
+    return &cache->entries[pc % UNWIND_CACHE_ENTRIES];
 }
 
 /* The rule that finds the caller of the frame executing at pc (for a frame above the
@@ -40,16 +47,19 @@ static inline struct unwind_cache_entry *unwind_cache_entry_of(uintptr_t pc)
  * no module, a module without .eh_frame, a rule the table cannot hold, no memory, or a
  * table another thread is building right now. By value: a walk's chain of dependent loads
  * is its cost, and a rule passed through memory would add a store and a load per frame. */
-static inline struct unwind_rule unwind_table_find(uintptr_t pc)
+static inline struct unwind_rule unwind_table_find(struct unwind_cache *cache, uintptr_t pc)
 {
-    const struct unwind_cache_entry *entry = unwind_cache_entry_of(pc);
+    const struct unwind_cache_entry *entry = unwind_cache_entry_of(cache, pc);
     if (__builtin_expect(entry->pc != pc, 0))
-        return unwind_table_find_uncached(pc);
+        return unwind_table_find_uncached(cache, pc);
     return entry->rule;
 }
 
+/* Once, at start (makes the key whose destructor recycles an exiting thread's cache). */
+void unwind_table_init(void);
+
 /* In a child after fork: a table another thread of the parent was building stays unbuilt,
- * and its lock is free again. */
+ * and the locks are free again. */
 void unwind_table_after_fork_child(void);
 
 /* After dlclose: drops the tables of unloaded modules, whose addresses another module may

@@ -1,0 +1,49 @@
+/* small_stack.c: a thread with the smallest stack glibc allows, which calls
+ * pthread_getattr_np (glibc allocates inside it, holding the thread's own lock) and then
+ * allocates and frees through a few calls of its own. The tracer's per-thread state must not
+ * come out of that stack, and finding the stack's bounds must not take that lock. */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+__attribute__((noinline)) static size_t allocate_in_small_stack(int depth)
+{
+    if (depth > 0) {
+        size_t size = allocate_in_small_stack(depth - 1);
+        __asm__ volatile("" ::: "memory");
+        return size;
+    }
+    char *block = malloc(100);
+    size_t size = block != NULL ? 100 : 0;
+    free(block);
+    return size;
+}
+
+static void *body(void *argument)
+{
+    pthread_attr_t attributes;
+    void *low;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        pthread_attr_getstack(&attributes, &low, &size);
+        pthread_attr_destroy(&attributes);
+    }
+    *(size_t *)argument = size > 0 ? allocate_in_small_stack(8) : 0;
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, PTHREAD_STACK_MIN);
+    pthread_t thread;
+    size_t allocated = 0;
+    int status = pthread_create(&thread, &attributes, body, &allocated);
+    if (status == 0)
+        pthread_join(thread, NULL);
+    printf("pthread_create %d, allocated %zu\n", status, allocated);
+    return status;
+}
