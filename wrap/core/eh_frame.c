@@ -190,7 +190,7 @@ static bool read_cie(const uint8_t *address, const uint8_t *section_end, struct 
             case 'L': read_fixed(&reader, 1); break;
             case 'P': read_encoded(&reader, (uint8_t)read_fixed(&reader, 1), &ignored); break;
             case 'S': cie->signal_frame = true; break;
-            default: i = length; break; /* the rest is skipped by the length */
+            default: return false; /* as libgcc: a letter we do not know may change the rest */
             }
         }
         if (reader.failed)
@@ -201,6 +201,33 @@ static bool read_cie(const uint8_t *address, const uint8_t *section_end, struct 
     cie->end = record.end;
     cie->usable = true;
     return true;
+}
+
+const uint8_t *eh_frame_end_from_header(const uint8_t *header, const uint8_t *limit)
+{
+    /* fde_count as udata4, the table as pairs of datarel sdata4 (what GNU ld, gold and lld
+     * write) */
+    if (header == NULL || header >= limit || limit - header < 12 || header[0] != 1
+        || header[2] != 0x03 || header[3] != 0x3b)
+        return NULL;
+    struct reader reader = {header + 4, limit, false};
+    bool usable;
+    read_encoded(&reader, header[1], &usable);
+    uint64_t count = read_fixed(&reader, 4);
+    if (reader.failed || count == 0 || count > (uint64_t)(limit - reader.at) / 8)
+        return NULL;
+    uintptr_t last = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        read_fixed(&reader, 4); /* the FDE's initial location */
+        uintptr_t fde = (uintptr_t)header + (uintptr_t)(intptr_t)(int32_t)read_fixed(&reader, 4);
+        if (fde > last)
+            last = fde;
+    }
+    struct record record;
+    if (last <= (uintptr_t)header || last >= (uintptr_t)limit
+        || !read_record((const uint8_t *)last, limit, &record)) // NOLINT(performance-no-int-to-ptr)
+        return NULL;
+    return record.end;
 }
 
 /* ---- the CFA program ------------------------------------------------------------------ */
@@ -285,6 +312,19 @@ static void sink_push(struct row_sink *sink, uintptr_t pc, struct unwind_rule ru
     sink->has_pending = true;
 }
 
+/* Operand times factor, wrapping as the hardware does: malformed data gives a wrong offset
+ * (then a rule the walk rejects), never undefined behaviour. */
+static int64_t factored(uint64_t operand, int64_t factor)
+{
+    return (int64_t)(operand * (uint64_t)factor);
+}
+
+/* A CFA register as the rules hold it: any number past a byte is none of ours. */
+static uint8_t cfa_register_of(uint64_t reg)
+{
+    return reg < NO_REGISTER ? (uint8_t)reg : NO_REGISTER;
+}
+
 static void set_register(struct frame_state *state, uint64_t reg, uint8_t rule, int64_t offset)
 {
     if (reg == REGISTER_FP) {
@@ -327,7 +367,7 @@ static bool run_program(struct program *program, struct reader *reader,
         uint64_t advance = 0;
         switch (opcode >> 6) {
         case 1: advance = operand; break; /* DW_CFA_advance_loc */
-        case 2: set_register(state, operand, AT_CFA_OFFSET, (int64_t)read_uleb(reader) * cie->data_align); break;
+        case 2: set_register(state, operand, AT_CFA_OFFSET, factored(read_uleb(reader), cie->data_align)); break;
         case 3: if (program->initial) restore_register(state, program->initial, operand); break;
         default:
             switch (opcode) {
@@ -343,7 +383,7 @@ static bool run_program(struct program *program, struct reader *reader,
             case 0x02: advance = read_fixed(reader, 1); break;
             case 0x03: advance = read_fixed(reader, 2); break;
             case 0x04: advance = read_fixed(reader, 4); break;
-            case 0x05: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, (int64_t)read_uleb(reader) * cie->data_align); break; }
+            case 0x05: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, factored(read_uleb(reader), cie->data_align)); break; }
             case 0x06: if (program->initial) restore_register(state, program->initial, read_uleb(reader)); else read_uleb(reader); break;
             case 0x07: set_register(state, read_uleb(reader), UNDEFINED, 0); break;
             case 0x08: set_register(state, read_uleb(reader), SAME_VALUE, 0); break;
@@ -358,8 +398,8 @@ static bool run_program(struct program *program, struct reader *reader,
                     return false;
                 *state = remembered[--depth];
                 break;
-            case 0x0c: state->cfa_register = (uint8_t)(read_uleb(reader) & 0xffu); state->cfa_offset = (int64_t)read_uleb(reader); break;
-            case 0x0d: state->cfa_register = (uint8_t)(read_uleb(reader) & 0xffu); break;
+            case 0x0c: state->cfa_register = cfa_register_of(read_uleb(reader)); state->cfa_offset = (int64_t)read_uleb(reader); break;
+            case 0x0d: state->cfa_register = cfa_register_of(read_uleb(reader)); break;
             case 0x0e: state->cfa_offset = (int64_t)read_uleb(reader); break;
             case 0x0f: { uint64_t length = read_uleb(reader); if (has(reader, length)) reader->at += length; state->cfa_register = NO_REGISTER; break; }
             case 0x10: case 0x16: { /* expression, val_expression */
@@ -370,12 +410,12 @@ static bool run_program(struct program *program, struct reader *reader,
                 set_register(state, reg, OTHER, 0);
                 break;
             }
-            case 0x11: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, read_sleb(reader) * cie->data_align); break; }
-            case 0x12: state->cfa_register = (uint8_t)(read_uleb(reader) & 0xffu); state->cfa_offset = read_sleb(reader) * cie->data_align; break;
-            case 0x13: state->cfa_offset = read_sleb(reader) * cie->data_align; break;
+            case 0x11: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, factored((uint64_t)read_sleb(reader), cie->data_align)); break; }
+            case 0x12: state->cfa_register = cfa_register_of(read_uleb(reader)); state->cfa_offset = factored((uint64_t)read_sleb(reader), cie->data_align); break;
+            case 0x13: state->cfa_offset = factored((uint64_t)read_sleb(reader), cie->data_align); break;
             case 0x14: case 0x15: { uint64_t reg = read_uleb(reader); read_uleb(reader); set_register(state, reg, OTHER, 0); break; }
             case 0x2e: read_uleb(reader); break; /* GNU_args_size */
-            case 0x2f: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, -(int64_t)read_uleb(reader) * cie->data_align); break; }
+            case 0x2f: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, (int64_t)(0 - (uint64_t)factored(read_uleb(reader), cie->data_align))); break; }
             default: return false;
             }
         }

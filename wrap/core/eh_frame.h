@@ -41,4 +41,9 @@ bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *ro
  * NULL where the header is not one this reader knows. */
 const uint8_t *eh_frame_from_header(const uint8_t *header);
 
+/* The end of the last FDE that the .eh_frame_hdr at header lists in its search table (read
+ * no further than limit), or NULL where its encodings are not the usual ones: a bound for
+ * eh_frame_read that does not rely on the section's zero terminator. */
+const uint8_t *eh_frame_end_from_header(const uint8_t *header, const uint8_t *limit);
+
 #endif

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@ struct module_table {
     uintptr_t map_start;
     uintptr_t map_end;
     const struct link_map *link_map;
+    const void *eh_frame_header; /* with the range and link map: which load of a module */
     const uint32_t *pcs; /* row starts, offsets from map_start, ascending */
     const struct unwind_rule *rules;
     size_t count;
@@ -94,8 +96,13 @@ static struct unwind_cache *take_cache(void)
 struct unwind_cache *unwind_table_begin_walk(void)
 {
     struct unwind_cache *cache = own_cache;
-    if (__builtin_expect(cache == NULL, 0) && (cache = take_cache()) == NULL)
-        return NULL;
+    if (__builtin_expect(cache == NULL, 0)) {
+        int saved_errno = errno; /* mmap may fail */
+        cache = take_cache();
+        errno = saved_errno;
+        if (cache == NULL)
+            return NULL;
+    }
     unsigned generation = atomic_load_explicit(&unload_generation, memory_order_acquire);
     if (generation != cache->generation) {
         memset(cache->entries, 0, sizeof cache->entries);
@@ -113,12 +120,14 @@ struct table_builder {
     struct mapped_array rules;
 };
 
+/* A row outside the module (an FDE of a section the linker discarded, left at address 0)
+ * is left out: rows come in address order, so it lies below or above every row kept. */
 static bool add_row(void *context, uintptr_t pc, struct unwind_rule rule)
 {
     struct table_builder *builder = context;
     if (pc < builder->map_start || pc > builder->map_end
         || pc - builder->map_start > UINT32_MAX)
-        return false;
+        return true;
     uint32_t offset = (uint32_t)(pc - builder->map_start);
     return mapped_array_push(&builder->pcs, &offset) && mapped_array_push(&builder->rules, &rule);
 }
@@ -181,15 +190,17 @@ static bool eh_frame_of_executable(uintptr_t load_bias, uintptr_t *start, uintpt
     return found && *start < *end && in_executable_segment(*start, *end);
 }
 
-/* The module's .eh_frame: where its header says (the section then ends at its zero
- * terminator, inside the module's mapping); for an executable without the header, where its
- * file says. */
+/* The module's .eh_frame: where its header says, up to the last FDE the header lists; for
+ * an executable without the header, where its file says. */
 static bool find_eh_frame(const struct dl_find_object *found, uintptr_t *start, uintptr_t *end)
 {
     const uint8_t *section = eh_frame_from_header(found->dlfo_eh_frame);
     if (section != NULL) {
+        const uint8_t *map_end = found->dlfo_map_end;
+        const uint8_t *listed_end = eh_frame_end_from_header(found->dlfo_eh_frame, map_end);
         *start = (uintptr_t)section;
-        *end = (uintptr_t)found->dlfo_map_end;
+        /* Without the header's bound, the section's zero terminator must end it. */
+        *end = (uintptr_t)(listed_end != NULL ? listed_end : map_end);
         return *start >= (uintptr_t)found->dlfo_map_start && *start < *end;
     }
     const struct link_map *map = found->dlfo_link_map;
@@ -234,6 +245,7 @@ static bool same_module(const struct module_table *table, const struct dl_find_o
     return table->map_start == (uintptr_t)found->dlfo_map_start
            && table->map_end == (uintptr_t)found->dlfo_map_end
            && table->link_map == found->dlfo_link_map
+           && table->eh_frame_header == found->dlfo_eh_frame
            && !atomic_load_explicit(&table->unloaded, memory_order_acquire);
 }
 
@@ -259,6 +271,7 @@ static const struct module_table *table_for(uintptr_t pc)
         fresh->map_start = (uintptr_t)found.dlfo_map_start;
         fresh->map_end = (uintptr_t)found.dlfo_map_end;
         fresh->link_map = found.dlfo_link_map;
+        fresh->eh_frame_header = found.dlfo_eh_frame;
         build_table(fresh, &found);
         atomic_store_explicit(&module_count, count + 1, memory_order_release);
         table = fresh;
@@ -288,7 +301,9 @@ static void search(const struct module_table *table, uintptr_t pc, struct unwind
 struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc)
 {
     struct unwind_rule rule = {0, UNWIND_NOT_COVERED, 0, 0};
+    int saved_errno = errno; /* building a table opens files and maps memory */
     const struct module_table *table = table_for(pc);
+    errno = saved_errno;
     if (table == NULL)
         return rule; /* not cached: a table may be built by the next walk */
     search(table, pc, &rule);
