@@ -214,25 +214,21 @@ static void test_load_unwind(void)
 {
     struct settings s;
     set_table(NULL, NULL, NULL, NULL, NULL);
-    table[UNWIND] = "fp";
-    char *messages = load(&s);
-    CHECK_EQ_U64(s.unwinder, UNWINDER_FRAME_POINTERS);
-    check_defaults_except(&s, UNWIND);
-    CHECK_EQ_STR(messages, "");
-    free(messages);
-
-    table[UNWIND] = "libunwind";
-    messages = load(&s);
-    CHECK_EQ_U64(s.unwinder, UNWINDER_LIBUNWIND);
-    check_defaults_except(&s, UNWIND);
-    CHECK_EQ_STR(messages, "");
-    free(messages);
-
-    table[UNWIND] = "tables";
-    messages = load(&s);
-    check_defaults_except(&s, -1);
-    CHECK_EQ_STR(messages, "");
-    free(messages);
+    static const struct {
+        const char *text;
+        enum unwinder unwinder;
+    } accepted[] = {{"fp", UNWINDER_FRAME_POINTERS},
+                    {"libunwind", UNWINDER_LIBUNWIND},
+                    {"tables", UNWINDER_TABLES}};
+    char *messages;
+    for (size_t i = 0; i < sizeof accepted / sizeof *accepted; i++) {
+        table[UNWIND] = accepted[i].text;
+        messages = load(&s);
+        CHECK_EQ_U64(s.unwinder, accepted[i].unwinder);
+        check_defaults_except(&s, UNWIND);
+        CHECK_EQ_STR(messages, "");
+        free(messages);
+    }
 
     static const char *const refused[] = {"FP", "", "dwarf", "fp ", "libunwind2", "table"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
