@@ -200,7 +200,7 @@ static void test_add_flags(void)
  * below hold whatever the hashing is, they are just sharper with it. */
 static uint64_t mix_copy(uintptr_t address)
 {
-    return (uint64_t)(address >> 4) * 0x9e3779b97f4a7c15ull;
+    return (uint64_t)(address >> 12) * 0x9e3779b97f4a7c15ull;
 }
 static unsigned shard_copy(uintptr_t address)
 {
@@ -209,7 +209,8 @@ static unsigned shard_copy(uintptr_t address)
 static unsigned home_bits_copy(uintptr_t address)
 {
     uint64_t hash = mix_copy(address);
-    return (unsigned)((hash ^ (hash >> 29)) & 0x7ff); /* the home slot for capacity <= 2048 */
+    /* the home slot for capacity <= 2048 */
+    return (unsigned)(((hash >> 20) + ((address >> 6) & 63)) & 0x7ff);
 }
 
 #define CRAFTED 12

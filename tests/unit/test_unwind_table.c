@@ -221,19 +221,22 @@ static void test_rows_of_mutated_sections(void)
 struct capture {
     void *frames[MAX_FRAMES];
     uint32_t count;
+    bool same_as_last;
 };
 
 /* The tracer's layout: an entry point calls a hook, which calls backtrace_capture. */
-__attribute__((noinline)) static uint32_t hook(void **frames)
+__attribute__((noinline)) static uint32_t hook(void **frames, bool *same_as_last)
 {
-    uint32_t count = backtrace_capture(frames, MAX_FRAMES);
+    void *all[MAX_FRAMES + BACKTRACE_TRACER_FRAMES];
+    uint32_t count = backtrace_capture(all, MAX_FRAMES, same_as_last);
+    memcpy(frames, all + BACKTRACE_TRACER_FRAMES, count * sizeof *frames);
     __asm__ volatile("" ::: "memory");
     return count;
 }
 
-__attribute__((noinline)) static uint32_t entry_point(void **frames)
+__attribute__((noinline)) static uint32_t entry_point(struct capture *into)
 {
-    uint32_t count = hook(frames);
+    uint32_t count = hook(into->frames, &into->same_as_last);
     __asm__ volatile("" ::: "memory");
     return count;
 }
@@ -245,7 +248,7 @@ __attribute__((noinline)) static void capture_both(struct capture *tables,
     for (int pass = 0; pass < 2; pass++) {
         struct capture *into = pass == 0 ? tables : libunwind;
         backtrace_init(pass == 0 ? UNWINDER_TABLES : UNWINDER_LIBUNWIND);
-        into->count = entry_point(into->frames);
+        into->count = entry_point(into);
     }
     __asm__ volatile("" ::: "memory");
 }
@@ -377,6 +380,67 @@ static void test_stacks_in_a_signal_handler(void)
     compare(&scenario, false, "signal handler");
 }
 
+/* Two callers with the same frame, called from one site: a walk from common() meets the last
+ * walk's frame there in the same state, and must see that the return address above it
+ * changed. */
+__attribute__((noinline)) static void common(struct capture *into)
+{
+    into->count = entry_point(into);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void path_a(struct capture *into)
+{
+    common(into);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void path_b(struct capture *into)
+{
+    common(into);
+    __asm__ volatile("" ::: "memory");
+}
+
+#define SEQUENCE 6
+
+/* With a frame pointer, the frames above have the same rbp in every round (at -O1 the loop
+ * could keep its counter there), so the walks meet in the same state from the first frame. */
+__attribute__((noinline, optimize("no-omit-frame-pointer"))) static void take_sequence(struct capture *captures, const int *order,
+                                                    void (*const *paths)(struct capture *))
+{
+    for (int i = 0; i < SEQUENCE; i++)
+        paths[order[i]](&captures[i]);
+}
+
+static void test_stacks_replayed_from_the_last_walk(void)
+{
+    static const int order[SEQUENCE] = {0, 0, 1, 0, 1, 1};
+    void (*const paths[2])(struct capture *) = {path_a, path_b};
+    static struct capture tables[SEQUENCE], libunwind[SEQUENCE];
+    backtrace_init(UNWINDER_TABLES);
+    take_sequence(tables, order, paths);
+    backtrace_init(UNWINDER_LIBUNWIND);
+    take_sequence(libunwind, order, paths);
+    /* Frame 3 is this function's, at two call sites. */
+    for (int i = 0; i < SEQUENCE; i++) {
+        bool same = tables[i].count == libunwind[i].count && tables[i].count > 4
+                    && memcmp(tables[i].frames, libunwind[i].frames, 3 * sizeof(void *)) == 0
+                    && memcmp(tables[i].frames + 4, libunwind[i].frames + 4,
+                              (tables[i].count - 4) * sizeof(void *)) == 0;
+        if (!CHECK(same))
+            fprintf(stderr, "  capture %d differs from libunwind's\n", i);
+        CHECK_EQ_U64(libunwind[i].same_as_last, false);
+    }
+    /* The first takes its frames from backtrace_init's warm-up walk, which stops early. */
+    CHECK_EQ_U64(tables[0].same_as_last, false);
+    CHECK_EQ_U64(tables[1].same_as_last, true);
+    CHECK_EQ_U64(tables[2].same_as_last, false);
+    CHECK_EQ_U64(tables[3].same_as_last, false);
+    CHECK_EQ_U64(tables[4].same_as_last, false);
+    CHECK_EQ_U64(tables[5].same_as_last, true);
+    CHECK(tables[1].frames[1] != tables[2].frames[1]); /* path_a's, then path_b's */
+}
+
 int main(void)
 {
     RUN_TEST(test_rows_of_a_section);
@@ -386,5 +450,6 @@ int main(void)
     RUN_TEST(test_stacks_through_libc);
     RUN_TEST(test_stacks_in_a_thread);
     RUN_TEST(test_stacks_in_a_signal_handler);
+    RUN_TEST(test_stacks_replayed_from_the_last_walk);
     return check_exit_status();
 }

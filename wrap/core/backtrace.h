@@ -30,10 +30,14 @@ void backtrace_forget_unloaded(void);
 void backtrace_before_fork(void);
 void backtrace_after_fork(bool in_child);
 
-/* Stores at most max return addresses, innermost first, starting with the caller of the
- * intercepted function, and returns how many. Must be called directly by a core hook that
- * a front-end entry point called directly. */
-uint32_t backtrace_capture(void **frames, uint32_t max);
+/* Stores the return addresses of the frames above the intercepted function, innermost first
+ * (the caller of the intercepted function first), at most max of them, at
+ * frames[BACKTRACE_TRACER_FRAMES] on (before them, the tracer's own frames), and returns how
+ * many. frames has room for max + BACKTRACE_TRACER_FRAMES. *same_as_last is set when they
+ * are exactly what the calling thread's previous capture gave, as the unwind tables tell at
+ * no cost (otherwise false). Must be called directly by a core hook that a front-end entry
+ * point called directly. */
+uint32_t backtrace_capture(void **frames, uint32_t max, bool *same_as_last);
 
 /* Defined by backtrace_libunwind.c where libunwind is linked (the preload library, and the
  * static-link member of the archive). Weak: the dynamic wrap form has no -lunwind (it would

@@ -45,15 +45,22 @@ static uint8_t new_block_flags(void)
     return disabled_depth ? BLOCK_IGNORED : 0;
 }
 
+/* The id of the calling thread's last captured stack: most allocations come from the same
+ * place as the one before, and then the stack table need not be searched. */
+static __thread uint32_t last_stack_id __attribute__((tls_model("initial-exec")));
+
 /* Captures the caller's stack. Only hooks call this, and it is always inlined into them, so
  * that the number of tracer frames above the unwinder stays fixed (BACKTRACE_TRACER_FRAMES). */
 static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing)
 {
     if (!tracing)
         return STACK_ID_EMPTY;
-    void *frames[SETTINGS_MAX_DEPTH];
-    uint32_t count = backtrace_capture(frames, frames_kept);
-    return stack_table_intern(frames, count);
+    void *frames[SETTINGS_MAX_DEPTH + BACKTRACE_TRACER_FRAMES];
+    bool same_as_last;
+    uint32_t count = backtrace_capture(frames, frames_kept, &same_as_last);
+    if (!same_as_last || last_stack_id == STACK_ID_EMPTY)
+        last_stack_id = stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, count);
+    return last_stack_id;
 }
 
 static void record_block(void *ptr, size_t size, uint32_t stack_id, enum entry_point entry,

@@ -106,9 +106,16 @@ struct unwind_cache *unwind_table_begin_walk(void)
     unsigned generation = atomic_load_explicit(&unload_generation, memory_order_acquire);
     if (generation != cache->generation) {
         memset(cache->entries, 0, sizeof cache->entries);
+        cache->memo.count[0] = cache->memo.count[1] = 0;
         cache->generation = generation;
     }
     return cache;
+}
+
+void unwind_table_forget_walk(void)
+{
+    if (own_cache != NULL)
+        own_cache->memo.count[own_cache->memo.last] = 0;
 }
 
 /* ---- building a module's table ------------------------------------------------------- */

@@ -18,18 +18,43 @@ struct unwind_cache_entry {
     struct unwind_rule rule;
 };
 
+/* Where a walk stood at one frame: the state the next step starts from. */
+struct walk_frame {
+    uintptr_t stack;         /* the stack pointer in the frame (the CFA of the frame inside) */
+    uintptr_t frame_pointer; /* rbp in the frame */
+    uintptr_t pc;            /* the frame's return address (its code address, for the first) */
+    uintptr_t frame_pointer_slot; /* where the walk read frame_pointer; 0: kept from inside */
+};
+
+/* The most frames a walk takes (backtrace.h's BACKTRACE_MAX_FRAMES). */
+#define UNWIND_WALK_FRAMES 260u
+
+/* The thread's last walk, innermost frame first, and room for the next one: a walk that
+ * reaches a frame where the last one stood, in the same state, replays the last walk from
+ * there for as long as the words it read still hold what it read (see backtrace.c). */
+struct walk_memo {
+    struct walk_frame frames[2][UNWIND_WALK_FRAMES];
+    uint32_t count[2];
+    uint32_t last; /* which of the two is the last walk */
+};
+
 /* A thread's cache, in memory from mmap (8 KiB in static TLS would come out of every
  * thread's stack: a thread made with PTHREAD_STACK_MIN would overflow it). A thread that
  * exits hands its cache on to the next new thread. */
 struct unwind_cache {
     struct unwind_cache_entry entries[UNWIND_CACHE_ENTRIES];
+    struct walk_memo memo;
     unsigned generation;
     struct unwind_cache *next_spare;
 };
 
-/* Before a walk: the calling thread's cache, emptied if a library was unloaded since it was
- * last used; NULL when there is no memory for one (then walk with libunwind). */
+/* Before a walk: the calling thread's cache, emptied (its walk memo too) if a library was
+ * unloaded since it was last used, or the cache is new to the thread; NULL when there is no memory for one (then walk with libunwind). */
 struct unwind_cache *unwind_table_begin_walk(void);
+
+/* After a capture by other means than a table walk: the calling thread's last walk no longer
+ * tells what its last capture gave. */
+void unwind_table_forget_walk(void);
 
 /* unwind_table_find when the cache has no entry for pc: fills it. */
 struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc);
