@@ -210,7 +210,7 @@ static unsigned home_bits_copy(uintptr_t address)
 {
     uint64_t hash = mix_copy(address);
     /* the home slot for capacity <= 2048 */
-    return (unsigned)(((hash >> 20) + ((address >> 6) & 63)) & 0x7ff);
+    return (unsigned)(((hash >> 20) + ((address >> 4) & 255)) & 0x7ff);
 }
 
 #define CRAFTED 12

@@ -179,7 +179,7 @@ __attribute__((noinline)) static uint32_t frame_pointer_backtrace(void **frames,
     while (count < max && (uintptr_t)frame % sizeof(uintptr_t) == 0
            && (uintptr_t)frame + 2 * sizeof(uintptr_t) <= stack_top) {
         uintptr_t return_address = frame[1];
-        if (return_address == 0)
+        if (return_address < 4096) /* the end (0), or a word that is no frame's */
             break;
         frames[count++] = (void *)return_address; // NOLINT(performance-no-int-to-ptr)
         const uintptr_t *caller = (const uintptr_t *)frame[0]; // NOLINT(performance-no-int-to-ptr)

@@ -59,16 +59,18 @@ static void say_out_of_memory(void)
         os_message("out of memory for the tracer's own tables: some blocks are not traced");
 }
 
-/* The blocks of a page go to a run of 64 slots, in address order (64-byte steps): glibc
- * hands out neighbouring addresses one after the other, and programs free them in much the
- * same order, so a malloc or free mostly finds its slot in a line the one before it brought
- * into the cache. With every block hashed on its own, a table of millions of blocks missed
- * the cache and the TLB on nearly every malloc and free (xmllint: half the tracer's time).
- * A page's place is its hash, so blocks a page or more apart (large ones, or strided) still
- * spread over the whole table. */
+/* The blocks of a page go to a run of 256 slots, one for each 16-byte step of the page, in
+ * address order: glibc hands out neighbouring addresses one after the other, and programs
+ * free them in much the same order, so a malloc or free mostly finds its slot in a line the
+ * one before it brought into the cache. With every block hashed on its own, a table of
+ * millions of blocks missed the cache and the TLB on nearly every malloc and free (xmllint:
+ * half the tracer's time). No two blocks of a page share a home (a run of 64 slots, one per
+ * 64 bytes, made pages of 32-byte chunks probe 30 slots a look-up); a page's place is its
+ * hash, so blocks a page or more apart (large ones, or strided) still spread over the whole
+ * table. */
 static size_t home_slot(size_t capacity, uintptr_t address, uint64_t hash)
 {
-    return (size_t)((hash >> 20) + ((address >> 6) & 63)) & (capacity - 1);
+    return (size_t)((hash >> 20) + ((address >> 4) & 255)) & (capacity - 1);
 }
 
 static bool grow(struct shard *shard)

@@ -46,7 +46,9 @@ static uint8_t new_block_flags(void)
 }
 
 /* The id of the calling thread's last captured stack: most allocations come from the same
- * place as the one before, and then the stack table need not be searched. */
+ * place as the one before, and then the stack table need not be searched. Right because
+ * every capture after backtrace_init's is this file's, and none nests in another (the
+ * guard defers what a signal handler allocates inside a hook). */
 static __thread uint32_t last_stack_id __attribute__((tls_model("initial-exec")));
 
 /* Captures the caller's stack. Only hooks call this, and it is always inlined into them, so
