@@ -49,7 +49,8 @@ struct unwind_cache {
 };
 
 /* Before a walk: the calling thread's cache, emptied (its walk memo too) if a library was
- * unloaded since it was last used, or the cache is new to the thread; NULL when there is no memory for one (then walk with libunwind). */
+ * unloaded since it was last used, or the cache is new to the thread; NULL when there is no
+ * memory for one (then walk with libunwind). */
 struct unwind_cache *unwind_table_begin_walk(void);
 
 /* After a capture by other means than a table walk: the calling thread's last walk no longer
