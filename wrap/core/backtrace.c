@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unwind.h>
 
 #include "thread_slots.h"
@@ -230,11 +231,14 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     if (cache == NULL)
         return 0;
     struct walk_memo *memo = &cache->memo;
-    const struct walk_frame *last = memo->frames[memo->last];
+    struct walk_frame *last = memo->frames[memo->last];
     uint32_t last_count = memo->count[memo->last];
     struct walk_frame *walk = memo->frames[memo->last ^ 1u];
     uint32_t next_last = 1; /* the last walk's first frame not below now (0 is its walker's) */
     uint32_t aligned_replay = 0; /* where a replay began that ran to the last walk's end */
+    /* A replay that ran to the last walk's end: its frames stay in last until the walk ends
+     * (walk[tail_at...] are last[tail_from...]), and are copied only if last is not kept. */
+    uint32_t tail_at = 0, tail_from = 0, tail_count = 0;
     while (count < max && now.pc != 0) {
         while (next_last < last_count && last[next_last].stack < now.stack)
             next_last++;
@@ -243,18 +247,23 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         if (next_last < last_count && last[next_last].stack == now.stack
             && last[next_last].pc == now.pc && last[next_last].frame_pointer == now.frame_pointer) {
             uint32_t replay = next_last == count - 1 ? count - 1 : 0;
-            for (next_last++; count < max && next_last < last_count; next_last++) {
+            uint32_t first = ++next_last, at = count;
+            for (; count < max && next_last < last_count; next_last++) {
                 const struct walk_frame *next = &last[next_last];
                 if (stack_word(next->stack - sizeof(uintptr_t)) != next->pc
                     || (next->frame_pointer_slot != 0
                         && stack_word(next->frame_pointer_slot) != next->frame_pointer))
                     break;
-                frames[count] = (void *)next->pc; // NOLINT(performance-no-int-to-ptr)
-                walk[count++] = *next;
+                frames[count++] = (void *)next->pc; // NOLINT(performance-no-int-to-ptr)
             }
-            now = walk[count - 1];
-            if (next_last == last_count)
+            if (count > at)
+                now = last[next_last - 1];
+            if (next_last == last_count) {
                 aligned_replay = replay;
+                tail_at = at, tail_from = first, tail_count = count - at;
+            } else {
+                memcpy(&walk[at], &last[first], (count - at) * sizeof *walk);
+            }
             if (count >= max)
                 break;
         }
@@ -282,8 +291,16 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     for (uint32_t i = BACKTRACE_TRACER_FRAMES; same && i < aligned_replay; i++)
         same = walk[i].pc == last[i].pc;
     *same_as_last = same;
-    memo->count[memo->last ^ 1u] = count;
-    memo->last ^= 1u;
+    if (aligned_replay != 0 && count == last_count) {
+        /* This walk is the last one past the frame where the replay began: keep that, with
+         * this walk's frames up to that one (the frame itself included: the two may have
+         * read its frame pointer from different slots), rather than copy the rest. */
+        memcpy(&last[1], &walk[1], aligned_replay * sizeof *walk);
+    } else {
+        memcpy(&walk[tail_at], &last[tail_from], tail_count * sizeof *walk);
+        memo->count[memo->last ^ 1u] = count;
+        memo->last ^= 1u;
+    }
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
     return count;
 }
