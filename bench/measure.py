@@ -4,11 +4,20 @@ The peak comes from GNU time, not from our own wait4: a child that Python forks 
 vforks) starts with this process's memory map, and the kernel keeps that map's high-water
 RSS as the child's ru_maxrss when it execs, so a 200 MB harness would make every program
 look at least 200 MB big. time's own map is small, so the program it forks starts clean."""
+import os
 import subprocess
 import tempfile
 import time
 
 GNU_TIME = "/usr/bin/time"
+
+
+def environments(stage, trace, **extra):
+    """The environment of an untraced run (writing any trace to trace, with extra added)
+    and the same with the staged malloc-trace.so preloaded."""
+    base = dict(os.environ, out_file_path=trace, **extra)
+    base.pop("LD_PRELOAD", None)
+    return base, dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))
 
 
 def run(command, env, stdout=subprocess.PIPE):

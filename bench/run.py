@@ -51,14 +51,11 @@ def build(stage, work):
 
 def variants(programs, stage, work, name):
     trace = os.path.join(work, "trace.csv")
-    base = dict(os.environ, out_file_path=trace)
-    base.pop("LD_PRELOAD", None)
+    base, preload = measure.environments(stage, trace)
     out = [("untraced", [programs[name]["plain"]], base),
-           ("malloc-trace preload", [programs[name]["plain"]],
-            dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))),
+           ("malloc-trace preload", [programs[name]["plain"]], preload),
            ("malloc-trace preload, unwind libunwind", [programs[name]["plain"]],
-            dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"),
-                 MALLOC_TRACE_UNWIND="libunwind")),
+            dict(preload, MALLOC_TRACE_UNWIND="libunwind")),
            ("malloc-trace wrap", [programs[name]["wrap"]], base),
            ("malloc-trace wrap -static", [programs[name]["static"]], base),
            # The program keeps frame pointers (it is built so): the opt-in walk of them.
@@ -102,16 +99,13 @@ def alloc_series(programs, stage, work, threads, operations, depth, runs):
     ns, rss = measure_alloc(rows, trace, threads, operations, depth, runs)
     print_alloc(f"alloc micro bench: {threads} thread(s), {operations} operations each, "
                 f"stack depth {depth}, median of {runs}", ns, rss)
-    return ns
 
 
 def depth_series(programs, stage, work, operations, runs):
     """What MALLOC_TRACE_DEPTH costs: the preload form on a program 48 calls deep, so that
     each setting keeps all the frames it asks for."""
     trace = os.path.join(work, "trace.csv")
-    base = dict(os.environ, out_file_path=trace)
-    base.pop("LD_PRELOAD", None)
-    preload = dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))
+    base, preload = measure.environments(stage, trace)
     rows = [("untraced", [programs["alloc"]["plain"]], base)] + [
         (f"malloc-trace preload, MALLOC_TRACE_DEPTH={depth}", [programs["alloc"]["plain"]],
          dict(preload, MALLOC_TRACE_DEPTH=str(depth))) for depth in (8, 16, 32, 64)]

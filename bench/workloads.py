@@ -74,11 +74,9 @@ def output_digest(path, heaptrack):
 
 
 def variants(stage, work, extra_env):
-    base = dict(os.environ, out_file_path=os.path.join(work, "trace.csv"), **extra_env)
-    base.pop("LD_PRELOAD", None)
+    base, preload = measure.environments(stage, os.path.join(work, "trace.csv"), **extra_env)
     return [("untraced", [], base),
-            ("malloc-trace preload", [],
-             dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))),
+            ("malloc-trace preload", [], preload),
             ("heaptrack", ["heaptrack", "-o", os.path.join(work, "heaptrack")], base)]
 
 

@@ -119,9 +119,13 @@ static int read_file(const char *path, row_visitor *visit, void *context)
             continue;
         }
         struct trace_row row = {.file = path, .line = number};
-        const char *reason = whole ? (strlen(line) == (size_t)length ? parse_line(line, (size_t)length, &row)
-                                                                     : "a NUL byte in the line")
-                                   : "the line is cut (no line end)";
+        const char *reason;
+        if (!whole)
+            reason = "the line is cut (no line end)";
+        else if (strlen(line) != (size_t)length)
+            reason = "a NUL byte in the line";
+        else
+            reason = parse_line(line, (size_t)length, &row);
         if (reason != NULL) {
             fprintf(stderr, "%s:%lu: %s\n", path, number, reason);
             bad_input = true;

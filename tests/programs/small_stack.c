@@ -1,12 +1,15 @@
 /* small_stack.c: a thread with the smallest stack glibc allows, which calls
  * pthread_getattr_np (glibc allocates inside it, holding the thread's own lock) and then
- * allocates and frees through a few calls of its own. The tracer's per-thread state must not
+ * allocates through a few calls of its own, keeping the block in a global (so that a trace
+ * with MALLOC_TRACE_REACHABLE=1 shows the stack taken on the small stack). The tracer's per-thread state must not
  * come out of that stack, and finding the stack's bounds must not take that lock. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+static char *kept;
 
 __attribute__((noinline)) static size_t allocate_in_small_stack(int depth)
 {
@@ -15,10 +18,8 @@ __attribute__((noinline)) static size_t allocate_in_small_stack(int depth)
         __asm__ volatile("" ::: "memory");
         return size;
     }
-    char *block = malloc(100);
-    size_t size = block != NULL ? 100 : 0;
-    free(block);
-    return size;
+    kept = malloc(100);
+    return kept != NULL ? 100 : 0;
 }
 
 static void *body(void *argument)

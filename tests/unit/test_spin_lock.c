@@ -39,7 +39,8 @@ static void test_exclusion(void)
 {
     pthread_t threads[THREADS];
     for (unsigned t = 0; t < THREADS; t++)
-        pthread_create(&threads[t], NULL, count_up, NULL);
+        if (!CHECK_EQ_U64(pthread_create(&threads[t], NULL, count_up, NULL), 0))
+            return;
     for (unsigned t = 0; t < THREADS; t++)
         pthread_join(threads[t], NULL);
     CHECK_EQ_U64(counter, (uint64_t)THREADS * ROUNDS);
@@ -67,7 +68,10 @@ static void test_long_holder(void)
 {
     spin_lock_take(&held_lock);
     pthread_t waiter;
-    pthread_create(&waiter, NULL, wait_for_lock, NULL);
+    if (!CHECK_EQ_U64(pthread_create(&waiter, NULL, wait_for_lock, NULL), 0)) {
+        spin_lock_release(&held_lock);
+        return;
+    }
     sleep_ms(50); /* long enough for the waiter to be napping */
     CHECK_EQ_U64(atomic_load(&past_the_lock), 0);
     atomic_store(&released, 1);
@@ -85,7 +89,10 @@ static void test_waiting_is_no_cancellation_point(void)
     atomic_store(&past_the_lock, 0);
     spin_lock_take(&held_lock);
     pthread_t waiter;
-    pthread_create(&waiter, NULL, wait_for_lock, NULL);
+    if (!CHECK_EQ_U64(pthread_create(&waiter, NULL, wait_for_lock, NULL), 0)) {
+        spin_lock_release(&held_lock);
+        return;
+    }
     sleep_ms(30);
     pthread_cancel(waiter); /* deferred: acts at the waiter's pthread_testcancel only */
     sleep_ms(30);

@@ -63,6 +63,14 @@ static uint64_t read_uleb(struct reader *reader)
     return 0;
 }
 
+/* Steps over a block that a ULEB128 length precedes. */
+static void skip_block(struct reader *reader)
+{
+    uint64_t length = read_uleb(reader);
+    if (has(reader, length))
+        reader->at += length;
+}
+
 static int64_t read_sleb(struct reader *reader)
 {
     uint64_t value = 0;
@@ -106,21 +114,9 @@ static uintptr_t read_encoded(struct reader *reader, uint8_t encoding, bool *usa
     return application == ENCODING_PCREL ? field + (uintptr_t)value : (uintptr_t)value;
 }
 
-const uint8_t *eh_frame_from_header(const uint8_t *header)
-{
-    /* version 1, then the encodings of eh_frame_ptr, fde_count and the table */
-    if (header == NULL || header[0] != 1 || header[1] == ENCODING_OMIT)
-        return NULL;
-    struct reader reader = {header + 4, header + 4 + sizeof(uintptr_t) + 1, false};
-    bool usable;
-    uintptr_t eh_frame = read_encoded(&reader, header[1], &usable);
-    return usable ? (const uint8_t *)eh_frame : NULL; // NOLINT(performance-no-int-to-ptr)
-}
-
 /* ---- records ------------------------------------------------------------------------ */
 
 struct record {
-    const uint8_t *start;     /* the length field */
     const uint8_t *id;        /* the CIE id or CIE pointer field */
     const uint8_t *end;       /* the next record */
 };
@@ -134,7 +130,6 @@ static bool read_record(const uint8_t *at, const uint8_t *end, struct record *re
         length = read_fixed(&reader, 8);
     if (reader.failed || length == 0 || length > (uint64_t)(end - reader.at) || length < 4)
         return false;
-    record->start = at;
     record->id = reader.at;
     record->end = reader.at + length;
     return true;
@@ -152,37 +147,38 @@ struct cie {
     bool usable;
 };
 
-static bool read_cie(const uint8_t *address, const uint8_t *section_end, struct cie *cie)
+/* Fills cie from the CIE at address; cie->usable says whether this reader can use it. */
+static void read_cie(const uint8_t *address, const uint8_t *section_end, struct cie *cie)
 {
     memset(cie, 0, sizeof *cie);
     cie->address = address;
     struct record record;
     if (!read_record(address, section_end, &record))
-        return false;
+        return;
     struct reader reader = {record.id, record.end, false};
     if (read_fixed(&reader, 4) != 0)
-        return false; /* an FDE, not a CIE */
+        return; /* an FDE, not a CIE */
     unsigned version = (unsigned)read_fixed(&reader, 1);
     const char *augmentation = (const char *)reader.at;
     size_t length = has(&reader, 1) ? strnlen(augmentation, (size_t)(reader.end - reader.at))
                                     : 0;
     if (!has(&reader, length + 1) || (version != 1 && version != 3))
-        return false;
+        return;
     reader.at += length + 1;
     cie->code_align = read_uleb(&reader);
     cie->data_align = read_sleb(&reader);
     uint64_t return_register = version == 1 ? read_fixed(&reader, 1) : read_uleb(&reader);
     if (return_register != REGISTER_RA || cie->code_align == 0)
-        return false;
+        return;
     cie->fde_encoding = 0; /* absptr unless 'R' says otherwise */
     if (length > 0) {
         if (augmentation[0] != 'z')
-            return false; /* an old "eh" augmentation, or one we cannot skip */
+            return; /* an old "eh" augmentation, or one we cannot skip */
         cie->augmentation_data = true;
         uint64_t data_length = read_uleb(&reader);
         const uint8_t *data_end = reader.at + data_length;
         if (reader.failed || data_length > (uint64_t)(reader.end - reader.at))
-            return false;
+            return;
         for (size_t i = 1; i < length; i++) {
             bool ignored;
             switch (augmentation[i]) {
@@ -190,32 +186,39 @@ static bool read_cie(const uint8_t *address, const uint8_t *section_end, struct 
             case 'L': read_fixed(&reader, 1); break;
             case 'P': read_encoded(&reader, (uint8_t)read_fixed(&reader, 1), &ignored); break;
             case 'S': cie->signal_frame = true; break;
-            default: return false; /* as libgcc: a letter we do not know may change the rest */
+            default: return; /* as libgcc: a letter we do not know may change the rest */
             }
         }
         if (reader.failed)
-            return false;
+            return;
         reader.at = data_end;
     }
     cie->instructions = reader.at;
     cie->end = record.end;
     cie->usable = true;
-    return true;
 }
 
-const uint8_t *eh_frame_end_from_header(const uint8_t *header, const uint8_t *limit)
+bool eh_frame_bounds(const uint8_t *header, const uint8_t *limit, const uint8_t **start,
+                     const uint8_t **end)
 {
-    /* fde_count as udata4, the table as pairs of datarel sdata4 (what GNU ld, gold and lld
-     * write) */
-    if (header == NULL || header >= limit || limit - header < 12 || header[0] != 1
-        || header[2] != 0x03 || header[3] != 0x3b)
-        return NULL;
+    /* version 1, then the encodings of eh_frame_ptr, fde_count and the table */
+    if (header == NULL || header >= limit || limit - header < 4 || header[0] != 1
+        || header[1] == ENCODING_OMIT)
+        return false;
     struct reader reader = {header + 4, limit, false};
     bool usable;
-    read_encoded(&reader, header[1], &usable);
+    uintptr_t eh_frame = read_encoded(&reader, header[1], &usable);
+    if (!usable)
+        return false;
+    *start = (const uint8_t *)eh_frame; // NOLINT(performance-no-int-to-ptr)
+    *end = limit;
+    /* fde_count as udata4, the table as pairs of datarel sdata4 (what GNU ld, gold and lld
+     * write) */
+    if (header[2] != 0x03 || header[3] != 0x3b)
+        return true;
     uint64_t count = read_fixed(&reader, 4);
     if (reader.failed || count == 0 || count > (uint64_t)(limit - reader.at) / 8)
-        return NULL;
+        return true;
     uintptr_t last = 0;
     for (uint64_t i = 0; i < count; i++) {
         read_fixed(&reader, 4); /* the FDE's initial location */
@@ -224,10 +227,10 @@ const uint8_t *eh_frame_end_from_header(const uint8_t *header, const uint8_t *li
             last = fde;
     }
     struct record record;
-    if (last <= (uintptr_t)header || last >= (uintptr_t)limit
-        || !read_record((const uint8_t *)last, limit, &record)) // NOLINT(performance-no-int-to-ptr)
-        return NULL;
-    return record.end;
+    if (last > (uintptr_t)header && last < (uintptr_t)limit
+        && read_record((const uint8_t *)last, limit, &record)) // NOLINT(performance-no-int-to-ptr)
+        *end = record.end;
+    return true;
 }
 
 /* ---- the CFA program ------------------------------------------------------------------ */
@@ -245,7 +248,7 @@ struct frame_state {
 
 static struct unwind_rule rule_of(const struct frame_state *state)
 {
-    struct unwind_rule rule = {0, UNWIND_NOT_COVERED, 0, 0};
+    struct unwind_rule rule = UNWIND_RULE_NOT_COVERED;
     if (state->ra_rule == UNDEFINED) {
         rule.kind = UNWIND_OUTERMOST;
         return rule;
@@ -336,9 +339,13 @@ static void set_register(struct frame_state *state, uint64_t reg, uint8_t rule, 
     }
 }
 
+/* initial: NULL while the CIE's own instructions run, where a restore has nothing to go
+ * back to. */
 static void restore_register(struct frame_state *state, const struct frame_state *initial,
                              uint64_t reg)
 {
+    if (initial == NULL)
+        return;
     if (reg == REGISTER_FP)
         set_register(state, reg, initial->fp_rule, initial->fp_offset);
     else if (reg == REGISTER_RA)
@@ -368,7 +375,7 @@ static bool run_program(struct program *program, struct reader *reader,
         switch (opcode >> 6) {
         case 1: advance = operand; break; /* DW_CFA_advance_loc */
         case 2: set_register(state, operand, AT_CFA_OFFSET, factored(read_uleb(reader), cie->data_align)); break;
-        case 3: if (program->initial) restore_register(state, program->initial, operand); break;
+        case 3: restore_register(state, program->initial, operand); break;
         default:
             switch (opcode) {
             case 0x00: break; /* nop */
@@ -384,10 +391,9 @@ static bool run_program(struct program *program, struct reader *reader,
             case 0x03: advance = read_fixed(reader, 2); break;
             case 0x04: advance = read_fixed(reader, 4); break;
             case 0x05: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, factored(read_uleb(reader), cie->data_align)); break; }
-            case 0x06: if (program->initial) restore_register(state, program->initial, read_uleb(reader)); else read_uleb(reader); break;
+            case 0x06: restore_register(state, program->initial, read_uleb(reader)); break;
             case 0x07: set_register(state, read_uleb(reader), UNDEFINED, 0); break;
             case 0x08: set_register(state, read_uleb(reader), SAME_VALUE, 0); break;
-            case 0x09: { uint64_t reg = read_uleb(reader); read_uleb(reader); set_register(state, reg, OTHER, 0); break; }
             case 0x0a:
                 if (depth == STATE_STACK_DEPTH)
                     return false;
@@ -401,19 +407,22 @@ static bool run_program(struct program *program, struct reader *reader,
             case 0x0c: state->cfa_register = cfa_register_of(read_uleb(reader)); state->cfa_offset = (int64_t)read_uleb(reader); break;
             case 0x0d: state->cfa_register = cfa_register_of(read_uleb(reader)); break;
             case 0x0e: state->cfa_offset = (int64_t)read_uleb(reader); break;
-            case 0x0f: { uint64_t length = read_uleb(reader); if (has(reader, length)) reader->at += length; state->cfa_register = NO_REGISTER; break; }
+            case 0x0f: skip_block(reader); state->cfa_register = NO_REGISTER; break;
             case 0x10: case 0x16: { /* expression, val_expression */
                 uint64_t reg = read_uleb(reader);
-                uint64_t length = read_uleb(reader);
-                if (has(reader, length))
-                    reader->at += length;
+                skip_block(reader);
                 set_register(state, reg, OTHER, 0);
                 break;
             }
             case 0x11: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, factored((uint64_t)read_sleb(reader), cie->data_align)); break; }
             case 0x12: state->cfa_register = cfa_register_of(read_uleb(reader)); state->cfa_offset = factored((uint64_t)read_sleb(reader), cie->data_align); break;
             case 0x13: state->cfa_offset = factored((uint64_t)read_sleb(reader), cie->data_align); break;
-            case 0x14: case 0x15: { uint64_t reg = read_uleb(reader); read_uleb(reader); set_register(state, reg, OTHER, 0); break; }
+            case 0x09: case 0x14: case 0x15: { /* register, val_offset, val_offset_sf */
+                uint64_t reg = read_uleb(reader);
+                read_uleb(reader); /* a ULEB128 or SLEB128 operand: the same bytes to skip */
+                set_register(state, reg, OTHER, 0);
+                break;
+            }
             case 0x2e: read_uleb(reader); break; /* GNU_args_size */
             case 0x2f: { uint64_t reg = read_uleb(reader); set_register(state, reg, AT_CFA_OFFSET, (int64_t)(0 - (uint64_t)factored(read_uleb(reader), cie->data_align))); break; }
             default: return false;
@@ -447,7 +456,8 @@ static bool fde_before(const struct fde_ref *a, const struct fde_ref *b)
     return a->pc_begin < b->pc_begin;
 }
 
-/* Heap sort: no memory beyond the array, n log n whatever the order. */
+/* Heap sort, not qsort: glibc's qsort may allocate a buffer with malloc, inside the
+ * tracer's own walk; this needs no memory beyond the array, and n log n whatever the order. */
 static void sift_down(struct fde_ref *refs, size_t root, size_t count)
 {
     for (;;) {
@@ -483,7 +493,7 @@ struct section {
 };
 
 /* The CIE an FDE names, parsed once while FDEs keep naming the same one; NULL where it
- * would lie outside the section. */
+ * would lie outside the section or this reader cannot use it. */
 static const struct cie *cie_of(const struct record *fde, struct section section,
                                 struct cie *cache)
 {
@@ -510,8 +520,9 @@ static bool fde_range(const struct record *fde, const struct cie *cie, struct re
     return usable && !reader->failed && *size != 0 && *size <= UINTPTR_MAX - *begin;
 }
 
-static void emit_fde(const struct fde_ref *ref, struct section section, struct cie *cache,
-                     struct row_sink *sink)
+/* Sends the FDE's rows; returns the end of its range, or 0 where it was left out. */
+static uintptr_t emit_fde(const struct fde_ref *ref, struct section section, struct cie *cache,
+                          struct row_sink *sink)
 {
     struct record fde;
     const struct cie *cie;
@@ -519,12 +530,9 @@ static void emit_fde(const struct fde_ref *ref, struct section section, struct c
     uintptr_t begin, size;
     if (!read_record(ref->fde, section.end, &fde) || (cie = cie_of(&fde, section, cache)) == NULL
         || !fde_range(&fde, cie, &reader, &begin, &size))
-        return;
-    if (cie->augmentation_data) {
-        uint64_t length = read_uleb(&reader);
-        if (has(&reader, length))
-            reader.at += length;
-    }
+        return 0;
+    if (cie->augmentation_data)
+        skip_block(&reader);
     struct frame_state initial = {0, 0, 0, NO_REGISTER, SAME_VALUE, OTHER};
     struct program program = {cie, NULL, NULL, begin, begin + size};
     struct reader cie_reader = {cie->instructions, cie->end, false};
@@ -536,8 +544,9 @@ static void emit_fde(const struct fde_ref *ref, struct section section, struct c
     if (program.location < begin + size)
         sink_push(sink, program.location,
                   understood ? rule_of(&state)
-                             : (struct unwind_rule){0, UNWIND_NOT_COVERED, 0, 0});
-    sink_push(sink, begin + size, (struct unwind_rule){0, UNWIND_NOT_COVERED, 0, 0});
+                             : UNWIND_RULE_NOT_COVERED);
+    sink_push(sink, begin + size, UNWIND_RULE_NOT_COVERED);
+    return begin + size;
 }
 
 bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *row,
@@ -572,8 +581,9 @@ bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *ro
     for (size_t i = 0; i < refs.count && !sink.refused; i++) {
         if (sorted[i].pc_begin < covered_to)
             continue; /* overlaps the FDE before: one of them is wrong */
-        emit_fde(&sorted[i], section, &cache, &sink);
-        covered_to = sink.has_pending ? sink.pending_pc : covered_to;
+        uintptr_t end_of_fde = emit_fde(&sorted[i], section, &cache, &sink);
+        if (end_of_fde != 0)
+            covered_to = end_of_fde;
     }
     sink_flush(&sink);
     mapped_array_release(&refs);

@@ -25,6 +25,8 @@ struct unwind_rule {
     uint16_t unused;
 };
 
+#define UNWIND_RULE_NOT_COVERED ((struct unwind_rule){0, UNWIND_NOT_COVERED, 0, 0})
+
 /* Receives the rows in address order, each rule holding from pc up to the next row's pc;
  * returns false to stop the reading (no memory for the row). */
 typedef bool eh_frame_row_fn(void *context, uintptr_t pc, struct unwind_rule rule);
@@ -37,13 +39,11 @@ typedef bool eh_frame_row_fn(void *context, uintptr_t pc, struct unwind_rule rul
 bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *row,
                    void *context);
 
-/* The address of .eh_frame as an .eh_frame_hdr section (PT_GNU_EH_FRAME) names it, or
- * NULL where the header is not one this reader knows. */
-const uint8_t *eh_frame_from_header(const uint8_t *header);
-
-/* The end of the last FDE that the .eh_frame_hdr at header lists in its search table (read
- * no further than limit), or NULL where its encodings are not the usual ones: a bound for
- * eh_frame_read that does not rely on the section's zero terminator. */
-const uint8_t *eh_frame_end_from_header(const uint8_t *header, const uint8_t *limit);
+/* The .eh_frame that an .eh_frame_hdr section (PT_GNU_EH_FRAME) names, in a module that ends
+ * at limit: *start, and *end the end of the last FDE the header's table lists (limit where
+ * the table is not one this reader knows: then the section's zero terminator must end it).
+ * False where the header itself is not one this reader knows. */
+bool eh_frame_bounds(const uint8_t *header, const uint8_t *limit, const uint8_t **start,
+                     const uint8_t **end);
 
 #endif

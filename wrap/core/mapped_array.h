@@ -1,5 +1,6 @@
 /* mapped_array.h: a growable array of fixed-size items in memory from mmap, for the leak
- * scan. A buffer it outgrows stays mapped until the array is released: the scan reads
+ * scan and the building of unwind tables (which must not allocate through the traced
+ * malloc). A buffer it outgrows stays mapped until the array is released: the scan reads
  * /proc/self/maps once and then reads any memory listed there as readable, so nothing may be
  * unmapped in between. */
 #ifndef MALLOC_TRACE_MAPPED_ARRAY_H

@@ -146,16 +146,12 @@ static bool read_at(int fd, void *out, size_t size, off_t offset)
 }
 
 /* Whether [start, end) lies inside one loaded segment of the executable. */
-static bool in_executable_segment(uintptr_t start, uintptr_t end)
+static bool in_executable_segment(uintptr_t load_bias, uintptr_t start, uintptr_t end)
 {
     const ElfW(Phdr) *headers = (const ElfW(Phdr) *)getauxval(AT_PHDR); // NOLINT(performance-no-int-to-ptr)
     size_t count = getauxval(AT_PHNUM);
-    uintptr_t bias = 0;
-    for (size_t i = 0; headers != NULL && i < count; i++)
-        if (headers[i].p_type == PT_PHDR)
-            bias = (uintptr_t)headers - headers[i].p_vaddr;
     for (size_t i = 0; headers != NULL && i < count; i++) {
-        uintptr_t segment = bias + headers[i].p_vaddr;
+        uintptr_t segment = load_bias + headers[i].p_vaddr;
         if (headers[i].p_type == PT_LOAD && start >= segment
             && end <= segment + headers[i].p_memsz)
             return true;
@@ -194,20 +190,17 @@ static bool eh_frame_of_executable(uintptr_t load_bias, uintptr_t *start, uintpt
         }
     }
     close(fd);
-    return found && *start < *end && in_executable_segment(*start, *end);
+    return found && *start < *end && in_executable_segment(load_bias, *start, *end);
 }
 
 /* The module's .eh_frame: where its header says, up to the last FDE the header lists; for
  * an executable without the header, where its file says. */
 static bool find_eh_frame(const struct dl_find_object *found, uintptr_t *start, uintptr_t *end)
 {
-    const uint8_t *section = eh_frame_from_header(found->dlfo_eh_frame);
-    if (section != NULL) {
-        const uint8_t *map_end = found->dlfo_map_end;
-        const uint8_t *listed_end = eh_frame_end_from_header(found->dlfo_eh_frame, map_end);
+    const uint8_t *section, *section_end;
+    if (eh_frame_bounds(found->dlfo_eh_frame, found->dlfo_map_end, &section, &section_end)) {
         *start = (uintptr_t)section;
-        /* Without the header's bound, the section's zero terminator must end it. */
-        *end = (uintptr_t)(listed_end != NULL ? listed_end : map_end);
+        *end = (uintptr_t)section_end;
         return *start >= (uintptr_t)found->dlfo_map_start && *start < *end;
     }
     const struct link_map *map = found->dlfo_link_map;
@@ -230,7 +223,8 @@ static void build_table(struct module_table *table, const struct dl_find_object 
         size_t bytes = count * (sizeof(struct unwind_rule) + sizeof(uint32_t));
         char *mapping = os_map(bytes);
         if (mapping != NULL) {
-            /* rules first: their 8-byte alignment is the mapping's */
+            /* One exact-size mapping for the table: the arrays it was built in keep every
+             * buffer they outgrew until released. */
             memcpy(mapping, builder.rules.items, count * sizeof(struct unwind_rule));
             memcpy(mapping + count * sizeof(struct unwind_rule), builder.pcs.items,
                    count * sizeof(uint32_t));
@@ -287,11 +281,10 @@ static const struct module_table *table_for(uintptr_t pc)
     return table;
 }
 
-/* Leaves *rule alone where the table has no row for pc. */
-static void search(const struct module_table *table, uintptr_t pc, struct unwind_rule *rule)
+static struct unwind_rule search(const struct module_table *table, uintptr_t pc)
 {
     if (pc < table->map_start || pc - table->map_start > UINT32_MAX || table->count == 0)
-        return;
+        return UNWIND_RULE_NOT_COVERED;
     uint32_t offset = (uint32_t)(pc - table->map_start);
     size_t low = 0, high = table->count; /* the answer is the last row at or below offset */
     while (low < high) {
@@ -301,19 +294,17 @@ static void search(const struct module_table *table, uintptr_t pc, struct unwind
         else
             high = middle;
     }
-    if (low > 0)
-        *rule = table->rules[low - 1];
+    return low > 0 ? table->rules[low - 1] : UNWIND_RULE_NOT_COVERED;
 }
 
 struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc)
 {
-    struct unwind_rule rule = {0, UNWIND_NOT_COVERED, 0, 0};
     int saved_errno = errno; /* building a table opens files and maps memory */
     const struct module_table *table = table_for(pc);
     errno = saved_errno;
     if (table == NULL)
-        return rule; /* not cached: a table may be built by the next walk */
-    search(table, pc, &rule);
+        return UNWIND_RULE_NOT_COVERED; /* not cached: a table may be built by the next walk */
+    struct unwind_rule rule = search(table, pc);
     struct unwind_cache_entry *entry = unwind_cache_entry_of(cache, pc);
     entry->pc = pc;
     entry->rule = rule;

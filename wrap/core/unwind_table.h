@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backtrace.h"
 #include "eh_frame.h"
 
 /* Direct-mapped, per thread: a program's allocation sites stay within a few hundred code
@@ -26,8 +27,8 @@ struct walk_frame {
     uintptr_t frame_pointer_slot; /* where the walk read frame_pointer; 0: kept from inside */
 };
 
-/* The most frames a walk takes (backtrace.h's BACKTRACE_MAX_FRAMES). */
-#define UNWIND_WALK_FRAMES 260u
+/* The most frames a walk takes. */
+#define UNWIND_WALK_FRAMES BACKTRACE_MAX_FRAMES
 
 /* The thread's last walk, innermost frame first, and room for the next one: a walk that
  * reaches a frame where the last one stood, in the same state, replays the last walk from
@@ -38,7 +39,7 @@ struct walk_memo {
     uint32_t last; /* which of the two is the last walk */
 };
 
-/* A thread's cache, in memory from mmap (8 KiB in static TLS would come out of every
+/* A thread's cache, in memory from mmap (its 25 KiB in static TLS would come out of every
  * thread's stack: a thread made with PTHREAD_STACK_MIN would overflow it). A thread that
  * exits hands its cache on to the next new thread. */
 struct unwind_cache {
