@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "block_context.h"
 #include "check.h"
 #include "event_log.h"
 #include "events.h"
@@ -197,34 +198,48 @@ static void test_add_flags(void)
 
 /* A copy of the table's hashing (live_table.c), only to pick addresses that land in one
  * shard on neighbouring home slots at the end and the start of the slot array: the checks
- * below hold whatever the hashing is, they are just sharper with it. */
+ * below hold whatever the hashing is, they are just sharper with it. The shard is one no
+ * other test uses (group 17). Filled with 420 blocks first, it grows from 256 slots to 512,
+ * then to 768: a capacity that is not a power of two, where a wrap by mask would go wrong. */
+#define SHARD_CAPACITY 768u
+#define FILLERS 420u
+#define SHARD_BASE 0x500044000000ull
 static uint64_t mix_copy(uintptr_t address)
 {
     return (uint64_t)(address >> 12) * 0x9e3779b97f4a7c15ull;
 }
-static unsigned shard_copy(uintptr_t address)
+static bool in_shard_copy(uintptr_t address)
 {
-    return (unsigned)((address >> 26 & 31) << 4 | mix_copy(address) >> 60);
+    return ((address >> 26 & 31) << 4 | mix_copy(address) >> 60) == (17u << 4 | 5);
 }
-static unsigned home_bits_copy(uintptr_t address)
+static unsigned home_copy(uintptr_t address)
 {
-    uint64_t hash = mix_copy(address);
-    /* the home slot for capacity <= 2048 */
-    return (unsigned)(((hash >> 20) + ((address >> 4) & 255)) & 0x7ff);
+    uint64_t place = ((mix_copy(address) >> 28 & 0xffffffffu) * SHARD_CAPACITY) >> 32;
+    return (unsigned)((place + ((address >> 4) & 255)) % SHARD_CAPACITY);
 }
 
 #define CRAFTED 12
 static void test_wrapping_probe_runs(void)
 {
-    /* Homes 2047 (the last slot at every capacity up to 2048), 0 and 1, one shard. */
-    static const unsigned homes[CRAFTED] = {0x7ff, 0x7ff, 0x7ff, 0x7ff, 0x7ff, 0,
-                                            0x7ff, 0,     1,     0x7ff, 1,     0};
+    /* The fillers' homes are far from both ends, so that the crafted runs are their own. */
+    static uintptr_t fillers[FILLERS];
+    uintptr_t candidate = SHARD_BASE;
+    for (unsigned i = 0; i < FILLERS; i++) {
+        do
+            candidate += 16;
+        while (!in_shard_copy(candidate) || home_copy(candidate) < 200
+               || home_copy(candidate) > 560);
+        fillers[i] = candidate;
+        struct live_block block = make_block(candidate, 8, 0);
+        live_table_insert(&block);
+    }
+    /* Homes 767 (the last slot), 0 and 1. */
+    static const unsigned homes[CRAFTED] = {767, 767, 767, 767, 767, 0, 767, 0, 1, 767, 1, 0};
     uintptr_t addresses[CRAFTED];
-    uintptr_t candidate = 0x500000000000ull;
     for (unsigned i = 0; i < CRAFTED; i++) {
         do
             candidate += 16;
-        while (shard_copy(candidate) != 5 || home_bits_copy(candidate) != homes[i]);
+        while (!in_shard_copy(candidate) || home_copy(candidate) != homes[i]);
         addresses[i] = candidate;
     }
 
@@ -248,12 +263,17 @@ static void test_wrapping_probe_runs(void)
         for (unsigned j = 0; j < CRAFTED; j++)
             if (held(addresses[j]) != present[j])
                 failed_round = round + 1;
-        if (live_table_count() != present_count)
+        if (live_table_count() != present_count + FILLERS)
             failed_round = round + 1;
     }
     CHECK_EQ_U64(failed_round, 0); /* 1 + the first round where the table disagreed */
     CHECK_EQ_U64(round, 3000);
+    unsigned fillers_missing = 0;
+    for (unsigned i = 0; i < FILLERS; i++)
+        fillers_missing += !held(fillers[i]);
+    CHECK_EQ_U64(fillers_missing, 0);
     clear_all(addresses, CRAFTED);
+    clear_all(fillers, FILLERS);
     CHECK_EQ_U64(live_table_count(), 0);
 }
 
@@ -297,6 +317,169 @@ static void test_growth(void)
         struct live_block out;
         if (!live_table_take(0x10000 + 16 * i, &out) || out.size != i + 1)
             wrong++;
+    }
+    CHECK_EQ_U64(wrong, 0);
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+/* ---- blocks that do not fit a 16-byte slot -------------------------------------------- */
+
+static void check_row(const struct event_log *log, long index, const struct live_block *block,
+                      enum event_kind kind, int line);
+
+/* Takes address and checks that the record is exactly expected. */
+static void check_taken(const struct live_block *expected, int line)
+{
+    struct live_block out;
+    if (check_true(live_table_take(expected->address, &out), "taken", __FILE__, line))
+        check_true(blocks_equal(&out, expected), "the record as inserted", __FILE__, line);
+}
+
+static void test_blocks_that_do_not_fit_a_slot(void)
+{
+    /* 2^19 bytes and more, an address not a multiple of 8, one at 2^48 and above. */
+    struct live_block big = make_block(0x8000000, 1u << 19, 100);
+    struct live_block huge = make_block(0x8000040, (uint64_t)1 << 40, 101);
+    struct live_block odd = make_block(0x8000084, 12, 102);
+    struct live_block high = make_block((uintptr_t)1 << 48, 16, 103);
+    struct live_block small = make_block(0x80000c0, (1u << 19) - 1, 104); /* fits */
+    big.flags = BLOCK_WRITTEN_AS_MALLOC;
+    live_table_insert(&big);
+    live_table_insert(&huge);
+    live_table_insert(&odd);
+    live_table_insert(&high);
+    live_table_insert(&small);
+    CHECK_EQ_U64(live_table_count(), 5);
+    CHECK_FALSE(held(0x8000080)); /* the slot's key would be odd's address rounded down */
+    CHECK_FALSE(held(0x8000088));
+
+    /* The exit pass writes them like any other block. */
+    struct event_log log = {0};
+    live_table_collect(PASS_EXIT, 0, 0, &log);
+    CHECK_EQ_U64(log.count, 5);
+    check_row(&log, find_row(&log, 0, big.address, EVENT_LEAK), &big, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, huge.address, EVENT_LEAK), &huge, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, odd.address, EVENT_LEAK), &odd, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, high.address, EVENT_LEAK), &high, EVENT_LEAK, __LINE__);
+    check_row(&log, find_row(&log, 0, small.address, EVENT_LEAK), &small, EVENT_LEAK, __LINE__);
+    event_log_release(&log);
+    big.flags |= BLOCK_WRITTEN_AT_EXIT;
+    huge.flags |= BLOCK_WRITTEN_AT_EXIT;
+    odd.flags |= BLOCK_WRITTEN_AT_EXIT;
+    high.flags |= BLOCK_WRITTEN_AT_EXIT;
+    small.flags |= BLOCK_WRITTEN_AT_EXIT;
+
+    /* A resize moves a block between a slot and the spill list, both ways. */
+    CHECK_TRUE(live_table_resize(small.address, (uint64_t)1 << 33));
+    CHECK_TRUE(live_table_resize(big.address, 48));
+    small.size = (uint64_t)1 << 33;
+    big.size = 48;
+    CHECK_EQ_U64(live_table_count(), 5);
+    /* An insert at the address of a spilled block replaces it, and the other way round. */
+    struct live_block over_huge = make_block(huge.address, 64, 200);
+    struct live_block over_big = make_block(big.address, 1u << 20, 201);
+    live_table_insert(&over_huge);
+    live_table_insert(&over_big);
+    CHECK_EQ_U64(live_table_count(), 5);
+    check_taken(&over_huge, __LINE__);
+    check_taken(&over_big, __LINE__);
+    check_taken(&odd, __LINE__);
+    check_taken(&high, __LINE__);
+    check_taken(&small, __LINE__);
+    CHECK_EQ_U64(live_table_count(), 0);
+
+    /* Hundreds spilled in one shard (one page): each found, each taken once. */
+    unsigned wrong = 0;
+    for (uintptr_t i = 0; i < 200; i++) {
+        struct live_block block = make_block(0x9000000 + 16 * i, (1u << 19) + i, i);
+        live_table_insert(&block);
+    }
+    CHECK_EQ_U64(live_table_count(), 200);
+    for (uintptr_t i = 0; i < 200; i += 2) {
+        struct live_block out, expected = make_block(0x9000000 + 16 * i, (1u << 19) + i, i);
+        wrong += !live_table_take(0x9000000 + 16 * i, &out) || !blocks_equal(&out, &expected);
+    }
+    for (uintptr_t i = 0; i < 200; i++)
+        wrong += held(0x9000000 + 16 * i) != (i % 2 == 1);
+    for (uintptr_t i = 1; i < 200; i += 2) {
+        struct live_block out, expected = make_block(0x9000000 + 16 * i, (1u << 19) + i, i);
+        wrong += !live_table_take(0x9000000 + 16 * i, &out) || !blocks_equal(&out, &expected);
+    }
+    CHECK_EQ_U64(wrong, 0);
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+/* ---- times and contexts ------------------------------------------------------------------ */
+
+static void test_times_kept_exactly(void)
+{
+    /* A slot keeps the low 29 bits of the time, its context the rest. */
+    static const uint64_t times[] = {0,
+                                     (1u << 29) - 1,
+                                     1u << 29,
+                                     (1u << 29) + 1,
+                                     1764121200123ull, /* 2025-11-26 */
+                                     ((uint64_t)1 << 48) - 1};
+    enum { TIMES = sizeof times / sizeof times[0] };
+    for (unsigned i = 0; i < TIMES; i++) {
+        struct live_block block = make_block(0xa000000 + 16 * i, 40, times[i]);
+        live_table_insert(&block);
+    }
+    for (unsigned i = 0; i < TIMES; i++) {
+        struct live_block expected = make_block(0xa000000 + 16 * i, 40, times[i]);
+        check_taken(&expected, __LINE__);
+    }
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
+#define PLACES 100000u
+static struct live_block block_of_place(uintptr_t i)
+{
+    struct live_block block = make_block(0xb000000 + 16 * i, 24, 7000);
+    block.stack_id = (uint32_t)(1000000 + i);
+    block.thread_id = (int32_t)(i % 3);
+    return block;
+}
+
+static void test_contexts_renumbered(void)
+{
+    /* A block from each of 100,000 places (the contexts of a program that starts thread after
+     * thread), then 90% of them freed: a periodic pass keeps only the contexts of the rest. */
+    for (uintptr_t i = 0; i < PLACES; i++) {
+        struct live_block block = block_of_place(i);
+        live_table_insert(&block);
+    }
+    CHECK_GE_U64(block_context_count(), PLACES);
+    unsigned wrong = 0;
+    for (uintptr_t i = 0; i < PLACES; i++) {
+        struct live_block out, expected = block_of_place(i);
+        if (i % 10 != 0)
+            wrong += !live_table_take(expected.address, &out) || !blocks_equal(&out, &expected);
+    }
+    CHECK_EQ_U64(wrong, 0);
+    struct event_log log = {0};
+    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log);
+    CHECK_EQ_U64(log.count, 0);
+    CHECK_EQ_U64(block_context_count(), PLACES / 10);
+
+    /* Places whose old ids this thread still has cached (the last ones inserted; the last
+     * first, before a new entry takes their cache line) get new ids: one context each. */
+    for (uintptr_t i = PLACES; i-- > PLACES - 100;) {
+        struct live_block block = block_of_place(i);
+        if (i % 10 != 0)
+            live_table_insert(&block);
+    }
+    CHECK_EQ_U64(block_context_count(), PLACES / 10 + 90);
+    /* As many new places again: their contexts take the ids and the memory of those dropped.
+     * Every block left keeps its record. */
+    for (uintptr_t i = PLACES; i < 2 * PLACES; i++) {
+        struct live_block block = block_of_place(i);
+        live_table_insert(&block);
+    }
+    for (uintptr_t i = 0; i < 2 * PLACES; i++) {
+        struct live_block out, expected = block_of_place(i);
+        if (i % 10 == 0 || i >= PLACES - 100)
+            wrong += !live_table_take(expected.address, &out) || !blocks_equal(&out, &expected);
     }
     CHECK_EQ_U64(wrong, 0);
     CHECK_EQ_U64(live_table_count(), 0);
@@ -645,8 +828,11 @@ int main(void)
     RUN_TEST(test_insert_take);
     RUN_TEST(test_replace);
     RUN_TEST(test_add_flags);
-    RUN_TEST(test_wrapping_probe_runs); /* before growth: shards still at 64 slots */
+    RUN_TEST(test_wrapping_probe_runs);
     RUN_TEST(test_growth);
+    RUN_TEST(test_blocks_that_do_not_fit_a_slot);
+    RUN_TEST(test_times_kept_exactly);
+    RUN_TEST(test_contexts_renumbered);
     RUN_TEST(test_random_against_reference);
     RUN_TEST(test_collect_periodic_and_exit);
     RUN_TEST(test_collect_appends);

@@ -12,9 +12,8 @@ enum block_flag {
     BLOCK_IGNORED = 1u << 2,           /* malloc_trace_ignore or malloc_trace_disable */
 };
 
-/* 32 bytes, half a cache line: a slot of the live table never straddles two lines, and a
- * live block costs the table 20% less than at 40 bytes. 48 bits of milliseconds last until
- * the year 10889. */
+/* A block as the tracer's code sees it; the live table packs it into 16 bytes (live_table.c).
+ * 48 bits of milliseconds last until the year 10889. */
 struct live_block {
     uintptr_t address; /* 0 marks an empty slot */
     uint64_t size;
@@ -24,7 +23,6 @@ struct live_block {
     uint32_t stack_id;
     int32_t thread_id;
 };
-_Static_assert(sizeof(struct live_block) == 32, "a live block fills half a cache line");
 
 enum event_kind { EVENT_MALLOC, EVENT_FREE, EVENT_LEAK, EVENT_INDIRECT, EVENT_REACHABLE };
 

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "block_context.h"
 #include "os.h"
 #include "spin_lock.h"
 
@@ -22,15 +23,46 @@
 #define GROUP_BITS 5
 #define SHARDS_PER_GROUP_BITS 4
 #define SHARD_COUNT (1u << (GROUP_BITS + SHARDS_PER_GROUP_BITS))
-/* Slots of a shard at its first block (2 KiB): a block mapped on its own (a large one) may be
- * the only one of its region, and so of its shard. */
-#define INITIAL_CAPACITY 64u
+/* Capacities are multiples of a page of slots: the mapping is used to its end. A shard grows
+ * by a quarter when it passes 4/5 full, so its slots are 64% to 80% full: doubling at 3/4
+ * left them 38% to 75% full. Each block is moved about 4 times by growths in its life
+ * instead of once, which costs less than the page faults it saves. The first capacity is a
+ * run of home slots (256, see home_slot), one page: a block mapped on its own (a large one)
+ * may be the only one of its region, and so of its shard. */
+#define SLOTS_PER_PAGE (4096 / sizeof(struct slot))
+#define INITIAL_CAPACITY 256u
+#define MAX_LOAD_NUMERATOR 4u
+#define MAX_LOAD_DENOMINATOR 5u
+
+/* A live block in 16 bytes, four to a cache line. Blocks of 32 bytes in tables that doubled
+ * took 60 bytes a block at xmllint's peak (5.5 million blocks), half again its own heap; now
+ * they take 22. The address is a multiple of 8 below 2^48 (every allocator's, on 64-bit Linux
+ * without 5-level page hints), so 45 bits hold it; 19 bits hold sizes below 512 KiB; what the
+ * blocks of one place share is a context (block_context.h): 32 bits of id, with the low 29
+ * bits of the time beside it. A block that does not fit is spilled: kept whole in its
+ * shard's spill list, which only large blocks (mapped on their own by glibc) reach. */
+struct slot {
+    uint64_t address_size; /* address >> 3 in the low ADDRESS_BITS (0: empty), the size above */
+    uint64_t context_time; /* the flags, then the time's low bits, then the context id */
+};
+#define ADDRESS_BITS 45
+#define ADDRESS_MASK ((1ull << ADDRESS_BITS) - 1)
+#define SIZE_LIMIT (1ull << (64 - ADDRESS_BITS))
+#define FLAG_BITS 3
+#define FLAG_MASK ((1ull << FLAG_BITS) - 1)
+#define TIME_MASK ((1ull << BLOCK_CONTEXT_EPOCH_SHIFT) - 1)
+_Static_assert(FLAG_BITS + BLOCK_CONTEXT_EPOCH_SHIFT == 32, "flags and time share 32 bits");
+_Static_assert(BLOCK_IGNORED <= FLAG_MASK && BLOCK_WRITTEN_AT_EXIT <= FLAG_MASK
+                   && BLOCK_WRITTEN_AS_MALLOC <= FLAG_MASK,
+               "every flag fits");
 
 struct shard {
     struct spin_lock lock;
-    struct live_block *slots;
-    size_t capacity; /* a power of two, or 0 before the first insert */
-    size_t count;
+    struct slot *slots;
+    size_t capacity; /* a multiple of SLOTS_PER_PAGE, or 0 before the first insert */
+    size_t count;    /* in slots, the spilled not counted */
+    struct live_block *spilled;
+    uint32_t spilled_count, spilled_capacity;
     struct event_log queued;
     atomic_size_t queued_hint;
 } __attribute__((aligned(64)));
@@ -40,7 +72,7 @@ static struct shard shards[SHARD_COUNT];
 static atomic_bool out_of_memory_said;
 
 /* The hash of a block's 4 KiB page (Fibonacci hashing): its top bits pick the shard within
- * the region's group, its middle bits where the page's slots begin (home_slot). */
+ * the region's group, its next 32 bits where the page's slots begin (home_slot). */
 static uint64_t mix(uintptr_t address)
 {
     return (uint64_t)(address >> 12) * 0x9e3779b97f4a7c15ull;
@@ -59,6 +91,56 @@ static void say_out_of_memory(void)
         os_message("out of memory for the tracer's own tables: some blocks are not traced");
 }
 
+/* ---- slots ---------------------------------------------------------------------------- */
+
+static bool fits_a_slot(uintptr_t address)
+{
+    return address != 0 && (address & 7) == 0 && address >> (ADDRESS_BITS + 3) == 0;
+}
+
+static uintptr_t address_of(const struct slot *slot)
+{
+    return (uintptr_t)(slot->address_size & ADDRESS_MASK) << 3;
+}
+
+enum packing { PACKED, DOES_NOT_FIT, NO_CONTEXT };
+
+/* The slot of block into *out. Called with its shard's lock (block_context.h). */
+static enum packing pack(const struct live_block *block, struct slot *out)
+{
+    if (!fits_a_slot(block->address) || block->size >= SIZE_LIMIT)
+        return DOES_NOT_FIT;
+    struct block_context context = {
+        .stack_id = block->stack_id,
+        .thread_id = block->thread_id,
+        .time_epoch = (uint32_t)(block->time_ms >> BLOCK_CONTEXT_EPOCH_SHIFT),
+        .entry_point = block->entry_point,
+    };
+    uint32_t id = block_context_intern(&context);
+    if (id == BLOCK_CONTEXT_NONE)
+        return NO_CONTEXT;
+    out->address_size = block->address >> 3 | block->size << ADDRESS_BITS;
+    out->context_time = (uint64_t)id << 32 | (block->time_ms & TIME_MASK) << FLAG_BITS
+                        | block->flags;
+    return PACKED;
+}
+
+static struct live_block unpack(const struct slot *slot)
+{
+    const struct block_context *context = block_context_of((uint32_t)(slot->context_time >> 32));
+    struct live_block block = {
+        .address = address_of(slot),
+        .size = slot->address_size >> ADDRESS_BITS,
+        .time_ms = (uint64_t)context->time_epoch << BLOCK_CONTEXT_EPOCH_SHIFT
+                   | (slot->context_time >> FLAG_BITS & TIME_MASK),
+        .entry_point = context->entry_point,
+        .flags = slot->context_time & FLAG_MASK,
+        .stack_id = context->stack_id,
+        .thread_id = context->thread_id,
+    };
+    return block;
+}
+
 /* The blocks of a page go to a run of 256 slots, one for each 16-byte step of the page, in
  * address order: glibc hands out neighbouring addresses one after the other, and programs
  * free them in much the same order, so a malloc or free mostly finds its slot in a line the
@@ -70,82 +152,66 @@ static void say_out_of_memory(void)
  * table. */
 static size_t home_slot(size_t capacity, uintptr_t address, uint64_t hash)
 {
-    return (size_t)((hash >> 20) + ((address >> 4) & 255)) & (capacity - 1);
+    /* The page's place scales 32 bits of its hash to [0, capacity), with no division. */
+    size_t place = (size_t)(((hash >> 28 & 0xffffffffu) * capacity) >> 32);
+    size_t home = place + ((address >> 4) & 255);
+    return home >= capacity ? home - capacity : home;
+}
+
+static size_t next_slot(size_t capacity, size_t slot)
+{
+    return slot + 1 == capacity ? 0 : slot + 1;
 }
 
 static bool grow(struct shard *shard)
 {
-    size_t capacity = shard->capacity ? shard->capacity * 2 : INITIAL_CAPACITY;
+    size_t capacity = shard->capacity + shard->capacity / 4;
+    if (capacity < INITIAL_CAPACITY)
+        capacity = INITIAL_CAPACITY;
+    capacity = (capacity + SLOTS_PER_PAGE - 1) / SLOTS_PER_PAGE * SLOTS_PER_PAGE;
     /* The rehash below writes into every page of the new slots: back them in one go. */
-    struct live_block *slots = os_map_populated(capacity * sizeof *slots);
+    struct slot *slots = os_map_populated(capacity * sizeof *slots);
     if (slots == NULL)
         return false;
-    struct live_block *old = shard->slots;
+    struct slot *old = shard->slots;
     size_t old_capacity = shard->capacity;
     /* Atomic for live_table_prefetch, which reads them without the lock. */
     __atomic_store_n(&shard->slots, slots, __ATOMIC_RELAXED);
     __atomic_store_n(&shard->capacity, capacity, __ATOMIC_RELAXED);
     for (size_t i = 0; i < old_capacity; i++) {
-        if (old[i].address == 0)
+        if (old[i].address_size == 0)
             continue;
-        size_t slot = home_slot(capacity, old[i].address, mix(old[i].address));
-        while (slots[slot].address != 0)
-            slot = (slot + 1) & (capacity - 1);
+        uintptr_t address = address_of(&old[i]);
+        size_t slot = home_slot(capacity, address, mix(address));
+        while (slots[slot].address_size != 0)
+            slot = next_slot(capacity, slot);
         slots[slot] = old[i];
     }
     os_unmap(old, old_capacity * sizeof *old);
     return true;
 }
 
-/* The slot holding address, or the empty slot where it would go. */
+/* The slot holding address, or the empty slot where it would go; the shard has slots. */
 static size_t find_slot(const struct shard *shard, uintptr_t address, uint64_t hash)
 {
+    uint64_t key = address >> 3;
     size_t slot = home_slot(shard->capacity, address, hash);
-    while (shard->slots[slot].address != 0 && shard->slots[slot].address != address)
-        slot = (slot + 1) & (shard->capacity - 1);
+    while (shard->slots[slot].address_size != 0
+           && (shard->slots[slot].address_size & ADDRESS_MASK) != key)
+        slot = next_slot(shard->capacity, slot);
     return slot;
-}
-
-void live_table_prefetch(uintptr_t address)
-{
-    uint64_t hash = mix(address);
-    const struct shard *shard = shard_of(address, hash);
-    /* A growth may pair new slots with the old capacity or the other way round: the line is
-     * then a wrong one, maybe unmapped, which a prefetch reads without a fault. */
-    struct live_block *slots = __atomic_load_n(&shard->slots, __ATOMIC_RELAXED);
-    size_t capacity = __atomic_load_n(&shard->capacity, __ATOMIC_RELAXED);
-    if (capacity != 0)
-        __builtin_prefetch(&slots[home_slot(capacity, address, hash)], 1);
-}
-
-void live_table_insert(const struct live_block *block)
-{
-    uint64_t hash = mix(block->address);
-    struct shard *shard = shard_of(block->address, hash);
-    spin_lock_take(&shard->lock);
-    if ((shard->count + 1) * 4 > shard->capacity * 3 && !grow(shard)) {
-        spin_lock_release(&shard->lock);
-        say_out_of_memory();
-        return;
-    }
-    size_t slot = find_slot(shard, block->address, hash);
-    if (shard->slots[slot].address == 0)
-        shard->count++;
-    shard->slots[slot] = *block;
-    spin_lock_release(&shard->lock);
 }
 
 /* Backward-shift deletion: later members of the probe run move up, so lookups never need
  * tombstones. */
 static void delete_slot(struct shard *shard, size_t hole)
 {
-    size_t mask = shard->capacity - 1;
     size_t slot = hole;
     for (;;) {
-        slot = (slot + 1) & mask;
-        if (shard->slots[slot].address == 0)
+        slot = next_slot(shard->capacity, slot);
+        if (shard->slots[slot].address_size == 0)
             break;
-        uintptr_t moving = shard->slots[slot].address;
+        uintptr_t moving = address_of(&shard->slots[slot]);
         size_t home = home_slot(shard->capacity, moving, mix(moving));
         /* Move the entry into the hole unless its home lies cyclically in (hole, slot]. */
         bool home_after_hole = hole <= slot ? (hole < home && home <= slot)
@@ -155,70 +221,204 @@ static void delete_slot(struct shard *shard, size_t hole)
             hole = slot;
         }
     }
-    shard->slots[hole].address = 0;
+    shard->slots[hole].address_size = 0;
     shard->count--;
 }
 
-/* The shard of address, with the block's slot in *slot, or SIZE_MAX when the shard does not
- * hold it; the caller holds the shard's lock. */
-static struct shard *find_locked(uintptr_t address, size_t *slot)
+/* ---- spilled blocks: too big, or at an address a slot cannot hold ----------------------- */
+
+static struct live_block *spilled_find(struct shard *shard, uintptr_t address)
+{
+    for (uint32_t i = 0; i < shard->spilled_count; i++)
+        if (shard->spilled[i].address == address)
+            return &shard->spilled[i];
+    return NULL;
+}
+
+static void spilled_remove(struct shard *shard, struct live_block *block)
+{
+    *block = shard->spilled[--shard->spilled_count];
+}
+
+static bool spill(struct shard *shard, const struct live_block *block)
+{
+    if (shard->spilled_count == shard->spilled_capacity) {
+        uint32_t capacity = shard->spilled_capacity ? shard->spilled_capacity * 2 : 64;
+        struct live_block *spilled = os_map(capacity * sizeof *spilled);
+        if (spilled == NULL)
+            return false;
+        if (shard->spilled_count != 0)
+            memcpy(spilled, shard->spilled, shard->spilled_count * sizeof *spilled);
+        os_unmap(shard->spilled, shard->spilled_capacity * sizeof *spilled);
+        shard->spilled = spilled;
+        shard->spilled_capacity = capacity;
+    }
+    shard->spilled[shard->spilled_count++] = *block;
+    return true;
+}
+
+/* ---- a block by address --------------------------------------------------------------- */
+
+/* Where a shard holds a block: in a slot, or spilled (or neither: not held). */
+struct place {
+    size_t slot; /* SIZE_MAX: not in a slot */
+    struct live_block *spilled;
+};
+
+static bool is_held(const struct place *place)
+{
+    return place->slot != SIZE_MAX || place->spilled != NULL;
+}
+
+/* The shard of address, with where it holds the block in *place; the caller holds the
+ * shard's lock. */
+static struct shard *find_locked(uintptr_t address, struct place *place)
 {
     uint64_t hash = mix(address);
     struct shard *shard = shard_of(address, hash);
-    *slot = SIZE_MAX;
-    if (shard->capacity != 0) {
+    place->slot = SIZE_MAX;
+    place->spilled = NULL;
+    if (shard->capacity != 0 && fits_a_slot(address)) {
         size_t found = find_slot(shard, address, hash);
-        if (shard->slots[found].address == address)
-            *slot = found;
+        if (shard->slots[found].address_size != 0)
+            place->slot = found;
     }
+    if (place->slot == SIZE_MAX && shard->spilled_count != 0)
+        place->spilled = spilled_find(shard, address);
     return shard;
 }
 
 /* Locks the shard of address and finds the block (see find_locked). */
-static struct shard *lock_and_find(uintptr_t address, size_t *slot)
+static struct shard *lock_and_find(uintptr_t address, struct place *place)
 {
     struct shard *shard = shard_of(address, mix(address));
     spin_lock_take(&shard->lock);
-    return find_locked(address, slot);
+    return find_locked(address, place);
+}
+
+static struct live_block block_at(const struct shard *shard, const struct place *place)
+{
+    return place->spilled ? *place->spilled : unpack(&shard->slots[place->slot]);
+}
+
+static void remove_at(struct shard *shard, const struct place *place)
+{
+    if (place->spilled)
+        spilled_remove(shard, place->spilled);
+    else
+        delete_slot(shard, place->slot);
+}
+
+static void add_flags_at(struct shard *shard, const struct place *place, uint8_t flags)
+{
+    if (place->spilled)
+        place->spilled->flags |= flags;
+    else
+        shard->slots[place->slot].context_time |= flags;
+}
+
+void live_table_prefetch(uintptr_t address)
+{
+    uint64_t hash = mix(address);
+    const struct shard *shard = shard_of(address, hash);
+    /* A growth may pair new slots with the old capacity or the other way round: the line is
+     * then a wrong one, maybe unmapped, which a prefetch reads without a fault. */
+    struct slot *slots = __atomic_load_n(&shard->slots, __ATOMIC_RELAXED);
+    size_t capacity = __atomic_load_n(&shard->capacity, __ATOMIC_RELAXED);
+    if (capacity != 0)
+        __builtin_prefetch(&slots[home_slot(capacity, address, hash)], 1);
+}
+
+/* Holds block in its shard (locked), replacing a block held at its address; false when out
+ * of memory (a block held at its address is then left as it was). */
+static bool insert_locked(struct shard *shard, const struct live_block *block, uint64_t hash)
+{
+    struct slot packed;
+    enum packing packing = pack(block, &packed);
+    if (packing == NO_CONTEXT)
+        return false;
+    if (packing == DOES_NOT_FIT) {
+        struct place place;
+        find_locked(block->address, &place);
+        if (place.spilled == NULL && !spill(shard, block))
+            return false;
+        if (place.spilled != NULL)
+            *place.spilled = *block;
+        else if (place.slot != SIZE_MAX)
+            delete_slot(shard, place.slot);
+        return true;
+    }
+    if ((shard->count + 1) * MAX_LOAD_DENOMINATOR > shard->capacity * MAX_LOAD_NUMERATOR
+        && !grow(shard))
+        return false;
+    if (shard->spilled_count != 0) {
+        struct live_block *spilled = spilled_find(shard, block->address);
+        if (spilled != NULL)
+            spilled_remove(shard, spilled);
+    }
+    size_t slot = find_slot(shard, block->address, hash);
+    if (shard->slots[slot].address_size == 0)
+        shard->count++;
+    shard->slots[slot] = packed;
+    return true;
+}
+
+void live_table_insert(const struct live_block *block)
+{
+    uint64_t hash = mix(block->address);
+    struct shard *shard = shard_of(block->address, hash);
+    spin_lock_take(&shard->lock);
+    bool inserted = insert_locked(shard, block, hash);
+    spin_lock_release(&shard->lock);
+    if (!inserted)
+        say_out_of_memory();
 }
 
 bool live_table_take(uintptr_t address, struct live_block *out)
 {
-    size_t slot;
-    struct shard *shard = lock_and_find(address, &slot);
-    if (slot != SIZE_MAX) {
-        *out = shard->slots[slot];
-        delete_slot(shard, slot);
+    struct place place;
+    struct shard *shard = lock_and_find(address, &place);
+    bool held = is_held(&place);
+    if (held) {
+        *out = block_at(shard, &place);
+        remove_at(shard, &place);
     }
     spin_lock_release(&shard->lock);
-    return slot != SIZE_MAX;
+    return held;
 }
 
 bool live_table_resize(uintptr_t address, uint64_t size)
 {
-    size_t slot;
-    struct shard *shard = lock_and_find(address, &slot);
-    if (slot != SIZE_MAX)
-        shard->slots[slot].size = size;
+    struct place place;
+    struct shard *shard = lock_and_find(address, &place);
+    bool held = is_held(&place), inserted = true;
+    if (held) {
+        struct live_block block = block_at(shard, &place);
+        block.size = size;
+        inserted = insert_locked(shard, &block, mix(address));
+    }
     spin_lock_release(&shard->lock);
-    return slot != SIZE_MAX;
+    if (!inserted)
+        say_out_of_memory();
+    return held;
 }
 
 bool live_table_add_flags(uintptr_t address, uint8_t flags)
 {
-    size_t slot;
-    struct shard *shard = lock_and_find(address, &slot);
-    if (slot != SIZE_MAX)
-        shard->slots[slot].flags |= flags;
+    struct place place;
+    struct shard *shard = lock_and_find(address, &place);
+    bool held = is_held(&place);
+    if (held)
+        add_flags_at(shard, &place, flags);
     spin_lock_release(&shard->lock);
-    return slot != SIZE_MAX;
+    return held;
 }
 
 size_t live_table_count_locked(void)
 {
     size_t total = 0;
     for (unsigned i = 0; i < SHARD_COUNT; i++)
-        total += shards[i].count;
+        total += shards[i].count + shards[i].spilled_count;
     return total;
 }
 
@@ -228,18 +428,20 @@ size_t live_table_copy_locked(struct live_block *out, size_t max)
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         const struct shard *shard = &shards[i];
         for (size_t slot = 0; slot < shard->capacity && copied < max; slot++)
-            if (shard->slots[slot].address != 0)
-                out[copied++] = shard->slots[slot];
+            if (shard->slots[slot].address_size != 0)
+                out[copied++] = unpack(&shard->slots[slot]);
+        for (uint32_t j = 0; j < shard->spilled_count && copied < max; j++)
+            out[copied++] = shard->spilled[j];
     }
     return copied;
 }
 
 void live_table_add_flags_locked(uintptr_t address, uint8_t flags)
 {
-    size_t slot;
-    struct shard *shard = find_locked(address, &slot);
-    if (slot != SIZE_MAX)
-        shard->slots[slot].flags |= flags;
+    struct place place;
+    struct shard *shard = find_locked(address, &place);
+    if (is_held(&place))
+        add_flags_at(shard, &place, flags);
 }
 
 size_t live_table_queue_event(const struct trace_event *event)
@@ -260,10 +462,35 @@ size_t live_table_count(void)
     size_t total = 0;
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         spin_lock_take(&shards[i].lock);
-        total += shards[i].count;
+        total += shards[i].count + shards[i].spilled_count;
         spin_lock_release(&shards[i].lock);
     }
     return total;
+}
+
+/* ---- passes over every block ------------------------------------------------------------ */
+
+/* The flags a pass adds to block after it appended the block's row to out, or 0 (no row). */
+static uint8_t collect_block(const struct live_block *block, enum live_table_pass pass,
+                             uint64_t now_ms, uint64_t min_age_ms, struct event_log *out)
+{
+    if (block->flags & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT))
+        return 0;
+    enum event_kind kind;
+    if (pass == PASS_EXIT) {
+        kind = EVENT_LEAK;
+    } else {
+        if ((block->flags & BLOCK_WRITTEN_AS_MALLOC) || now_ms < block->time_ms
+            || now_ms - block->time_ms < min_age_ms)
+            return 0;
+        kind = EVENT_MALLOC;
+    }
+    struct trace_event event = event_of_block(block, kind);
+    if (!event_log_push(out, &event)) {
+        say_out_of_memory();
+        return 0;
+    }
+    return pass == PASS_EXIT ? BLOCK_WRITTEN_AT_EXIT : BLOCK_WRITTEN_AS_MALLOC;
 }
 
 static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64_t now_ms,
@@ -275,30 +502,48 @@ static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64
     if (pass == PASS_FREE_ROWS)
         return;
     for (size_t i = 0; i < shard->capacity; i++) {
-        struct live_block *block = &shard->slots[i];
-        if (block->address == 0 || (block->flags & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))
+        if (shard->slots[i].address_size == 0
+            || (shard->slots[i].context_time & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))
             continue;
-        enum event_kind kind;
-        if (pass == PASS_EXIT) {
-            kind = EVENT_LEAK;
-        } else {
-            if ((block->flags & BLOCK_WRITTEN_AS_MALLOC) || now_ms < block->time_ms
-                || now_ms - block->time_ms < min_age_ms)
-                continue;
-            kind = EVENT_MALLOC;
-        }
-        struct trace_event event = event_of_block(block, kind);
-        if (!event_log_push(out, &event)) {
-            say_out_of_memory();
-            return;
-        }
-        block->flags |= pass == PASS_EXIT ? BLOCK_WRITTEN_AT_EXIT : BLOCK_WRITTEN_AS_MALLOC;
+        struct live_block block = unpack(&shard->slots[i]);
+        shard->slots[i].context_time |= collect_block(&block, pass, now_ms, min_age_ms, out);
     }
+    for (uint32_t i = 0; i < shard->spilled_count; i++)
+        shard->spilled[i].flags |= collect_block(&shard->spilled[i], pass, now_ms, min_age_ms, out);
+}
+
+/* Drops the contexts no block uses any more: each thread that ever allocated from a place
+ * has one, and a program that starts threads all its life would otherwise keep the contexts
+ * of threads long gone. With every shard lock held. */
+static void renumber_contexts(void)
+{
+    uint32_t *used = block_context_renumber_begin();
+    if (used == NULL)
+        return;
+    for (unsigned i = 0; i < SHARD_COUNT; i++)
+        for (size_t slot = 0; slot < shards[i].capacity; slot++)
+            if (shards[i].slots[slot].address_size != 0)
+                used[shards[i].slots[slot].context_time >> 32] = 1;
+    block_context_renumber(used);
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        for (size_t slot = 0; slot < shards[i].capacity; slot++) {
+            struct slot *held = &shards[i].slots[slot];
+            if (held->address_size != 0)
+                held->context_time = (uint64_t)used[held->context_time >> 32] << 32
+                                     | (held->context_time & 0xffffffffu);
+        }
+    }
+    block_context_renumber_end(used);
 }
 
 void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min_age_ms,
                         struct event_log *out)
 {
+    if (pass == PASS_PERIODIC && block_context_renumbering_pays()) {
+        live_table_lock_all();
+        renumber_contexts();
+        live_table_unlock_all();
+    }
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         spin_lock_take(&shards[i].lock);
         collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
