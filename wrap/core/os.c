@@ -72,6 +72,14 @@ bool os_commit(void *address, size_t size)
     return mprotect(address, size, PROT_READ | PROT_WRITE) == 0;
 }
 
+bool os_commit_populated(void *address, size_t size)
+{
+    /* A fixed mapping over the reservation: MAP_POPULATE backs it in the same call, on any
+     * kernel (madvise's MADV_POPULATE_WRITE needs 5.14). */
+    return mmap(address, size, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1, 0) == address;
+}
+
 void os_unmap(void *address, size_t size)
 {
     if (address != NULL)

@@ -34,6 +34,8 @@ void *os_map_populated(size_t size);
 void *os_reserve(size_t *size_in_out);
 /* Makes reserved pages readable and writable (backed on first touch); false if refused. */
 bool os_commit(void *address, size_t size);
+/* The same with every page backed at once (see os_map_populated). */
+bool os_commit_populated(void *address, size_t size);
 void os_unmap(void *address, size_t size);
 
 /* LeakSanitizer scans the data segments, stacks and thread-local storage for pointers, not
