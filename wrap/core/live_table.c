@@ -32,7 +32,7 @@
 #define SLOTS_PER_PAGE (4096 / sizeof(struct slot))
 /* A shard's slots lie at the start of a reservation of address space this many times their
  * size (inaccessible until used), at least MIN_RESERVATION: it grows into it in place. */
-#define RESERVATION_FACTOR 16u
+#define RESERVATION_FACTOR 4u
 #define MIN_RESERVATION ((size_t)1 << 20)
 #define INITIAL_CAPACITY 256u
 #define MAX_LOAD_NUMERATOR 4u

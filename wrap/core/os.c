@@ -74,10 +74,22 @@ bool os_commit(void *address, size_t size)
 
 bool os_commit_populated(void *address, size_t size)
 {
-    /* A fixed mapping over the reservation: MAP_POPULATE backs it in the same call, on any
-     * kernel (madvise's MADV_POPULATE_WRITE needs 5.14). */
-    return mmap(address, size, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1, 0) == address;
+    /* Whole pages of the system's size (16 or 64 KiB on some aarch64 kernels): committing a
+     * page again changes nothing. mprotect, not a fixed mmap: a failed one leaves the
+     * reservation as it was, where an mmap may have unmapped it first. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *start = (char *)address - ((uintptr_t)address & (page - 1));
+    char *end = (char *)address + size;
+    end += (page - ((uintptr_t)end & (page - 1))) & (page - 1);
+    if (mprotect(start, (size_t)(end - start), PROT_READ | PROT_WRITE) != 0)
+        return false;
+    if (madvise(start, (size_t)(end - start), MADV_POPULATE_WRITE) != 0) {
+        /* Before Linux 5.14: a write a page backs it all the same (of the byte that is there:
+         * the first page may hold data already). */
+        for (char *at = start; at < end; at += page)
+            __atomic_fetch_or(at, 0, __ATOMIC_RELAXED);
+    }
+    return true;
 }
 
 void os_unmap(void *address, size_t size)
