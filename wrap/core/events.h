@@ -15,7 +15,7 @@ enum block_flag {
 /* A block as the tracer's code sees it; the live table packs it into 16 bytes (live_table.c).
  * 48 bits of milliseconds last until the year 10889. */
 struct live_block {
-    uintptr_t address; /* 0 marks an empty slot */
+    uintptr_t address;
     uint64_t size;
     uint64_t time_ms : 48;
     uint64_t entry_point : 8; /* enum entry_point: frame 0 of the stack */
