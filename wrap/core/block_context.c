@@ -75,8 +75,7 @@ static void index_add(uint32_t id)
     adding.index_slots[slot] = id + 1;
 }
 
-/* A new index of capacity slots holding every context. Called with the lock, or with every
- * shard lock (renumbering). */
+/* A new index of capacity slots holding every context. Called with the lock. */
 static bool build_index(size_t capacity)
 {
     uint32_t *slots = os_map(capacity * sizeof *slots);
@@ -131,8 +130,9 @@ static uint32_t add(const struct block_context *context)
 
 static uint32_t find_or_add(const struct block_context *context, uint32_t hash)
 {
-    for (size_t slot = hash & (adding.index_capacity - 1); adding.index_capacity != 0 && adding.index_slots[slot] != 0;
-         slot = (slot + 1) & (adding.index_capacity - 1))
+    size_t mask = adding.index_capacity - 1;
+    for (size_t slot = hash & mask; adding.index_capacity != 0 && adding.index_slots[slot] != 0;
+         slot = (slot + 1) & mask)
         if (same_context(&contexts[adding.index_slots[slot] - 1], context))
             return adding.index_slots[slot] - 1;
     uint32_t id = add(context);
@@ -205,13 +205,11 @@ void block_context_renumber(uint32_t *used)
         }
     }
     atomic_store_explicit(&count, kept, memory_order_relaxed);
-    /* Into an index of the same size: it only has fewer ids to hold. */
-    if (adding.index_capacity != 0 && !build_index(adding.index_capacity)) {
-        for (size_t slot = 0; slot < adding.index_capacity; slot++)
-            adding.index_slots[slot] = 0;
-        for (uint32_t id = 0; id < kept; id++)
-            index_add(id);
-    }
+    /* The index keeps its size: it only has fewer ids to hold. */
+    for (size_t slot = 0; slot < adding.index_capacity; slot++)
+        adding.index_slots[slot] = 0;
+    for (uint32_t id = 0; id < kept; id++)
+        index_add(id);
     generation = generation == UINT32_MAX ? 1 : generation + 1; /* 0: an empty cache entry */
     adding.kept = kept;
     atomic_store_explicit(&adding.failed, false, memory_order_relaxed);

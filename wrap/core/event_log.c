@@ -12,12 +12,11 @@ static bool reserve(struct event_log *log, size_t needed)
     size_t capacity = log->capacity ? log->capacity : 4096 / sizeof(struct trace_event);
     while (capacity < needed)
         capacity *= 2;
-    struct trace_event *events = os_map(capacity * sizeof *events);
+    struct trace_event *events = os_map_grown(log->events, log->capacity * sizeof *events,
+                                              log->count * sizeof *events,
+                                              capacity * sizeof *events);
     if (events == NULL)
         return false;
-    if (log->count)
-        memcpy(events, log->events, log->count * sizeof *events);
-    os_unmap(log->events, log->capacity * sizeof *events);
     log->events = events;
     log->capacity = capacity;
     return true;

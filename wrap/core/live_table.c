@@ -3,7 +3,6 @@
 #include "live_table.h"
 
 #include <stdatomic.h>
-#include <string.h>
 
 #include "block_context.h"
 #include "os.h"
@@ -312,12 +311,11 @@ static bool spill(struct shard *shard, const struct live_block *block)
 {
     if (shard->spilled_count == shard->spilled_capacity) {
         uint32_t capacity = shard->spilled_capacity ? shard->spilled_capacity * 2 : 64;
-        struct live_block *spilled = os_map(capacity * sizeof *spilled);
+        struct live_block *spilled =
+            os_map_grown(shard->spilled, shard->spilled_capacity * sizeof *spilled,
+                         shard->spilled_count * sizeof *spilled, capacity * sizeof *spilled);
         if (spilled == NULL)
             return false;
-        if (shard->spilled_count != 0)
-            memcpy(spilled, shard->spilled, shard->spilled_count * sizeof *spilled);
-        os_unmap(shard->spilled, shard->spilled_capacity * sizeof *spilled);
         shard->spilled = spilled;
         shard->spilled_capacity = capacity;
     }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -70,6 +71,17 @@ void *os_reserve(size_t *size_in_out)
 bool os_commit(void *address, size_t size)
 {
     return mprotect(address, size, PROT_READ | PROT_WRITE) == 0;
+}
+
+void *os_map_grown(void *old, size_t old_bytes, size_t used_bytes, size_t bytes)
+{
+    char *grown = os_map(bytes);
+    if (grown == NULL)
+        return NULL;
+    if (used_bytes != 0)
+        memcpy(grown, old, used_bytes);
+    os_unmap(old, old_bytes);
+    return grown;
 }
 
 bool os_commit_populated(void *address, size_t size)

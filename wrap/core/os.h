@@ -28,6 +28,9 @@ void *os_map(size_t size);
  * and backing them in the mmap halved the system time of a traced python3 holding a million
  * blocks, and cut its run by a sixth. */
 void *os_map_populated(size_t size);
+/* Memory for an array that outgrew old (old_bytes mapped, the first used_bytes in use): new
+ * bytes from os_map, the used ones copied, old unmapped; NULL (old kept) when refused. */
+void *os_map_grown(void *old, size_t old_bytes, size_t used_bytes, size_t bytes);
 /* Reserves address space, inaccessible until os_commit makes part of it usable. Nothing
  * scans a reservation: valgrind's leak check reads every readable page of a process, and
  * took about 35 s over the stack table's 4 GiB when they were readable. */
