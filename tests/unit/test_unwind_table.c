@@ -221,22 +221,34 @@ static void test_rows_of_mutated_sections(void)
 struct capture {
     void *frames[MAX_FRAMES];
     uint32_t count;
-    bool same_as_last;
+    bool kept; /* the word backtrace_capture handed out held what the capture before left */
+    const uint32_t *kept_word;
 };
 
-/* The tracer's layout: an entry point calls a hook, which calls backtrace_capture. */
-__attribute__((noinline)) static uint32_t hook(void **frames, bool *same_as_last)
+/* What each capture leaves in the word backtrace_capture hands out: a new one for each
+ * sequence of captures, so that a word one left is not taken for one kept since. */
+static uint32_t kept_mark = 0x6b657074u;
+
+/* The tracer's layout: an entry point calls a hook, which calls backtrace_capture. Both keep
+ * a frame pointer, as the tracer's do: a walk finds its call site through them. */
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static uint32_t hook(struct capture *into)
 {
     void *all[MAX_FRAMES + BACKTRACE_TRACER_FRAMES];
-    uint32_t count = backtrace_capture(all, MAX_FRAMES, same_as_last);
-    memcpy(frames, all + BACKTRACE_TRACER_FRAMES, count * sizeof *frames);
+    uint32_t *kept;
+    uint32_t count = backtrace_capture(all, MAX_FRAMES, &kept);
+    into->kept = *kept == kept_mark;
+    into->kept_word = kept;
+    *kept = kept_mark;
+    memcpy(into->frames, all + BACKTRACE_TRACER_FRAMES, count * sizeof *into->frames);
     __asm__ volatile("" ::: "memory");
     return count;
 }
 
-__attribute__((noinline)) static uint32_t entry_point(struct capture *into)
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static uint32_t entry_point(struct capture *into)
 {
-    uint32_t count = hook(into->frames, &into->same_as_last);
+    uint32_t count = hook(into);
     __asm__ volatile("" ::: "memory");
     return count;
 }
@@ -247,7 +259,7 @@ __attribute__((noinline)) static void capture_both(struct capture *tables,
 {
     for (int pass = 0; pass < 2; pass++) {
         struct capture *into = pass == 0 ? tables : libunwind;
-        backtrace_init(pass == 0 ? UNWINDER_TABLES : UNWINDER_LIBUNWIND);
+        backtrace_init(pass == 0 ? UNWINDER_TABLES : UNWINDER_LIBUNWIND, MAX_FRAMES);
         into->count = entry_point(into);
     }
     __asm__ volatile("" ::: "memory");
@@ -408,8 +420,17 @@ __attribute__((noinline)) static void path_b(struct capture *into)
 __attribute__((noinline, optimize("no-omit-frame-pointer"))) static void take_sequence(struct capture *captures, const int *order,
                                                     void (*const *paths)(struct capture *))
 {
+    kept_mark++;
     for (int i = 0; i < SEQUENCE; i++)
         paths[order[i]](&captures[i]);
+}
+
+/* The same stacks but for frame 3: the test function's, at two call sites. */
+static bool same_but_frame_3(const struct capture *a, const struct capture *b)
+{
+    return a->count == b->count && a->count > 4
+           && memcmp(a->frames, b->frames, 3 * sizeof(void *)) == 0
+           && memcmp(a->frames + 4, b->frames + 4, (a->count - 4) * sizeof(void *)) == 0;
 }
 
 static void test_stacks_replayed_from_the_last_walk(void)
@@ -417,28 +438,79 @@ static void test_stacks_replayed_from_the_last_walk(void)
     static const int order[SEQUENCE] = {0, 0, 1, 0, 1, 1};
     void (*const paths[2])(struct capture *) = {path_a, path_b};
     static struct capture tables[SEQUENCE], libunwind[SEQUENCE];
-    backtrace_init(UNWINDER_TABLES);
+    backtrace_init(UNWINDER_TABLES, MAX_FRAMES);
     take_sequence(tables, order, paths);
-    backtrace_init(UNWINDER_LIBUNWIND);
+    backtrace_init(UNWINDER_LIBUNWIND, MAX_FRAMES);
     take_sequence(libunwind, order, paths);
-    /* Frame 3 is this function's, at two call sites. */
     for (int i = 0; i < SEQUENCE; i++) {
-        bool same = tables[i].count == libunwind[i].count && tables[i].count > 4
-                    && memcmp(tables[i].frames, libunwind[i].frames, 3 * sizeof(void *)) == 0
-                    && memcmp(tables[i].frames + 4, libunwind[i].frames + 4,
-                              (tables[i].count - 4) * sizeof(void *)) == 0;
-        if (!CHECK(same))
+        if (!CHECK(same_but_frame_3(&tables[i], &libunwind[i])))
             fprintf(stderr, "  capture %d differs from libunwind's\n", i);
-        CHECK_EQ_U64(libunwind[i].same_as_last, false);
+        CHECK_EQ_U64(libunwind[i].kept, false);
     }
-    /* The first takes its frames from backtrace_init's warm-up walk, which stops early. */
-    CHECK_EQ_U64(tables[0].same_as_last, false);
-    CHECK_EQ_U64(tables[1].same_as_last, true);
-    CHECK_EQ_U64(tables[2].same_as_last, false);
-    CHECK_EQ_U64(tables[3].same_as_last, false);
-    CHECK_EQ_U64(tables[4].same_as_last, false);
-    CHECK_EQ_U64(tables[5].same_as_last, true);
+    /* One call site (common's): a stack that is not the one before empties the kept word. */
+    CHECK_EQ_U64(tables[0].kept, false);
+    CHECK_EQ_U64(tables[1].kept, true);
+    CHECK_EQ_U64(tables[2].kept, false);
+    CHECK_EQ_U64(tables[3].kept, false);
+    CHECK_EQ_U64(tables[4].kept, false);
+    CHECK_EQ_U64(tables[5].kept, true);
+    for (int i = 1; i < SEQUENCE; i++)
+        CHECK(tables[i].kept_word == tables[0].kept_word);
     CHECK(tables[1].frames[1] != tables[2].frames[1]); /* path_a's, then path_b's */
+}
+
+/* Two call sites of the entry point, taken in turn: each walk replays the last walk from its
+ * own site, and keeps its word. */
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void site_a(struct capture *into)
+{
+    into->count = entry_point(into);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void site_b(struct capture *into)
+{
+    into->count = entry_point(into);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* take_sequence, shift bytes further down the stack. */
+__attribute__((noinline)) static void take_sequence_shifted(struct capture *captures,
+                                                            const int *order,
+                                                            void (*const *paths)(struct capture *),
+                                                            size_t shift)
+{
+    volatile char *pad = alloca(shift);
+    pad[0] = 0;
+    take_sequence(captures, order, paths);
+    __asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+static void test_stacks_replayed_per_call_site(void)
+{
+    static const int order[SEQUENCE] = {0, 1, 0, 1, 0, 1};
+    void (*const sites[2])(struct capture *) = {site_a, site_b};
+    static struct capture tables[SEQUENCE], libunwind[SEQUENCE];
+    /* A site is picked by its return address and stack pointer: two sites share a memo one
+     * time in WALK_MEMO_SITES, and then a walk a little further down the stack does not. */
+    bool own_memos = false;
+    for (size_t attempt = 0; attempt < 8 && !own_memos; attempt++) {
+        backtrace_init(UNWINDER_TABLES, MAX_FRAMES);
+        take_sequence_shifted(tables, order, sites, 16 + attempt * 48);
+        own_memos = tables[0].kept_word != tables[1].kept_word;
+    }
+    CHECK(own_memos);
+    backtrace_init(UNWINDER_LIBUNWIND, MAX_FRAMES);
+    take_sequence_shifted(libunwind, order, sites, 16);
+    for (int i = 0; i < SEQUENCE; i++) {
+        if (!CHECK(same_but_frame_3(&tables[i], &libunwind[i])))
+            fprintf(stderr, "  capture %d differs from libunwind's\n", i);
+        CHECK(tables[i].kept_word == tables[order[i]].kept_word);
+        if (!CHECK_EQ_U64(tables[i].kept, i >= 2))
+            fprintf(stderr, "  capture %d\n", i);
+    }
+    CHECK(tables[0].frames[0] != tables[1].frames[0]); /* site_a's, then site_b's */
 }
 
 int main(void)
@@ -451,5 +523,6 @@ int main(void)
     RUN_TEST(test_stacks_in_a_thread);
     RUN_TEST(test_stacks_in_a_signal_handler);
     RUN_TEST(test_stacks_replayed_from_the_last_walk);
+    RUN_TEST(test_stacks_replayed_per_call_site);
     return check_exit_status();
 }

@@ -197,6 +197,23 @@ static inline uintptr_t stack_word(uintptr_t address)
     return *(const uintptr_t *)address; // NOLINT(performance-no-int-to-ptr)
 }
 
+/* The call site of a walk: the program's return address and stack pointer where it called
+ * the front-end, read from the tracer's own frames (each keeps a frame pointer: table_backtrace,
+ * backtrace_capture, the hook, the front-end). Only a hint: a wrong one costs a replay, never
+ * a wrong frame. */
+static unsigned call_site_of(const uintptr_t *frame)
+{
+    for (unsigned i = 0; i < BACKTRACE_TRACER_FRAMES - 1; i++) {
+        const uintptr_t *caller = (const uintptr_t *)frame[0]; // NOLINT(performance-no-int-to-ptr)
+        if (caller <= frame || (uintptr_t)caller % sizeof(uintptr_t) != 0
+            || (uintptr_t)(caller + 2) > stack_top)
+            return 0;
+        frame = caller;
+    }
+    uint64_t key = frame[1] ^ (uintptr_t)(frame + 2) << 16;
+    return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> (64 - WALK_MEMO_SITE_BITS));
+}
+
 /* Follows the rules of the compact unwind tables (unwind_table.h) from this function's
  * caller up, reading saved values only between the stack pointer and the stack's top.
  * Returns 0 where a frame has no rule there or anything looks wrong (a signal frame, code
@@ -207,15 +224,15 @@ static inline uintptr_t stack_word(uintptr_t address)
  *
  * A step is a chain of dependent loads (the return address, its rule, the next return
  * address), 4 to 7 ns, and most allocations come from below frames that have not changed
- * since the thread's last walk. So a walk that reaches a frame where the last walk stood,
- * with the same stack pointer, frame pointer and return address, replays the last walk from
- * there while the words that walk read (each return address, each saved rbp) still hold the
+ * since the thread's last walk from the same call site. So a walk that reaches a frame where
+ * that walk stood, with the same stack pointer, frame pointer and return address, replays it
+ * from there while the words that walk read (each return address, each saved rbp) still hold the
  * values it read: a step is a function of its state, its rule and those words, so the
  * replayed frames are exactly what stepping would find, and checking a word at a known
  * address waits for no other load. Where a word differs, the walk steps on from the last
  * frame that held. */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
-                                                        bool *same_as_last)
+                                                        uint32_t **kept)
 {
     if (stack_top == 0)
         stack_top = find_stack_top();
@@ -229,9 +246,12 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     if (cache == NULL)
         return 0;
     struct walk_memo *memo = &cache->memo;
-    struct walk_frame *last = memo->frames[memo->last];
-    uint32_t last_count = memo->count[memo->last];
-    struct walk_frame *walk = memo->frames[memo->last ^ 1u];
+    if (max > memo->frames_each)
+        return 0; /* a cache made before backtrace_init asked for more: never a cut stack */
+    unsigned site = call_site_of(frame);
+    struct walk_frame *last = walk_memo_buffer(memo, memo->buffer_of[site]);
+    uint32_t last_count = memo->count[memo->buffer_of[site]];
+    struct walk_frame *walk = walk_memo_buffer(memo, memo->spare);
     uint32_t next_last = 1; /* the last walk's first frame not below now (0 is its walker's) */
     uint32_t aligned_replay = 0; /* where a replay began that ran to the last walk's end */
     /* A replay that ran to the last walk's end: its frames stay in last until the walk ends
@@ -267,7 +287,7 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         }
         struct unwind_rule rule = unwind_table_find(cache, now.pc - 1);
         if (rule.kind == UNWIND_NOT_COVERED)
-            return 0; /* the last walk stays the memo: backtrace_capture forgets it */
+            return 0; /* the site's memo and kept word stay as they were, and agree */
         if (rule.kind == UNWIND_OUTERMOST)
             break;
         uintptr_t cfa = (rule.kind == UNWIND_CFA_FROM_SP ? now.stack : now.frame_pointer)
@@ -289,7 +309,9 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     bool same = ends_as_last;
     for (uint32_t i = BACKTRACE_TRACER_FRAMES; same && i < aligned_replay; i++)
         same = walk[i].pc == last[i].pc;
-    *same_as_last = same;
+    if (!same)
+        memo->kept[site] = 0;
+    *kept = &memo->kept[site];
     if (ends_as_last) {
         /* This walk is the last one past the frame where the replay began: keep that, with
          * this walk's frames up to that one (the frame itself included: the two may have
@@ -297,8 +319,10 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         memcpy(&last[1], &walk[1], aligned_replay * sizeof *walk);
     } else {
         memcpy(&walk[tail_at], &last[tail_from], tail_count * sizeof *walk);
-        memo->count[memo->last ^ 1u] = count;
-        memo->last ^= 1u;
+        uint8_t written = memo->spare;
+        memo->count[written] = count;
+        memo->spare = memo->buffer_of[site];
+        memo->buffer_of[site] = written;
     }
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
     return count;
@@ -326,35 +350,52 @@ void backtrace_forget_unloaded(void)
     unwind_table_forget_unloaded();
 }
 
-void backtrace_init(enum unwinder unwinder)
+/* A capture in the layout of the tracer's (a front-end calls a hook, which calls
+ * backtrace_capture), so that the walk finds a call site in frames that keep frame pointers. */
+__attribute__((noinline)) static void warm_up_hook(uint32_t max)
+{
+    void *frames[8 + BACKTRACE_TRACER_FRAMES];
+    uint32_t *kept;
+    backtrace_capture(frames, max < 8 ? max : 8, &kept);
+    __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
+}
+
+__attribute__((noinline)) static void warm_up_entry(uint32_t max)
+{
+    warm_up_hook(max);
+    __asm__ volatile("" ::: "memory");
+}
+
+void backtrace_init(enum unwinder unwinder, uint32_t max)
 {
     chosen_unwinder = unwinder;
     if (unwinder == UNWINDER_TABLES)
-        unwind_table_init();
+        unwind_table_init(max + BACKTRACE_TRACER_FRAMES < BACKTRACE_MAX_FRAMES
+                              ? max + BACKTRACE_TRACER_FRAMES
+                              : BACKTRACE_MAX_FRAMES);
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
     else
         load_libunwind();
-    void *warm_up[8 + BACKTRACE_TRACER_FRAMES];
-    bool same_as_last;
-    backtrace_capture(warm_up, 8, &same_as_last);
+    warm_up_entry(max);
 }
 
-__attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max,
-                                                    bool *same_as_last)
+/* What backtrace_capture hands out as kept when no memo keeps the stack: nothing. */
+static __thread uint32_t kept_by_none __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max, uint32_t **kept)
 {
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
     if (wanted > BACKTRACE_MAX_FRAMES)
         wanted = BACKTRACE_MAX_FRAMES;
-    *same_as_last = false;
+    kept_by_none = 0;
+    *kept = &kept_by_none;
     /* The walks of this file take no lock a fork could leave held (the table builder's is
      * reset in the child): only libunwind needs the fork protocol. */
     uint32_t got = chosen_unwinder == UNWINDER_FRAME_POINTERS ? frame_pointer_backtrace(frames, wanted)
-                   : chosen_unwinder == UNWINDER_TABLES ? table_backtrace(frames, wanted, same_as_last)
+                   : chosen_unwinder == UNWINDER_TABLES ? table_backtrace(frames, wanted, kept)
                                                         : 0;
     if (got == 0) {
-        /* A table walk's memo is the last capture's, or none. */
-        unwind_table_forget_walk();
         struct thread_slot *slot = enter_unwinder();
         int count = malloc_trace_libunwind_backtrace
                         ? malloc_trace_libunwind_backtrace(frames, (int)wanted)

@@ -13,8 +13,9 @@
 #define BACKTRACE_TRACER_FRAMES 4u
 #define BACKTRACE_MAX_FRAMES (256u + BACKTRACE_TRACER_FRAMES)
 
-/* Picks the unwinder and warms it up (it may allocate: call under the guard). */
-void backtrace_init(enum unwinder unwinder);
+/* Picks the unwinder, for captures of at most max frames, and warms it up (it may allocate:
+ * call under the guard). */
+void backtrace_init(enum unwinder unwinder, uint32_t max);
 
 /* The stack pointer of the program's frame that called exit(3), as it was at the call (the
  * canonical frame address of exit's frame), or 0 when exit is not on the calling thread's
@@ -33,11 +34,12 @@ void backtrace_after_fork(bool in_child);
 /* Stores the return addresses of the frames above the intercepted function, innermost first
  * (the caller of the intercepted function first), at most max of them, at
  * frames[BACKTRACE_TRACER_FRAMES] on (before them, the tracer's own frames), and returns how
- * many. frames has room for max + BACKTRACE_TRACER_FRAMES. *same_as_last is set when they
- * are exactly what the calling thread's previous capture gave, as the unwind tables tell at
- * no cost (otherwise false). Must be called directly by a core hook that a front-end entry
- * point called directly. */
-uint32_t backtrace_capture(void **frames, uint32_t max, bool *same_as_last);
+ * many. frames has room for max + BACKTRACE_TRACER_FRAMES. *kept is set to a word of the
+ * calling thread's that the caller may keep the stack's id in: it still holds what was
+ * stored when a later capture gives exactly these frames again (as the unwind tables tell at
+ * no cost), and is 0 otherwise. Must be called directly by a core hook that a front-end
+ * entry point called directly. */
+uint32_t backtrace_capture(void **frames, uint32_t max, uint32_t **kept);
 
 /* Defined by backtrace_libunwind.c where libunwind is linked (the preload library, and the
  * static-link member of the archive). Weak: the dynamic wrap form has no -lunwind (it would

@@ -45,24 +45,20 @@ static uint8_t new_block_flags(void)
     return disabled_depth ? BLOCK_IGNORED : 0;
 }
 
-/* The id of the calling thread's last captured stack: most allocations come from the same
- * place as the one before, and then the stack table need not be searched. Right because
- * every capture after backtrace_init's is this file's, and none nests in another (the
- * guard defers what a signal handler allocates inside a hook). */
-static __thread uint32_t last_stack_id __attribute__((tls_model("initial-exec")));
-
 /* Captures the caller's stack. Only hooks call this, and it is always inlined into them, so
- * that the number of tracer frames above the unwinder stays fixed (BACKTRACE_TRACER_FRAMES). */
+ * that the number of tracer frames above the unwinder stays fixed (BACKTRACE_TRACER_FRAMES).
+ * Most allocations come from a stack their call site gave before: then the unwinder hands
+ * back the id kept with it, and the stack table need not be searched. */
 static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing)
 {
     if (!tracing)
         return STACK_ID_EMPTY;
     void *frames[SETTINGS_MAX_DEPTH + BACKTRACE_TRACER_FRAMES];
-    bool same_as_last;
-    uint32_t count = backtrace_capture(frames, frames_kept, &same_as_last);
-    if (!same_as_last || last_stack_id == STACK_ID_EMPTY)
-        last_stack_id = stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, count);
-    return last_stack_id;
+    uint32_t *kept;
+    uint32_t count = backtrace_capture(frames, frames_kept, &kept);
+    if (*kept == STACK_ID_EMPTY)
+        *kept = stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, count);
+    return *kept;
 }
 
 static void record_block(void *ptr, size_t size, uint32_t stack_id, enum entry_point entry,
@@ -471,7 +467,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     untrace_descendants();
     frames_kept = settings.depth - 1;
     leak_scan_remember_main_thread();
-    backtrace_init(settings.unwinder);
+    backtrace_init(settings.unwinder, frames_kept);
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */

@@ -63,8 +63,17 @@ static void recycle_cache(void *value)
     pthread_mutex_unlock(&spare_lock);
 }
 
-void unwind_table_init(void)
+static uint32_t memo_frames_each;
+
+static size_t cache_bytes_for(uint32_t frames_each)
 {
+    return sizeof(struct unwind_cache)
+           + (WALK_MEMO_SITES + 1) * (size_t)frames_each * sizeof(struct walk_frame);
+}
+
+void unwind_table_init(uint32_t walk_frames)
+{
+    memo_frames_each = walk_frames;
     if (!cache_key_made)
         cache_key_made = pthread_key_create(&cache_key, recycle_cache) == 0;
 }
@@ -81,8 +90,16 @@ static struct unwind_cache *take_cache(void)
     if (cache != NULL)
         spare_caches = cache->next_spare;
     pthread_mutex_unlock(&spare_lock);
-    if (cache == NULL && (cache = os_map(sizeof *cache)) == NULL)
-        return NULL;
+    if (cache != NULL && cache->memo.frames_each < memo_frames_each) {
+        os_unmap(cache, cache_bytes_for(cache->memo.frames_each));
+        cache = NULL;
+    }
+    if (cache == NULL) {
+        if ((cache = os_map(cache_bytes_for(memo_frames_each))) == NULL)
+            return NULL;
+        cache->memo.buffers = (struct walk_frame *)(cache + 1);
+        cache->memo.frames_each = memo_frames_each;
+    }
     /* A generation no walk has: the first walk empties what the last owner left. */
     cache->generation = atomic_load_explicit(&unload_generation, memory_order_relaxed) - 1;
     if (pthread_setspecific(cache_key, cache) != 0) {
@@ -96,8 +113,15 @@ static struct unwind_cache *take_cache(void)
 struct unwind_cache *unwind_table_begin_walk(void)
 {
     struct unwind_cache *cache = own_cache;
-    if (__builtin_expect(cache == NULL, 0)) {
+    if (__builtin_expect(cache == NULL || cache->memo.frames_each < memo_frames_each, 0)) {
         int saved_errno = errno; /* mmap may fail */
+        /* None yet, or one made before unwind_table_init asked for longer walks (only tests
+         * call it twice): its memo could not hold them. */
+        if (cache != NULL) {
+            own_cache = NULL;
+            pthread_setspecific(cache_key, NULL);
+            os_unmap(cache, cache_bytes_for(cache->memo.frames_each));
+        }
         cache = take_cache();
         errno = saved_errno;
         if (cache == NULL)
@@ -106,16 +130,14 @@ struct unwind_cache *unwind_table_begin_walk(void)
     unsigned generation = atomic_load_explicit(&unload_generation, memory_order_acquire);
     if (generation != cache->generation) {
         memset(cache->entries, 0, sizeof cache->entries);
-        cache->memo.count[0] = cache->memo.count[1] = 0;
+        memset(cache->memo.count, 0, sizeof cache->memo.count);
+        memset(cache->memo.kept, 0, sizeof cache->memo.kept);
+        for (uint8_t site = 0; site < WALK_MEMO_SITES; site++)
+            cache->memo.buffer_of[site] = site;
+        cache->memo.spare = WALK_MEMO_SITES;
         cache->generation = generation;
     }
     return cache;
-}
-
-void unwind_table_forget_walk(void)
-{
-    if (own_cache != NULL)
-        own_cache->memo.count[own_cache->memo.last] = 0;
 }
 
 /* ---- building a module's table ------------------------------------------------------- */

@@ -5,14 +5,16 @@
 #define MALLOC_TRACE_UNWIND_TABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backtrace.h"
 #include "eh_frame.h"
 
-/* Direct-mapped, per thread: a program's allocation sites stay within a few hundred code
- * addresses for long stretches. */
-#define UNWIND_CACHE_ENTRIES 512u
+/* Direct-mapped, per thread: a program's allocation sites stay within a few thousand code
+ * addresses for long stretches (sqlite's walks pass some two thousand: at 512 entries, two
+ * walks in five missed one). */
+#define UNWIND_CACHE_ENTRIES 2048u
 
 struct unwind_cache_entry {
     uintptr_t pc; /* 0: empty */
@@ -27,21 +29,37 @@ struct walk_frame {
     uintptr_t frame_pointer_slot; /* where the walk read frame_pointer; 0: kept from inside */
 };
 
-/* The most frames a walk takes. */
-#define UNWIND_WALK_FRAMES BACKTRACE_MAX_FRAMES
+/* Call sites whose last walk a thread keeps. */
+#define WALK_MEMO_SITE_BITS 6u
+#define WALK_MEMO_SITES (1u << WALK_MEMO_SITE_BITS)
 
-/* The thread's last walk, innermost frame first, and room for the next one: a walk that
- * reaches a frame where the last one stood, in the same state, replays the last walk from
- * there for as long as the words it read still hold what it read (see backtrace.c). */
+/* The thread's last walk from each of a few call sites (picked by the program's return
+ * address and stack pointer), innermost frame first, and room for the next one: a walk that
+ * reaches a frame where the last walk from its site stood, in the same state, replays that
+ * walk from there for as long as the words it read still hold what it read (see
+ * backtrace.c). One memo for all sites was replayed only from where the last walk's call
+ * path met this one's: programs that allocate at a few places in turn (xmllint's parser,
+ * jq's values) stepped every frame below that point, and looked up every stack. */
 struct walk_memo {
-    struct walk_frame frames[2][UNWIND_WALK_FRAMES];
-    uint32_t count[2];
-    uint32_t last; /* which of the two is the last walk */
+    struct walk_frame *buffers;  /* WALK_MEMO_SITES + 1 of frames_each, after the cache */
+    uint32_t frames_each;        /* the most frames a walk takes (unwind_table_init) */
+    uint32_t count[WALK_MEMO_SITES + 1]; /* by buffer */
+    uint8_t buffer_of[WALK_MEMO_SITES];  /* which buffer holds each site's last walk */
+    uint8_t spare;                       /* the buffer the next walk is written in */
+    /* A word kept with each site's last walk for the caller (the stack's id): it is set to 0
+     * whenever the site's last walk is not exactly the one before. */
+    uint32_t kept[WALK_MEMO_SITES];
 };
 
-/* A thread's cache, in memory from mmap (its 25 KiB in static TLS would come out of every
- * thread's stack: a thread made with PTHREAD_STACK_MIN would overflow it). A thread that
- * exits hands its cache on to the next new thread. */
+static inline struct walk_frame *walk_memo_buffer(const struct walk_memo *memo, unsigned buffer)
+{
+    return memo->buffers + (size_t)buffer * memo->frames_each;
+}
+
+/* A thread's cache, in memory from mmap (in static TLS it would come out of every thread's
+ * stack: a thread made with PTHREAD_STACK_MIN would overflow it), its walk memo's buffers
+ * after it; their pages are touched only as far as walks go. A thread that exits hands its
+ * cache on to the next new thread. */
 struct unwind_cache {
     struct unwind_cache_entry entries[UNWIND_CACHE_ENTRIES];
     struct walk_memo memo;
@@ -53,10 +71,6 @@ struct unwind_cache {
  * unloaded since it was last used, or the cache is new to the thread; NULL when there is no
  * memory for one (then walk with libunwind). */
 struct unwind_cache *unwind_table_begin_walk(void);
-
-/* After a capture by other means than a table walk: the calling thread's last walk no longer
- * tells what its last capture gave. */
-void unwind_table_forget_walk(void);
 
 /* unwind_table_find when the cache has no entry for pc: fills it. */
 struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc);
@@ -82,8 +96,9 @@ static inline struct unwind_rule unwind_table_find(struct unwind_cache *cache, u
     return entry->rule;
 }
 
-/* Once, at start (makes the key whose destructor recycles an exiting thread's cache). */
-void unwind_table_init(void);
+/* Once, at start: walks take at most walk_frames frames (makes the key whose destructor
+ * recycles an exiting thread's cache). */
+void unwind_table_init(uint32_t walk_frames);
 
 /* In a child after fork: a table another thread of the parent was building stays unbuilt,
  * and the locks are free again. */
