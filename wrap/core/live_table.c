@@ -25,7 +25,9 @@
 /* Capacities are multiples of a page of slots, which the shard commits as it grows. A shard
  * grows by a quarter when it passes 4/5 full, so its slots are 64% to 80% full: doubling at
  * 3/4 left them 38% to 75% full. Each block is moved about 4 times by growths in its life
- * instead of once; in place (see grow), a move costs a few nanoseconds. The first capacity
+ * instead of once; in place (see grow), a move costs 12 to 14 ns (perf of rehash_into on
+ * xmllint and jq: 0.3 s for 21 to 24 million moves, 4% to 7% of their traced runs, most
+ * of it the probes' misses in the new slots). The first capacity
  * is a run of home slots (256, see home_slot), one page: a block mapped on its own (a large
  * one) may be the only one of its region, and so of its shard. */
 #define SLOTS_PER_PAGE (4096 / sizeof(struct slot))
