@@ -75,7 +75,7 @@ static void record(void *memory, uint64_t size, uint8_t flags, bool from_calloc)
         .entry_point = ENTRY_MALLOC,
         .flags = flags,
     };
-    live_table_insert(&block);
+    live_table_insert(&block, NULL);
     if (inserted_count < MAX_BLOCKS)
         inserted[inserted_count++] = (struct test_block){hide(memory), size, from_calloc};
 }
@@ -161,7 +161,7 @@ static unsigned table_flags(const void *block)
     struct live_block out;
     if (!live_table_take((uintptr_t)block, &out))
         return 0xffu;
-    live_table_insert(&out);
+    live_table_insert(&out, NULL);
     return out.flags;
 }
 

@@ -113,9 +113,9 @@ static void test_insert_take(void)
     a.flags = BLOCK_IGNORED;
     struct live_block b = make_block(0x10010, 1, 6000);
 
-    live_table_insert(&a);
+    live_table_insert(&a, NULL);
     CHECK_EQ_U64(live_table_count(), 1);
-    live_table_insert(&b);
+    live_table_insert(&b, NULL);
     CHECK_EQ_U64(live_table_count(), 2);
 
     struct live_block out;
@@ -144,7 +144,7 @@ static void test_insert_take(void)
     CHECK_EQ_U64(live_table_count(), 0);
 
     /* The same address can be inserted again after its take. */
-    live_table_insert(&a);
+    live_table_insert(&a, NULL);
     CHECK_EQ_U64(live_table_count(), 1);
     CHECK_TRUE(live_table_take(0x10000, &out));
     CHECK_EQ_U64(live_table_count(), 0);
@@ -158,8 +158,8 @@ static void test_replace(void)
     second.entry_point = ENTRY_STRDUP;
     second.stack_id = 9;
 
-    live_table_insert(&first);
-    live_table_insert(&second);
+    live_table_insert(&first, NULL);
+    live_table_insert(&second, NULL);
     CHECK_EQ_U64(live_table_count(), 1); /* replaced, not added */
 
     struct live_block out;
@@ -174,11 +174,42 @@ static void test_replace(void)
     CHECK_EQ_U64(live_table_count(), 0);
 }
 
+/* A context hint is only a hint: any value in it gives the block its own context, and it is
+ * left holding that context's id. */
+static void test_context_hint(void)
+{
+    struct live_block a = make_block(0x38000, 40, 7000);
+    struct live_block b = make_block(0x38040, 41, 7000); /* another stack, thread, entry point */
+    struct live_block c = make_block(0x38080, 41, 7001); /* b's context */
+    uint32_t hint = 0xdeadbeefu, out_of_range = hint;
+    live_table_insert(&a, &hint);
+    CHECK(hint != out_of_range);
+    const struct block_context *context = block_context_of(hint);
+    CHECK_EQ_U64(context->stack_id, a.stack_id);
+    CHECK_EQ_I64(context->thread_id, a.thread_id);
+    CHECK_EQ_U64(context->entry_point, a.entry_point);
+    uint32_t a_context = hint;
+    live_table_insert(&b, &hint); /* a's context in the hint: not b's */
+    CHECK(hint != a_context);
+    CHECK_EQ_U64(block_context_of(hint)->stack_id, b.stack_id);
+    uint32_t b_context = hint;
+    live_table_insert(&c, &hint);
+    CHECK_EQ_U64(hint, b_context);
+    struct live_block out;
+    if (CHECK_TRUE(live_table_take(a.address, &out)))
+        CHECK(blocks_equal(&out, &a));
+    if (CHECK_TRUE(live_table_take(b.address, &out)))
+        CHECK(blocks_equal(&out, &b));
+    if (CHECK_TRUE(live_table_take(c.address, &out)))
+        CHECK(blocks_equal(&out, &c));
+    CHECK_EQ_U64(live_table_count(), 0);
+}
+
 static void test_add_flags(void)
 {
     struct live_block block = make_block(0x30000, 8, 1);
     block.flags = BLOCK_WRITTEN_AS_MALLOC;
-    live_table_insert(&block);
+    live_table_insert(&block, NULL);
 
     CHECK_TRUE(live_table_add_flags(0x30000, BLOCK_IGNORED));
     CHECK_TRUE(live_table_add_flags(0x30000, BLOCK_IGNORED)); /* idempotent */
@@ -231,7 +262,7 @@ static void test_wrapping_probe_runs(void)
                || home_copy(candidate) > 560);
         fillers[i] = candidate;
         struct live_block block = make_block(candidate, 8, 0);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
     }
     /* Homes 767 (the last slot), 0 and 1. */
     static const unsigned homes[CRAFTED] = {767, 767, 767, 767, 767, 0, 767, 0, 1, 767, 1, 0};
@@ -255,7 +286,7 @@ static void test_wrapping_probe_runs(void)
             present_count--;
         } else {
             struct live_block block = make_block(addresses[i], 1000 + i, round);
-            live_table_insert(&block);
+            live_table_insert(&block, NULL);
             present[i] = true;
             present_count++;
         }
@@ -284,7 +315,7 @@ static void test_growth(void)
 {
     for (uintptr_t i = 0; i < GROWTH_BLOCKS; i++) {
         struct live_block block = make_block(0x10000 + 16 * i, i + 1, i);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
     }
     CHECK_EQ_U64(live_table_count(), GROWTH_BLOCKS);
 
@@ -344,11 +375,11 @@ static void test_blocks_that_do_not_fit_a_slot(void)
     struct live_block high = make_block((uintptr_t)1 << 48, 16, 103);
     struct live_block small = make_block(0x80000c0, (1u << 19) - 1, 104); /* fits */
     big.flags = BLOCK_WRITTEN_AS_MALLOC;
-    live_table_insert(&big);
-    live_table_insert(&huge);
-    live_table_insert(&odd);
-    live_table_insert(&high);
-    live_table_insert(&small);
+    live_table_insert(&big, NULL);
+    live_table_insert(&huge, NULL);
+    live_table_insert(&odd, NULL);
+    live_table_insert(&high, NULL);
+    live_table_insert(&small, NULL);
     CHECK_EQ_U64(live_table_count(), 5);
     CHECK_FALSE(held(0x8000080)); /* the slot's key would be odd's address rounded down */
     CHECK_FALSE(held(0x8000088));
@@ -378,8 +409,8 @@ static void test_blocks_that_do_not_fit_a_slot(void)
     /* An insert at the address of a spilled block replaces it, and the other way round. */
     struct live_block over_huge = make_block(huge.address, 64, 200);
     struct live_block over_big = make_block(big.address, 1u << 20, 201);
-    live_table_insert(&over_huge);
-    live_table_insert(&over_big);
+    live_table_insert(&over_huge, NULL);
+    live_table_insert(&over_big, NULL);
     CHECK_EQ_U64(live_table_count(), 5);
     check_taken(&over_huge, __LINE__);
     check_taken(&over_big, __LINE__);
@@ -392,7 +423,7 @@ static void test_blocks_that_do_not_fit_a_slot(void)
     unsigned wrong = 0;
     for (uintptr_t i = 0; i < 200; i++) {
         struct live_block block = make_block(0x9000000 + 16 * i, (1u << 19) + i, i);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
     }
     CHECK_EQ_U64(live_table_count(), 200);
     for (uintptr_t i = 0; i < 200; i += 2) {
@@ -423,7 +454,7 @@ static void test_times_kept_exactly(void)
     enum { TIMES = sizeof times / sizeof times[0] };
     for (unsigned i = 0; i < TIMES; i++) {
         struct live_block block = make_block(0xa000000 + 16 * i, 40, times[i]);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
     }
     for (unsigned i = 0; i < TIMES; i++) {
         struct live_block expected = make_block(0xa000000 + 16 * i, 40, times[i]);
@@ -447,7 +478,7 @@ static void test_contexts_renumbered(void)
      * thread), then 90% of them freed: a periodic pass keeps only the contexts of the rest. */
     for (uintptr_t i = 0; i < PLACES; i++) {
         struct live_block block = block_of_place(i);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
     }
     CHECK_GE_U64(block_context_count(), PLACES);
     unsigned wrong = 0;
@@ -467,14 +498,14 @@ static void test_contexts_renumbered(void)
     for (uintptr_t i = PLACES; i-- > PLACES - 100;) {
         struct live_block block = block_of_place(i);
         if (i % 10 != 0)
-            live_table_insert(&block);
+            live_table_insert(&block, NULL);
     }
     CHECK_EQ_U64(block_context_count(), PLACES / 10 + 90);
     /* As many new places again: their contexts take the ids and the memory of those dropped.
      * Every block left keeps its record. */
     for (uintptr_t i = PLACES; i < 2 * PLACES; i++) {
         struct live_block block = block_of_place(i);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
     }
     for (uintptr_t i = 0; i < 2 * PLACES; i++) {
         struct live_block out, expected = block_of_place(i);
@@ -509,7 +540,7 @@ static void test_random_against_reference(void)
         if (reference_size[i] != 0 && choice == 0) {
             /* Replace with a new record. */
             struct live_block block = make_block(addresses[i], op + 1, op);
-            live_table_insert(&block);
+            live_table_insert(&block, NULL);
             reference_size[i] = op + 1;
         } else if (reference_size[i] != 0) {
             if (!live_table_take(addresses[i], &out) || out.size != reference_size[i]
@@ -519,7 +550,7 @@ static void test_random_against_reference(void)
             reference_count--;
         } else if (choice < 6) {
             struct live_block block = make_block(addresses[i], op + 1, op);
-            live_table_insert(&block);
+            live_table_insert(&block, NULL);
             reference_size[i] = op + 1;
             reference_count++;
         } else if (live_table_take(addresses[i], &out)) {
@@ -575,11 +606,11 @@ static void test_collect_periodic_and_exit(void)
     ignored.flags = BLOCK_IGNORED;
     struct live_block future = make_block(0x70030, 44, 9000); /* a clock that went back */
     struct live_block later_ignored = make_block(0x70040, 55, 1000);
-    live_table_insert(&old);
-    live_table_insert(&young);
-    live_table_insert(&ignored);
-    live_table_insert(&future);
-    live_table_insert(&later_ignored);
+    live_table_insert(&old, NULL);
+    live_table_insert(&young, NULL);
+    live_table_insert(&ignored, NULL);
+    live_table_insert(&future, NULL);
+    live_table_insert(&later_ignored, NULL);
     CHECK(live_table_add_flags(0x70040, BLOCK_IGNORED));
 
     /* now 6000, min age 2000: only the block of 1000 is old enough (age 5000). */
@@ -610,7 +641,7 @@ static void test_collect_periodic_and_exit(void)
 
     /* A new block after all that: young at the exit pass. */
     struct live_block last = make_block(0x70050, 66, 100000);
-    live_table_insert(&last);
+    live_table_insert(&last, NULL);
 
     /* Exit: a leak row for each block not ignored, written as malloc or not. */
     log.count = 0;
@@ -653,7 +684,7 @@ static void test_collect_appends(void)
     struct trace_event first = {.address = 0xdead0, .size = 5, .kind = EVENT_FREE};
     CHECK(event_log_push(&log, &first));
     struct live_block block = make_block(0x80000, 7, 10);
-    live_table_insert(&block);
+    live_table_insert(&block, NULL);
     live_table_collect(PASS_PERIODIC, 10, 0, &log);
     if (CHECK_EQ_U64(log.count, 2)) {
         CHECK_EQ_U64(log.events[0].address, 0xdead0); /* what was there stays first */
@@ -693,7 +724,7 @@ static void test_queued_events(void)
 
     /* The address is allocated again: its malloc row follows the queued free rows. */
     struct live_block again = make_block(0x90000, 77, 400);
-    live_table_insert(&again);
+    live_table_insert(&again, NULL);
 
     struct event_log log = {0};
     live_table_collect(PASS_PERIODIC, 1000, 0, &log);
@@ -776,7 +807,7 @@ static void *worker(void *argument)
     pthread_barrier_wait(&start_line);
     for (unsigned i = 0; i < PER_THREAD; i++) {
         struct live_block block = make_block(thread_address(thread, i), i + 1, thread);
-        live_table_insert(&block);
+        live_table_insert(&block, NULL);
         /* Take every other block soon after, while the others still insert. */
         if (i % 2 == 1) {
             struct live_block out;
@@ -827,6 +858,7 @@ int main(void)
     RUN_TEST(test_empty_table); /* first: no shard has slots yet */
     RUN_TEST(test_insert_take);
     RUN_TEST(test_replace);
+    RUN_TEST(test_context_hint);
     RUN_TEST(test_add_flags);
     RUN_TEST(test_wrapping_probe_runs);
     RUN_TEST(test_growth);

@@ -6,6 +6,7 @@
  * table, not from the fallback. */
 #define _GNU_SOURCE
 #include <alloca.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -219,15 +220,21 @@ static void test_rows_of_mutated_sections(void)
 #define MAX_FRAMES 64
 
 struct capture {
+    void *tracer_frames[BACKTRACE_TRACER_FRAMES]; /* backtrace_capture's, the hook's, ... */
     void *frames[MAX_FRAMES];
     uint32_t count;
     bool kept; /* the word backtrace_capture handed out held what the capture before left */
-    const uint32_t *kept_word;
+    uint32_t kept_value; /* what it held */
+    struct backtrace_kept *kept_word;
+    uint32_t rules_cached; /* after the walk, of frames whose rules were evicted before it */
 };
 
 /* What each capture leaves in the word backtrace_capture hands out: a new one for each
  * sequence of captures, so that a word one left is not taken for one kept since. */
 static uint32_t kept_mark = 0x6b657074u;
+
+/* The most frames the hook asks for. */
+static uint32_t capture_max = MAX_FRAMES;
 
 /* The tracer's layout: an entry point calls a hook, which calls backtrace_capture. Both keep
  * a frame pointer, as the tracer's do: a walk finds its call site through them. */
@@ -235,11 +242,13 @@ __attribute__((noinline, optimize("no-omit-frame-pointer")))
 static uint32_t hook(struct capture *into)
 {
     void *all[MAX_FRAMES + BACKTRACE_TRACER_FRAMES];
-    uint32_t *kept;
-    uint32_t count = backtrace_capture(all, MAX_FRAMES, &kept);
-    into->kept = *kept == kept_mark;
+    struct backtrace_kept *kept;
+    uint32_t count = backtrace_capture(all, capture_max, &kept);
+    into->kept_value = kept->stack_id;
+    into->kept = kept->stack_id == kept_mark;
     into->kept_word = kept;
-    *kept = kept_mark;
+    kept->stack_id = kept_mark;
+    memcpy(into->tracer_frames, all, sizeof into->tracer_frames);
     memcpy(into->frames, all + BACKTRACE_TRACER_FRAMES, count * sizeof *into->frames);
     __asm__ volatile("" ::: "memory");
     return count;
@@ -513,6 +522,410 @@ static void test_stacks_replayed_per_call_site(void)
     CHECK(tables[0].frames[0] != tables[1].frames[0]); /* site_a's, then site_b's */
 }
 
+/* Calls fn(into) with rbp set to rbp_value, and returns what fn returns. The first keeps its
+ * CFA on the stack pointer: the value is garbage that no step reads, as in code built without
+ * frame pointers (rbp is then one more register). The second takes its CFA from rbp, as if its
+ * frame were where rbp_value points. */
+uint32_t call_with_rbp(struct capture *into, uint32_t (*fn)(struct capture *),
+                       uintptr_t rbp_value);
+uint32_t call_with_frame_at(struct capture *into, uint32_t (*fn)(struct capture *),
+                            uintptr_t rbp_value);
+/* Calls fn(into), its CFA taken from the rbp it was called with (the frame there is taken for
+ * its own): the rbp of frames that keep it, read again several frames up. */
+uint32_t frame_at_rbp(struct capture *into, uint32_t (*fn)(struct capture *));
+__asm__(".text\n"
+        "call_with_rbp:\n"
+        ".cfi_startproc\n"
+        "push %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "mov %rdx, %rbp\n"
+        "call *%rsi\n"
+        "pop %rbp\n"
+        ".cfi_def_cfa_offset 8\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        "frame_at_rbp:\n"
+        ".cfi_startproc\n"
+        ".cfi_def_cfa %rbp, 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "sub $8, %rsp\n"
+        "call *%rsi\n"
+        "add $8, %rsp\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        "call_with_frame_at:\n"
+        ".cfi_startproc\n"
+        "push %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "mov %rdx, %rbp\n"
+        ".cfi_def_cfa %rbp, 16\n"
+        "call *%rsi\n"
+        "pop %rbp\n"
+        ".cfi_def_cfa %rsp, 8\n"
+        "ret\n"
+        ".cfi_endproc\n");
+
+#define RBP_CAPTURES 4
+
+/* The rule cache's entry for frame of capture, counting the tracer's frames (from the first
+ * after backtrace_capture's: the first is the walker's own, whose rule no walk looks up). */
+static struct unwind_cache_entry *rule_cached(const struct capture *capture, uint32_t frame)
+{
+    void *pc = frame + 1 < BACKTRACE_TRACER_FRAMES ? capture->tracer_frames[frame + 1]
+                                                   : capture->frames[frame + 1 - BACKTRACE_TRACER_FRAMES];
+    return unwind_cache_entry_of(unwind_table_begin_walk(), (uintptr_t)pc - 1);
+}
+
+/* Runs take with the tables (evicting rules) and with libunwind, from one call site: a loop
+ * of an unknown count is not unrolled into two. */
+static volatile int unwinders = 2;
+
+__attribute__((noinline)) static void take_with_each_unwinder(void (*take)(struct capture *, bool),
+                                                              struct capture *tables,
+                                                              struct capture *libunwind)
+{
+    for (int pass = 0; pass < unwinders; pass++) {
+        backtrace_init(pass == 0 ? UNWINDER_TABLES : UNWINDER_LIBUNWIND, MAX_FRAMES);
+        take(pass == 0 ? tables : libunwind, pass == 0);
+        __asm__ volatile("" ::: "memory");
+    }
+}
+
+/* From one call site, each time with another garbage rbp. With the tables, the rules of each
+ * stack's frames are evicted after it, and counted first if its walk looked them up again; but
+ * for the outermost frame's, which every walk looks up to end. */
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void take_with_garbage_rbp(struct capture *captures, bool evict)
+{
+    kept_mark++;
+    for (int i = 0; i < RBP_CAPTURES; i++) {
+        captures[i].count = call_with_rbp(&captures[i], entry_point, 0x1000u * (uintptr_t)(i + 1));
+        captures[i].rules_cached = 0;
+        for (uint32_t frame = 0; evict && frame + 2 < BACKTRACE_TRACER_FRAMES + captures[i].count;
+             frame++) {
+            captures[i].rules_cached += rule_cached(&captures[i], frame)->pc != 0;
+            rule_cached(&captures[i], frame)->pc = 0;
+        }
+    }
+}
+
+/* A frame's rbp has to match only where the frames after it need it: here none does, and the
+ * walks after the first look up no rule but the outermost frame's (the cache entries of the
+ * others stay empty after the first walk emptied them). */
+static void test_stacks_replayed_past_an_unused_frame_pointer(void)
+{
+    static struct capture tables[RBP_CAPTURES], libunwind[RBP_CAPTURES];
+    take_with_each_unwinder(take_with_garbage_rbp, tables, libunwind);
+    for (int i = 0; i < RBP_CAPTURES; i++) {
+        if (!CHECK(tables[i].count == libunwind[i].count
+                   && memcmp(tables[i].frames, libunwind[i].frames,
+                             tables[i].count * sizeof(void *)) == 0))
+            fprintf(stderr, "  capture %d differs from libunwind's\n", i);
+        if (!CHECK_EQ_U64(tables[i].kept, i > 0))
+            fprintf(stderr, "  capture %d\n", i);
+    }
+    for (int i = 1; i < RBP_CAPTURES; i++)
+        if (!CHECK_EQ_U64(tables[i].rules_cached, 0))
+            fprintf(stderr, "  capture %d looked up rules\n", i);
+}
+
+/* call_with_frame_at's frame is taken to be the caller's (one frame above it), or the caller's
+ * caller's (two), in turn, from one call site: the frames above it differ while its stack
+ * pointer and return address do not, and only its rbp tells them apart. */
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void take_with_frame_pointers(struct capture *captures)
+{
+    kept_mark++;
+    uintptr_t *own = __builtin_frame_address(0);
+    uintptr_t above[2] = {(uintptr_t)own, own[0]};
+    for (int i = 0; i < RBP_CAPTURES; i++)
+        captures[i].count = call_with_frame_at(&captures[i], entry_point, above[i % 2]);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void take_with_frame_pointers_below(struct capture *captures, bool evict)
+{
+    (void)evict;
+    take_with_frame_pointers(captures);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void test_stacks_not_replayed_past_a_used_frame_pointer(void)
+{
+    static struct capture tables[RBP_CAPTURES], libunwind[RBP_CAPTURES];
+    take_with_each_unwinder(take_with_frame_pointers_below, tables, libunwind);
+    for (int i = 0; i < RBP_CAPTURES; i++) {
+        if (!CHECK(tables[i].count == libunwind[i].count
+                   && memcmp(tables[i].frames, libunwind[i].frames,
+                             tables[i].count * sizeof(void *)) == 0)) {
+            fprintf(stderr, "  capture %d differs from libunwind's\n", i);
+            struct scenario both = {tables[i], libunwind[i]};
+            print_stacks(&both, "frame pointers");
+        }
+        CHECK_EQ_U64(tables[i].kept, false);
+    }
+    /* The frame above call_with_frame_at's is its caller's caller, then one more up. */
+    CHECK_EQ_U64(libunwind[0].count, libunwind[1].count + 1);
+    CHECK(libunwind[0].frames[1] != libunwind[1].frames[1]);
+}
+
+/* ---- random call paths ------------------------------------------------------------------ */
+
+/* Frames of a path, innermost last: built without a frame pointer (two sizes), with one,
+ * setting rbp to garbage or to the frame of an earlier STEP_FP (with the CFA on the stack
+ * pointer: frames above keep it in rbp), taking the CFA from the rbp they are called with, or
+ * setting rbp to an earlier STEP_FP's frame and taking the CFA from it. */
+enum path_step {
+    STEP_NO_FP,
+    STEP_NO_FP_PADDED,
+    STEP_FP,
+    STEP_GARBAGE_RBP,
+    STEP_RBP_AT_FRAME,
+    STEP_FRAME_AT_RBP,
+    STEP_FRAME_AT,
+    STEP_KINDS,
+};
+
+#define PATH_STEPS 14
+
+struct path {
+    uint8_t steps[PATH_STEPS];
+    uintptr_t arguments[PATH_STEPS]; /* the garbage, or which earlier step's frame */
+    int count;
+};
+
+/* Where a path is walked: the path, the frames of its STEP_FP frames, and what the walk's
+ * capture gave, with libunwind's stack taken right after it. */
+static struct path_walk {
+    struct path path;
+    int depth;
+    uintptr_t frames_at[PATH_STEPS];
+    struct capture tables;
+    void *libunwind[MAX_FRAMES + 8];
+    int libunwind_count;
+} path_walk;
+
+static int (*libunwind_backtrace)(void **frames, int max);
+
+static uint64_t path_random_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t path_random(void)
+{
+    path_random_state ^= path_random_state << 13;
+    path_random_state ^= path_random_state >> 7;
+    path_random_state ^= path_random_state << 17;
+    return path_random_state;
+}
+
+static uint32_t walk_path(struct capture *into);
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static uint32_t path_hook(struct capture *into)
+{
+    uint32_t count = into->count = hook(into);
+    path_walk.libunwind_count = libunwind_backtrace(path_walk.libunwind, MAX_FRAMES + 8);
+    __asm__ volatile("" ::: "memory");
+    return count;
+}
+
+__attribute__((noinline, optimize("omit-frame-pointer")))
+static uint32_t path_no_fp(struct capture *into)
+{
+    uint32_t count = walk_path(into);
+    __asm__ volatile("" ::: "memory");
+    return count;
+}
+
+__attribute__((noinline, optimize("omit-frame-pointer")))
+static uint32_t path_no_fp_padded(struct capture *into)
+{
+    volatile char pad[40];
+    pad[0] = 1;
+    uint32_t count = walk_path(into);
+    __asm__ volatile("" ::"r"(pad) : "memory");
+    return count;
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static uint32_t path_fp(struct capture *into)
+{
+    path_walk.frames_at[path_walk.depth - 1] = (uintptr_t)__builtin_frame_address(0);
+    uint32_t count = walk_path(into);
+    __asm__ volatile("" ::: "memory");
+    return count;
+}
+
+/* The next step of the path: a function that does not touch rbp, so that what a step left
+ * there reaches the next. */
+__attribute__((noinline, optimize("omit-frame-pointer")))
+static uint32_t walk_path(struct capture *into)
+{
+    int at = path_walk.depth++;
+    if (at == path_walk.path.count)
+        return path_hook(into);
+    uintptr_t argument = path_walk.path.arguments[at];
+    uint32_t count;
+    switch ((enum path_step)path_walk.path.steps[at]) {
+    case STEP_NO_FP:
+        count = path_no_fp(into);
+        break;
+    case STEP_NO_FP_PADDED:
+        count = path_no_fp_padded(into);
+        break;
+    case STEP_FP:
+        count = path_fp(into);
+        break;
+    case STEP_GARBAGE_RBP:
+        count = call_with_rbp(into, walk_path, argument);
+        break;
+    case STEP_RBP_AT_FRAME:
+        count = call_with_rbp(into, walk_path, path_walk.frames_at[argument]);
+        break;
+    case STEP_FRAME_AT_RBP:
+        count = frame_at_rbp(into, walk_path);
+        break;
+    default:
+        count = call_with_frame_at(into, walk_path, path_walk.frames_at[argument]);
+        break;
+    }
+    __asm__ volatile("" ::: "memory");
+    return count;
+}
+
+/* A garbage rbp, or an earlier STEP_FP step's. */
+static uintptr_t step_argument(const struct path *path, int at)
+{
+    if (path->steps[at] == STEP_GARBAGE_RBP)
+        return 0x10000 + (path_random() % 64) * 0x1000;
+    if (path->steps[at] != STEP_RBP_AT_FRAME && path->steps[at] != STEP_FRAME_AT)
+        return 0;
+    int frames[PATH_STEPS], count = 0;
+    for (int i = 0; i < at; i++)
+        if (path->steps[i] == STEP_FP)
+            frames[count++] = i;
+    return (uintptr_t)frames[path_random() % (uint64_t)count];
+}
+
+/* A path where rbp holds a frame wherever a step takes a CFA from it. */
+static void make_path(struct path *path)
+{
+    path->count = 1 + (int)(path_random() % PATH_STEPS);
+    bool rbp_is_a_frame = false, any_fp = false;
+    for (int i = 0; i < path->count; i++) {
+        enum path_step step;
+        do
+            step = (enum path_step)(path_random() % STEP_KINDS);
+        while ((step == STEP_FRAME_AT_RBP && !rbp_is_a_frame)
+               || ((step == STEP_RBP_AT_FRAME || step == STEP_FRAME_AT) && !any_fp));
+        path->steps[i] = (uint8_t)step;
+        path->arguments[i] = step_argument(path, i);
+        any_fp = any_fp || step == STEP_FP;
+        if (step == STEP_FP || step == STEP_RBP_AT_FRAME || step == STEP_FRAME_AT)
+            rbp_is_a_frame = true;
+        else if (step == STEP_GARBAGE_RBP)
+            rbp_is_a_frame = false;
+    }
+}
+
+/* The same path with other garbage, or other frames, in rbp. */
+static void vary_path(struct path *path)
+{
+    for (int i = 0; i < path->count; i++)
+        if (path_random() % 2)
+            path->arguments[i] = step_argument(path, i);
+}
+
+/* Walks path at one of three depths of the stack. */
+__attribute__((noinline, optimize("no-omit-frame-pointer")))
+static void walk_path_shifted(const struct path *path, uint32_t max, size_t shift)
+{
+    volatile char *pad = alloca(16 + 16 * shift);
+    pad[0] = 0;
+    path_walk.path = *path;
+    path_walk.depth = 0;
+    capture_max = max;
+    walk_path(&path_walk.tables);
+    capture_max = MAX_FRAMES;
+    __asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+/* What a kept word held last, and the stack it stood for. */
+struct kept_stack {
+    const struct backtrace_kept *word;
+    uint32_t mark;
+    struct capture stack;
+};
+
+#define PATHS 24
+#define PATH_WALKS 300000
+#define KEPT_WORDS (WALK_MEMO_SITES + 1)
+
+/* Random paths through code with and without frame pointers, rbp set to garbage and to
+ * frames, CFAs taken from it several frames up; now and then another path, another rbp, or a
+ * walk cut short by max. Every stack must be libunwind's, and every kept word must stand for
+ * the stack it was kept with. */
+static void test_stacks_of_random_call_paths(void)
+{
+    void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    libunwind_backtrace = library ? (int (*)(void **, int))dlsym(library, "unw_backtrace") : NULL;
+    if (!CHECK(libunwind_backtrace != NULL))
+        return;
+    backtrace_init(UNWINDER_TABLES, MAX_FRAMES);
+    static struct path paths[PATHS];
+    static struct kept_stack kept[KEPT_WORDS];
+    uint32_t kept_count = 0;
+    for (int i = 0; i < PATHS; i++)
+        make_path(&paths[i]);
+    uint64_t different = 0, wrongly_kept = 0, kept_right = 0;
+    for (uint32_t walk = 0; walk < PATH_WALKS; walk++) {
+        if (path_random() % 500 == 0)
+            make_path(&paths[path_random() % PATHS]);
+        struct path *path = &paths[path_random() % PATHS];
+        if (path_random() % 3 == 0)
+            vary_path(path);
+        uint32_t max = path_random() % 4 == 0 ? 1 + (uint32_t)(path_random() % MAX_FRAMES)
+                                               : MAX_FRAMES;
+        walk_path_shifted(path, max, path_random() % 3);
+        const struct capture *tables = &path_walk.tables;
+        /* libunwind's first frame is path_hook's own, the entry point's */
+        uint32_t expected = (uint32_t)path_walk.libunwind_count - 1;
+        expected = expected < max ? expected : max;
+        if (tables->count != expected
+            || memcmp(tables->frames, path_walk.libunwind + 1, expected * sizeof(void *)) != 0)
+            if (different++ < 3)
+                fprintf(stderr, "  walk %u: %u frames, libunwind %u (max %u)\n", walk,
+                        tables->count, expected, max);
+        struct kept_stack *last = NULL;
+        for (uint32_t i = 0; i < kept_count && last == NULL; i++)
+            if (kept[i].word == tables->kept_word)
+                last = &kept[i];
+        if (last == NULL && CHECK(kept_count < KEPT_WORDS)) {
+            last = &kept[kept_count++];
+            last->word = tables->kept_word;
+        }
+        if (last != NULL) {
+            /* A word not emptied holds the mark left with the stack before. */
+            bool kept_stack = tables->kept_value != 0;
+            if (kept_stack
+                && (tables->kept_value != last->mark || last->stack.count != tables->count
+                    || memcmp(last->stack.frames, tables->frames,
+                              tables->count * sizeof(void *)) != 0))
+                if (wrongly_kept++ < 3)
+                    fprintf(stderr, "  walk %u: a stack kept that was not\n", walk);
+            kept_right += kept_stack;
+            tables->kept_word->stack_id = ++kept_mark;
+            last->mark = kept_mark;
+            last->stack = *tables;
+        }
+    }
+    CHECK_EQ_U64(different, 0);
+    CHECK_EQ_U64(wrongly_kept, 0);
+    CHECK(kept_right > PATH_WALKS / 10); /* the memo was used: most paths come back */
+}
+
 int main(void)
 {
     RUN_TEST(test_rows_of_a_section);
@@ -524,5 +937,8 @@ int main(void)
     RUN_TEST(test_stacks_in_a_signal_handler);
     RUN_TEST(test_stacks_replayed_from_the_last_walk);
     RUN_TEST(test_stacks_replayed_per_call_site);
+    RUN_TEST(test_stacks_replayed_past_an_unused_frame_pointer);
+    RUN_TEST(test_stacks_not_replayed_past_a_used_frame_pointer);
+    RUN_TEST(test_stacks_of_random_call_paths);
     return check_exit_status();
 }

@@ -197,6 +197,59 @@ static inline uintptr_t stack_word(uintptr_t address)
     return *(const uintptr_t *)address; // NOLINT(performance-no-int-to-ptr)
 }
 
+static inline uintptr_t slot_of(const struct walk_frame *frame)
+{
+    return frame->frame_pointer_slot & ~WALK_FRAME_FLAGS;
+}
+
+static inline bool needs_fp(const struct walk_frame *frame)
+{
+    return (frame->frame_pointer_slot & WALK_FRAME_NEEDS_FP) != 0;
+}
+
+/* Sets WALK_FRAME_NEEDS_FP (and WALK_FRAME_CHECK_FP) in frames[first, end), after the frame
+ * after end - 1 (NULL: none). A frame's rbp is needed when the step out of it takes the CFA
+ * from it, or when the frame after keeps it (reads no saved rbp) and needs it. */
+static inline __attribute__((always_inline)) void
+mark_fp_needs(struct walk_frame *frames, uint32_t first, uint32_t end, const struct walk_frame *after)
+{
+    uintptr_t after_slot = after != NULL ? after->frame_pointer_slot : 0;
+    for (uint32_t i = end; i-- > first;) {
+        bool needed = (after_slot & WALK_FRAME_FROM_FP)
+                      || ((after_slot & ~WALK_FRAME_FLAGS) == 0 && (after_slot & WALK_FRAME_NEEDS_FP));
+        uintptr_t slot = frames[i].frame_pointer_slot & ~(WALK_FRAME_NEEDS_FP | WALK_FRAME_CHECK_FP);
+        if (needed)
+            slot |= WALK_FRAME_NEEDS_FP | ((slot & ~WALK_FRAME_FLAGS) != 0 ? WALK_FRAME_CHECK_FP : 0);
+        frames[i].frame_pointer_slot = slot;
+        after_slot = slot;
+    }
+}
+
+/* Copies count replayed frames with the rbp each has in this walk, fp the one of the frame
+ * before them: where it is not needed, a frame's rbp may differ from the one its memo holds,
+ * and a later walk may go on from it. */
+static void copy_replayed(struct walk_frame *to, const struct walk_frame *from, uint32_t count,
+                          uintptr_t fp)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        to[i] = from[i];
+        if (slot_of(&from[i]) != 0)
+            fp = stack_word(slot_of(&from[i]));
+        to[i].frame_pointer = fp;
+    }
+}
+
+/* The rbp in this walk of the last of the replayed frames[first, end), fp the one of the frame
+ * before them: the last one read from a slot, or else fp. */
+static uintptr_t frame_pointer_after(const struct walk_frame *frames, uint32_t first, uint32_t end,
+                                     uintptr_t fp)
+{
+    for (uint32_t i = end; i-- > first;)
+        if (slot_of(&frames[i]) != 0)
+            return stack_word(slot_of(&frames[i]));
+    return fp;
+}
+
 /* The call site of a walk: the program's return address and stack pointer where it called
  * the front-end, read from the tracer's own frames (each keeps a frame pointer: table_backtrace,
  * backtrace_capture, the hook, the front-end). Only a hint: a wrong one costs a replay, never
@@ -230,9 +283,13 @@ static unsigned call_site_of(const uintptr_t *frame)
  * values it read: a step is a function of its state, its rule and those words, so the
  * replayed frames are exactly what stepping would find, and checking a word at a known
  * address waits for no other load. Where a word differs, the walk steps on from the last
- * frame that held. */
+ * frame that held. The frame pointer has to match only where the frames after need it (a
+ * step takes the CFA from it before a saved rbp replaces it): code built without frame
+ * pointers holds anything in rbp, and a match on it made every walk step the frames from the
+ * call site up to the first saved rbp (frames stepped a walk, before and after: xmllint 1.8
+ * and 0.2, sqlite3 3.1 to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6 to 2.1). */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
-                                                        uint32_t **kept)
+                                                        struct backtrace_kept **kept)
 {
     if (stack_top == 0)
         stack_top = find_stack_top();
@@ -263,27 +320,31 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         frames[count] = (void *)now.pc; // NOLINT(performance-no-int-to-ptr)
         walk[count++] = now;
         if (next_last < last_count && last[next_last].stack == now.stack
-            && last[next_last].pc == now.pc && last[next_last].frame_pointer == now.frame_pointer) {
+            && last[next_last].pc == now.pc
+            && (last[next_last].frame_pointer == now.frame_pointer || !needs_fp(&last[next_last]))) {
             uint32_t replay = next_last == count - 1 ? count - 1 : 0;
             uint32_t first = ++next_last, at = count;
-            for (; count < max && next_last < last_count; next_last++) {
-                const struct walk_frame *next = &last[next_last];
-                if (stack_word(next->stack - sizeof(uintptr_t)) != next->pc
-                    || (next->frame_pointer_slot != 0
-                        && stack_word(next->frame_pointer_slot) != next->frame_pointer))
-                    break;
-                frames[count++] = (void *)next->pc; // NOLINT(performance-no-int-to-ptr)
-            }
-            if (count > at)
-                now = last[next_last - 1];
+            const struct walk_frame *next = &last[first];
+            const struct walk_frame *end =
+                next + (last_count - first < max - count ? last_count - first : max - count);
+            while (next < end && stack_word(next->stack - sizeof(uintptr_t)) == next->pc
+                   && (!(next->frame_pointer_slot & WALK_FRAME_CHECK_FP)
+                       || stack_word(slot_of(next)) == next->frame_pointer))
+                frames[count++] = (void *)(next++)->pc; // NOLINT(performance-no-int-to-ptr)
+            next_last = (uint32_t)(next - last);
             if (next_last == last_count) {
                 aligned_replay = replay;
                 tail_at = at, tail_from = first, tail_count = count - at;
             } else {
-                memcpy(&walk[at], &last[first], (count - at) * sizeof *walk);
+                copy_replayed(&walk[at], &last[first], count - at, walk[at - 1].frame_pointer);
             }
             if (count >= max)
                 break;
+            if (count > at) {
+                now = last[next_last - 1];
+                now.frame_pointer =
+                    frame_pointer_after(last, first, next_last, walk[at - 1].frame_pointer);
+            }
         }
         struct unwind_rule rule = unwind_table_find(cache, now.pc - 1);
         if (rule.kind == UNWIND_NOT_COVERED)
@@ -302,6 +363,8 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         } else {
             now.frame_pointer_slot = 0;
         }
+        if (rule.kind != UNWIND_CFA_FROM_SP)
+            now.frame_pointer_slot |= WALK_FRAME_FROM_FP;
         now.pc = stack_word(cfa - sizeof(uintptr_t));
         now.stack = cfa;
     }
@@ -310,15 +373,24 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     for (uint32_t i = BACKTRACE_TRACER_FRAMES; same && i < aligned_replay; i++)
         same = walk[i].pc == last[i].pc;
     if (!same)
-        memo->kept[site] = 0;
+        memo->kept[site].stack_id = 0;
     *kept = &memo->kept[site];
     if (ends_as_last) {
         /* This walk is the last one past the frame where the replay began: keep that, with
          * this walk's frames up to that one (the frame itself included: the two may have
          * read its frame pointer from different slots), rather than copy the rest. */
         memcpy(&last[1], &walk[1], aligned_replay * sizeof *walk);
+        mark_fp_needs(last, 1, aligned_replay + 1,
+                      aligned_replay + 1 < last_count ? &last[aligned_replay + 1] : NULL);
     } else {
-        memcpy(&walk[tail_at], &last[tail_from], tail_count * sizeof *walk);
+        if (tail_count != 0)
+            copy_replayed(&walk[tail_at], &last[tail_from], tail_count,
+                          walk[tail_at - 1].frame_pointer);
+        /* A tail that ends the walk ends the last walk too: its frames keep their flags. */
+        if (tail_count != 0 && tail_at + tail_count == count)
+            mark_fp_needs(walk, 1, tail_at, &walk[tail_at]);
+        else
+            mark_fp_needs(walk, 1, count, NULL);
         uint8_t written = memo->spare;
         memo->count[written] = count;
         memo->spare = memo->buffer_of[site];
@@ -355,7 +427,7 @@ void backtrace_forget_unloaded(void)
 __attribute__((noinline)) static void warm_up_hook(uint32_t max)
 {
     void *frames[8 + BACKTRACE_TRACER_FRAMES];
-    uint32_t *kept;
+    struct backtrace_kept *kept;
     backtrace_capture(frames, max < 8 ? max : 8, &kept);
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
 }
@@ -381,14 +453,15 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
 }
 
 /* What backtrace_capture hands out as kept when no memo keeps the stack: nothing. */
-static __thread uint32_t kept_by_none __attribute__((tls_model("initial-exec")));
+static __thread struct backtrace_kept kept_by_none __attribute__((tls_model("initial-exec")));
 
-__attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max, uint32_t **kept)
+__attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max,
+                                                    struct backtrace_kept **kept)
 {
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
     if (wanted > BACKTRACE_MAX_FRAMES)
         wanted = BACKTRACE_MAX_FRAMES;
-    kept_by_none = 0;
+    kept_by_none.stack_id = 0;
     *kept = &kept_by_none;
     /* The walks of this file take no lock a fork could leave held (the table builder's is
      * reset in the child): only libunwind needs the fork protocol. */

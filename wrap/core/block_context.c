@@ -141,7 +141,8 @@ static uint32_t find_or_add(const struct block_context *context, uint32_t hash)
     return id;
 }
 
-uint32_t block_context_intern(const struct block_context *context)
+/* block_context_intern without a hint of the caller's. */
+static uint32_t intern(const struct block_context *context)
 {
     uint32_t hash = hash_context(context);
     struct cached_context *cached = &cache[hash & (CACHE_SIZE - 1)];
@@ -169,6 +170,21 @@ uint32_t block_context_intern(const struct block_context *context)
             atomic_store_explicit(hint, id, memory_order_relaxed);
     }
     *cached = (struct cached_context){*context, id, generation};
+    return id;
+}
+
+/* A hint kept per call site finds the context where the thread's small cache is too small
+ * for the sites a program allocates at in turn: it missed one look-up in two on sqlite3, one
+ * in three on python3. Ids below count are complete contexts, and stay so while the caller
+ * holds its shard lock (renumbering holds them all). */
+uint32_t block_context_intern(const struct block_context *context, uint32_t *hint)
+{
+    if (hint != NULL && *hint < atomic_load_explicit(&count, memory_order_acquire)
+        && same_context(&contexts[*hint], context))
+        return *hint;
+    uint32_t id = intern(context);
+    if (hint != NULL && id != BLOCK_CONTEXT_NONE)
+        *hint = id;
     return id;
 }
 

@@ -24,8 +24,10 @@ struct block_context {
  * of allocations, then the same place in the same thread starts a new one. */
 #define BLOCK_CONTEXT_EPOCH_SHIFT 29
 
-/* The id of context, added when new; BLOCK_CONTEXT_NONE when the kernel refuses memory. */
-uint32_t block_context_intern(const struct block_context *context);
+/* The id of context, added when new; BLOCK_CONTEXT_NONE when the kernel refuses memory.
+ * hint: NULL, or a word of the caller's where intern keeps the id it returns, and which it
+ * tries first (checked: any value will do). */
+uint32_t block_context_intern(const struct block_context *context, uint32_t *hint);
 
 /* The context of an id that intern returned since the last renumbering. */
 const struct block_context *block_context_of(uint32_t id);

@@ -112,7 +112,7 @@ static uintptr_t address_of(const struct slot *slot)
 enum packing { PACKED, DOES_NOT_FIT, NO_CONTEXT };
 
 /* The slot of block into *out. Called with its shard's lock (block_context.h). */
-static enum packing pack(const struct live_block *block, struct slot *out)
+static enum packing pack(const struct live_block *block, struct slot *out, uint32_t *context_hint)
 {
     if (!fits_a_slot(block->address) || block->size >= SIZE_LIMIT)
         return DOES_NOT_FIT;
@@ -122,7 +122,7 @@ static enum packing pack(const struct live_block *block, struct slot *out)
         .time_epoch = (uint32_t)(block->time_ms >> BLOCK_CONTEXT_EPOCH_SHIFT),
         .entry_point = block->entry_point,
     };
-    uint32_t id = block_context_intern(&context);
+    uint32_t id = block_context_intern(&context, context_hint);
     if (id == BLOCK_CONTEXT_NONE)
         return NO_CONTEXT;
     out->address_size = block->address >> 3 | block->size << ADDRESS_BITS;
@@ -399,10 +399,11 @@ void live_table_prefetch(uintptr_t address)
 
 /* Holds block in its shard (locked), replacing a block held at its address; false when out
  * of memory (a block held at its address is then left as it was). */
-static bool insert_locked(struct shard *shard, const struct live_block *block, uint64_t hash)
+static bool insert_locked(struct shard *shard, const struct live_block *block, uint64_t hash,
+                          uint32_t *context_hint)
 {
     struct slot packed;
-    enum packing packing = pack(block, &packed);
+    enum packing packing = pack(block, &packed, context_hint);
     if (packing == NO_CONTEXT)
         return false;
     if (packing == DOES_NOT_FIT) {
@@ -431,12 +432,12 @@ static bool insert_locked(struct shard *shard, const struct live_block *block, u
     return true;
 }
 
-void live_table_insert(const struct live_block *block)
+void live_table_insert(const struct live_block *block, uint32_t *context_hint)
 {
     uint64_t hash = mix(block->address);
     struct shard *shard = shard_of(block->address, hash);
     spin_lock_take(&shard->lock);
-    bool inserted = insert_locked(shard, block, hash);
+    bool inserted = insert_locked(shard, block, hash, context_hint);
     spin_lock_release(&shard->lock);
     if (!inserted)
         say_out_of_memory();
@@ -463,7 +464,7 @@ bool live_table_resize(uintptr_t address, uint64_t size)
     if (held) {
         struct live_block block = block_at(shard, &place);
         block.size = size;
-        inserted = insert_locked(shard, &block, mix(address));
+        inserted = insert_locked(shard, &block, mix(address), NULL);
     }
     spin_lock_release(&shard->lock);
     if (!inserted)

@@ -12,8 +12,10 @@
 #include "events.h"
 
 /* Records a block; a block already held at that address is replaced (a static libc's
- * strdup calls malloc itself: the outer, more precise record wins). */
-void live_table_insert(const struct live_block *block);
+ * strdup calls malloc itself: the outer, more precise record wins). context_hint: NULL, or a
+ * word the caller keeps for where the block was allocated, which the table keeps the id of
+ * the block's context in (block_context_intern). */
+void live_table_insert(const struct live_block *block, uint32_t *context_hint);
 
 /* Starts loading the slot where a block at address goes, with no lock, so that its cache
  * miss (a table of a million blocks misses on every insert) overlaps with what the caller

@@ -45,24 +45,32 @@ static uint8_t new_block_flags(void)
     return disabled_depth ? BLOCK_IGNORED : 0;
 }
 
-/* Captures the caller's stack. Only hooks call this, and it is always inlined into them, so
- * that the number of tracer frames above the unwinder stays fixed (BACKTRACE_TRACER_FRAMES).
- * Most allocations come from a stack their call site gave before: then the unwinder hands
- * back the id kept with it, and the stack table need not be searched. */
-static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing)
+/* Captures the caller's stack, and sets *context_hint (if context_hint is not NULL) to a word
+ * kept for the call site (NULL when not tracing: no stack). Only hooks call this, and it is always inlined into them,
+ * so that the number of tracer frames above the unwinder stays fixed
+ * (BACKTRACE_TRACER_FRAMES). Most allocations come from a stack their call site gave before:
+ * then the unwinder hands back the id kept with it, and the stack table need not be searched;
+ * and their block's context is most often the one the site's last block had. */
+static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing,
+                                                                     uint32_t **context_hint)
 {
+    if (context_hint != NULL)
+        *context_hint = NULL;
     if (!tracing)
         return STACK_ID_EMPTY;
     void *frames[SETTINGS_MAX_DEPTH + BACKTRACE_TRACER_FRAMES];
-    uint32_t *kept;
+    struct backtrace_kept *kept;
     uint32_t count = backtrace_capture(frames, frames_kept, &kept);
-    if (*kept == STACK_ID_EMPTY)
-        *kept = stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, count);
-    return *kept;
+    if (kept->stack_id == STACK_ID_EMPTY)
+        kept->stack_id = stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, count);
+    if (context_hint != NULL)
+        *context_hint = &kept->hint;
+    return kept->stack_id;
 }
 
+/* context_hint: see live_table_insert. */
 static void record_block(void *ptr, size_t size, uint32_t stack_id, enum entry_point entry,
-                         uint8_t flags)
+                         uint8_t flags, uint32_t *context_hint)
 {
     struct live_block block = {
         .address = (uintptr_t)ptr,
@@ -73,7 +81,7 @@ static void record_block(void *ptr, size_t size, uint32_t stack_id, enum entry_p
         .entry_point = (uint8_t)entry,
         .flags = flags,
     };
-    live_table_insert(&block);
+    live_table_insert(&block, context_hint);
 }
 
 static void queue_free_row(void *ptr, uint64_t size, uint32_t stack_id, enum entry_point entry)
@@ -137,7 +145,7 @@ static void apply_deferred(const struct deferred_call *call)
     switch ((enum deferred_kind)call->kind) {
     case DEFERRED_ALLOC:
         record_block(call->ptr, call->size, STACK_ID_EMPTY, (enum entry_point)call->entry_point,
-                     new_block_flags());
+                     new_block_flags(), NULL);
         break;
     case DEFERRED_FREE:
         free_block(call->ptr, (enum entry_point)call->entry_point, false, false);
@@ -210,7 +218,9 @@ MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_
     if (!enter_hook(ptr, size, entry, DEFERRED_ALLOC, &now))
         return;
     live_table_prefetch((uintptr_t)ptr);
-    record_block(ptr, size, capture_stack(now == STATE_TRACING), entry, new_block_flags());
+    uint32_t *context_hint;
+    uint32_t stack_id = capture_stack(now == STATE_TRACING, &context_hint);
+    record_block(ptr, size, stack_id, entry, new_block_flags(), context_hint);
     leave_hook();
 }
 
@@ -224,7 +234,7 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
     bool held = live_table_take((uintptr_t)ptr, &block);
     if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
         return;
-    uint32_t stack_id = with_stack ? capture_stack(tracing) : STACK_ID_EMPTY;
+    uint32_t stack_id = with_stack ? capture_stack(tracing, NULL) : STACK_ID_EMPTY;
     queue_free_row(ptr, held ? block.size : 0, stack_id, entry);
 }
 
@@ -279,8 +289,11 @@ MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entr
     int now;
     if (!enter_hook(ptr, size, entry, DEFERRED_ALLOC, &now))
         return;
-    if (!live_table_resize((uintptr_t)ptr, size))
-        record_block(ptr, size, capture_stack(now == STATE_TRACING), entry, new_block_flags());
+    if (!live_table_resize((uintptr_t)ptr, size)) {
+        uint32_t *context_hint;
+        uint32_t stack_id = capture_stack(now == STATE_TRACING, &context_hint);
+        record_block(ptr, size, stack_id, entry, new_block_flags(), context_hint);
+    }
     leave_hook();
 }
 
@@ -311,16 +324,18 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
         flusher_ensure_running();
     bool released = old != NULL && old_released;
     bool free_row = released && (!move->held || (move->block.flags & BLOCK_WRITTEN_AS_MALLOC));
-    uint32_t stack_id = free_row || result != NULL ? capture_stack(tracing) : STACK_ID_EMPTY;
+    uint32_t *context_hint = NULL;
+    uint32_t stack_id =
+        free_row || result != NULL ? capture_stack(tracing, &context_hint) : STACK_ID_EMPTY;
     if (free_row)
         queue_free_row(old, move->held ? move->block.size : 0, stack_id, entry);
     if (result != NULL) {
         uint8_t flags = new_block_flags();
         if (move->held && result == old)
             flags |= move->block.flags & BLOCK_IGNORED;
-        record_block(result, size, stack_id, entry, flags);
+        record_block(result, size, stack_id, entry, flags, context_hint);
     } else if (move->held && !released) {
-        live_table_insert(&move->block); /* the call failed: the old block lives on */
+        live_table_insert(&move->block, NULL); /* the call failed: the old block lives on */
     }
     set_moving(NULL, 0);
     leave_hook();

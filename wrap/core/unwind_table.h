@@ -26,8 +26,19 @@ struct walk_frame {
     uintptr_t stack;         /* the stack pointer in the frame (the CFA of the frame inside) */
     uintptr_t frame_pointer; /* rbp in the frame */
     uintptr_t pc;            /* the frame's return address (its code address, for the first) */
-    uintptr_t frame_pointer_slot; /* where the walk read frame_pointer; 0: kept from inside */
+    /* Where the walk read frame_pointer (0: kept from the frame inside), the flags below in
+     * its low bits (a slot is 8-aligned). */
+    uintptr_t frame_pointer_slot;
 };
+/* The step into this frame took the CFA from the frame inside's rbp. */
+#define WALK_FRAME_FROM_FP ((uintptr_t)1)
+/* The frames after this one, as far as its walk went, depend on this frame's rbp: set after
+ * the walk. The walk's last step (the one that found no caller) is not counted: a walk that
+ * replays up to there takes it again, with its own rbp. */
+#define WALK_FRAME_NEEDS_FP ((uintptr_t)2)
+/* Both: the frame's rbp is needed, and was read from a slot (a replay checks the word there). */
+#define WALK_FRAME_CHECK_FP ((uintptr_t)4)
+#define WALK_FRAME_FLAGS (WALK_FRAME_FROM_FP | WALK_FRAME_NEEDS_FP | WALK_FRAME_CHECK_FP)
 
 /* Call sites whose last walk a thread keeps. */
 #define WALK_MEMO_SITE_BITS 6u
@@ -46,9 +57,9 @@ struct walk_memo {
     uint32_t count[WALK_MEMO_SITES + 1]; /* by buffer */
     uint8_t buffer_of[WALK_MEMO_SITES];  /* which buffer holds each site's last walk */
     uint8_t spare;                       /* the buffer the next walk is written in */
-    /* A word kept with each site's last walk for the caller (the stack's id): it is set to 0
-     * whenever the site's last walk is not exactly the one before. */
-    uint32_t kept[WALK_MEMO_SITES];
+    /* What the caller keeps with each site's last walk: the stack id is set to 0 whenever the
+     * site's last walk is not exactly the one before. */
+    struct backtrace_kept kept[WALK_MEMO_SITES];
 };
 
 static inline struct walk_frame *walk_memo_buffer(const struct walk_memo *memo, unsigned buffer)
