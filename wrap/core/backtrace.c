@@ -278,16 +278,18 @@ static unsigned call_site_of(const uintptr_t *frame)
  * A step is a chain of dependent loads (the return address, its rule, the next return
  * address), 4 to 7 ns, and most allocations come from below frames that have not changed
  * since the thread's last walk from the same call site. So a walk that reaches a frame where
- * that walk stood, with the same stack pointer, frame pointer and return address, replays it
- * from there while the words that walk read (each return address, each saved rbp) still hold the
- * values it read: a step is a function of its state, its rule and those words, so the
- * replayed frames are exactly what stepping would find, and checking a word at a known
+ * that walk stood, with the same stack pointer and return address, replays it from there
+ * while the words that walk read (each return address, each saved rbp that is needed) still
+ * hold the values it read: a step is a function of its state, its rule and those words, so
+ * the replayed frames are exactly what stepping would find, and checking a word at a known
  * address waits for no other load. Where a word differs, the walk steps on from the last
- * frame that held. The frame pointer has to match only where the frames after need it (a
- * step takes the CFA from it before a saved rbp replaces it): code built without frame
- * pointers holds anything in rbp, and a match on it made every walk step the frames from the
- * call site up to the first saved rbp (frames stepped a walk, before and after: xmllint 1.8
- * and 0.2, sqlite3 3.1 to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6 to 2.1). */
+ * frame that held. A frame pointer (in the state, or saved) has to match only where the
+ * frames after need it (a step takes the CFA from it before a saved rbp replaces it; the
+ * walk's last step, which found no caller, is taken again by every walk): code built
+ * without frame pointers holds anything in rbp, and a match on it made every walk step the
+ * frames from the call site up to the first saved rbp (frames stepped a walk, before and
+ * after: xmllint 1.8 and 0.2, sqlite3 3.1 to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6
+ * to 2.1). */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
                                                         struct backtrace_kept **kept)
 {
