@@ -225,7 +225,7 @@ struct capture {
     uint32_t count;
     bool kept; /* the word backtrace_capture handed out held what the capture before left */
     uint32_t kept_value; /* what it held */
-    struct backtrace_kept *kept_word;
+    struct backtrace_kept *kept_words;
     uint32_t rules_cached; /* after the walk, of frames whose rules were evicted before it */
 };
 
@@ -246,7 +246,7 @@ static uint32_t hook(struct capture *into)
     uint32_t count = backtrace_capture(all, capture_max, &kept);
     into->kept_value = kept->stack_id;
     into->kept = kept->stack_id == kept_mark;
-    into->kept_word = kept;
+    into->kept_words = kept;
     kept->stack_id = kept_mark;
     memcpy(into->tracer_frames, all, sizeof into->tracer_frames);
     memcpy(into->frames, all + BACKTRACE_TRACER_FRAMES, count * sizeof *into->frames);
@@ -464,7 +464,7 @@ static void test_stacks_replayed_from_the_last_walk(void)
     CHECK_EQ_U64(tables[4].kept, false);
     CHECK_EQ_U64(tables[5].kept, true);
     for (int i = 1; i < SEQUENCE; i++)
-        CHECK(tables[i].kept_word == tables[0].kept_word);
+        CHECK(tables[i].kept_words == tables[0].kept_words);
     CHECK(tables[1].frames[1] != tables[2].frames[1]); /* path_a's, then path_b's */
 }
 
@@ -507,7 +507,7 @@ static void test_stacks_replayed_per_call_site(void)
     for (size_t attempt = 0; attempt < 8 && !own_memos; attempt++) {
         backtrace_init(UNWINDER_TABLES, MAX_FRAMES);
         take_sequence_shifted(tables, order, sites, 16 + attempt * 48);
-        own_memos = tables[0].kept_word != tables[1].kept_word;
+        own_memos = tables[0].kept_words != tables[1].kept_words;
     }
     CHECK(own_memos);
     backtrace_init(UNWINDER_LIBUNWIND, MAX_FRAMES);
@@ -515,7 +515,7 @@ static void test_stacks_replayed_per_call_site(void)
     for (int i = 0; i < SEQUENCE; i++) {
         if (!CHECK(same_but_frame_3(&tables[i], &libunwind[i])))
             fprintf(stderr, "  capture %d differs from libunwind's\n", i);
-        CHECK(tables[i].kept_word == tables[order[i]].kept_word);
+        CHECK(tables[i].kept_words == tables[order[i]].kept_words);
         if (!CHECK_EQ_U64(tables[i].kept, i >= 2))
             fprintf(stderr, "  capture %d\n", i);
     }
@@ -900,11 +900,11 @@ static void test_stacks_of_random_call_paths(void)
                         tables->count, expected, max);
         struct kept_stack *last = NULL;
         for (uint32_t i = 0; i < kept_count && last == NULL; i++)
-            if (kept[i].word == tables->kept_word)
+            if (kept[i].word == tables->kept_words)
                 last = &kept[i];
         if (last == NULL && CHECK(kept_count < KEPT_WORDS)) {
             last = &kept[kept_count++];
-            last->word = tables->kept_word;
+            last->word = tables->kept_words;
         }
         if (last != NULL) {
             /* A word not emptied holds the mark left with the stack before. */
@@ -916,7 +916,7 @@ static void test_stacks_of_random_call_paths(void)
                 if (wrongly_kept++ < 3)
                     fprintf(stderr, "  walk %u: a stack kept that was not\n", walk);
             kept_right += kept_stack;
-            tables->kept_word->stack_id = ++kept_mark;
+            tables->kept_words->stack_id = ++kept_mark;
             last->mark = kept_mark;
             last->stack = *tables;
         }

@@ -33,8 +33,8 @@ void backtrace_after_fork(bool in_child);
 
 /* What a capture hands its caller to keep for the call site (the calling thread's own). */
 struct backtrace_kept {
-    /* The stack's id, say: it still holds what was stored when a later capture gives
-     * exactly these frames again (as the unwind tables tell at no cost), and is 0 otherwise. */
+    /* For the stack's id: it still holds what was stored when a later capture gives exactly
+     * these frames again (as the unwind tables tell at no cost), and is 0 otherwise. */
     uint32_t stack_id;
     /* Never read or written here: what the caller keeps in it about the site is a hint. */
     uint32_t hint;
