@@ -150,6 +150,36 @@ static void test_insert_take(void)
     CHECK_EQ_U64(live_table_count(), 0);
 }
 
+/* A remove gives what a free needs (address, size, flags) of a block in a slot and of a
+ * spilled one, and takes it like live_table_take. */
+static void test_remove(void)
+{
+    struct live_block slotted = make_block(0x40000, 40, 3000);
+    slotted.stack_id = 12;
+    slotted.flags = BLOCK_WRITTEN_AS_MALLOC | BLOCK_IGNORED;
+    struct live_block spilled = make_block(0x40040, (uint64_t)1 << 36, 3001);
+    spilled.flags = BLOCK_WRITTEN_AT_EXIT;
+    live_table_insert(&slotted, NULL);
+    live_table_insert(&spilled, NULL);
+    CHECK_EQ_U64(live_table_count(), 2);
+
+    struct live_block out;
+    CHECK_FALSE(live_table_remove(0x40010, &out)); /* never inserted */
+    if (CHECK_TRUE(live_table_remove(0x40000, &out))) {
+        CHECK_EQ_U64(out.address, 0x40000);
+        CHECK_EQ_U64(out.size, 40);
+        CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AS_MALLOC | BLOCK_IGNORED);
+    }
+    if (CHECK_TRUE(live_table_remove(0x40040, &out))) {
+        CHECK_EQ_U64(out.address, 0x40040);
+        CHECK_EQ_U64(out.size, (uint64_t)1 << 36);
+        CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AT_EXIT);
+    }
+    CHECK_EQ_U64(live_table_count(), 0);
+    CHECK_FALSE(live_table_remove(0x40000, &out)); /* removed once only */
+    CHECK_FALSE(live_table_take(0x40040, &out));
+}
+
 static void test_replace(void)
 {
     struct live_block first = make_block(0x20000, 100, 1000);
@@ -543,7 +573,9 @@ static void test_random_against_reference(void)
             live_table_insert(&block, NULL);
             reference_size[i] = op + 1;
         } else if (reference_size[i] != 0) {
-            if (!live_table_take(addresses[i], &out) || out.size != reference_size[i]
+            bool taken = choice % 2 ? live_table_take(addresses[i], &out)
+                                    : live_table_remove(addresses[i], &out);
+            if (!taken || out.size != reference_size[i]
                 || out.address != addresses[i])
                 mismatches++;
             reference_size[i] = 0;
@@ -857,6 +889,7 @@ int main(void)
     flusher_lock();
     RUN_TEST(test_empty_table); /* first: no shard has slots yet */
     RUN_TEST(test_insert_take);
+    RUN_TEST(test_remove);
     RUN_TEST(test_replace);
     RUN_TEST(test_context_hint);
     RUN_TEST(test_add_flags);

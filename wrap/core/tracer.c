@@ -151,7 +151,7 @@ static void apply_deferred(const struct deferred_call *call)
         free_block(call->ptr, (enum entry_point)call->entry_point, false, false);
         break;
     case DEFERRED_RELEASE:
-        live_table_take((uintptr_t)call->ptr, &ignored);
+        live_table_remove((uintptr_t)call->ptr, &ignored);
         break;
     }
 }
@@ -231,7 +231,7 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
                                                              bool tracing, bool with_stack)
 {
     struct live_block block;
-    bool held = live_table_take((uintptr_t)ptr, &block);
+    bool held = live_table_remove((uintptr_t)ptr, &block);
     if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
         return;
     uint32_t stack_id = with_stack ? capture_stack(tracing, NULL) : STACK_ID_EMPTY;
@@ -280,7 +280,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr)
     if (!enter_hook(ptr, 0, ENTRY_FREE, DEFERRED_RELEASE, &now))
         return;
     struct live_block ignored;
-    live_table_take((uintptr_t)ptr, &ignored);
+    live_table_remove((uintptr_t)ptr, &ignored);
     leave_hook();
 }
 
