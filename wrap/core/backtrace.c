@@ -250,6 +250,23 @@ static uintptr_t frame_pointer_after(const struct walk_frame *frames, uint32_t f
     return fp;
 }
 
+/* The first of frames[from, count) not below stack, or count. */
+static inline uint32_t first_not_below(const struct walk_frame *frames, uint32_t from,
+                                       uint32_t count, uintptr_t stack)
+{
+    while (from < count && frames[from].stack < stack)
+        from++;
+    return from;
+}
+
+/* Whether a walk in state now stands where a memo's frame stood: the same stack pointer and
+ * return address, and the same rbp where the frames after need it. */
+static inline bool stands_where(const struct walk_frame *frame, const struct walk_frame *now)
+{
+    return frame->stack == now->stack && frame->pc == now->pc
+           && (frame->frame_pointer == now->frame_pointer || !needs_fp(frame));
+}
+
 /* The call site of a walk: the program's return address and stack pointer where it called
  * the front-end, read from the tracer's own frames (each keeps a frame pointer: table_backtrace,
  * backtrace_capture, the hook, the front-end). Only a hint: a wrong one costs a replay, never
@@ -277,8 +294,9 @@ static unsigned call_site_of(const uintptr_t *frame)
  *
  * A step is a chain of dependent loads (the return address, its rule, the next return
  * address), 4 to 7 ns, and most allocations come from below frames that have not changed
- * since the thread's last walk from the same call site. So a walk that reaches a frame where
- * that walk stood, with the same stack pointer and return address, replays it from there
+ * since one of the thread's last walks from the same call site. So a walk that reaches a
+ * frame where such a walk stood, with the same stack pointer and return address (the site's
+ * latest walk first, then the others), replays it from there
  * while the words that walk read (each return address, each saved rbp that is needed) still
  * hold the values it read: a step is a function of its state, its rule and those words, so
  * the replayed frames are exactly what stepping would find, and checking a word at a known
@@ -289,7 +307,8 @@ static unsigned call_site_of(const uintptr_t *frame)
  * without frame pointers holds anything in rbp, and a match on it made every walk step the
  * frames from the call site up to the first saved rbp (frames stepped a walk, before and
  * after: xmllint 1.8 and 0.2, sqlite3 3.1 to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6
- * to 2.1). */
+ * to 2.1). With the site's last 4 walks to replay rather than its last one: xmllint 0.1,
+ * sqlite3 0.2, python3 0.15 (the one step every walk takes again not counted). */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
                                                         struct backtrace_kept **kept)
 {
@@ -307,23 +326,43 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     struct walk_memo *memo = &cache->memo;
     if (max > memo->frames_each)
         return 0; /* a cache made before backtrace_init asked for more: never a cut stack */
-    unsigned site = call_site_of(frame);
-    struct walk_frame *last = walk_memo_buffer(memo, memo->buffer_of[site]);
-    uint32_t last_count = memo->count[memo->buffer_of[site]];
+    uint16_t *ways = memo->ways[call_site_of(frame)];
+    unsigned way = 0; /* which of the site's walks last is */
+    struct walk_frame *last = walk_memo_buffer(memo, ways[0]);
+    uint32_t last_count = memo->count[ways[0]];
     struct walk_frame *walk = walk_memo_buffer(memo, memo->spare);
     uint32_t next_last = 1; /* the last walk's first frame not below now (0 is its walker's) */
+    uint32_t next_of[WALK_MEMO_WAYS]; /* the same in each of the site's other walks */
+    for (unsigned w = 0; w < WALK_MEMO_WAYS; w++)
+        next_of[w] = 1;
     uint32_t aligned_replay = 0; /* where a replay began that ran to the last walk's end */
     /* A replay that ran to the last walk's end: its frames stay in last until the walk ends
      * (walk[tail_at...] are last[tail_from...]), and are copied only if last is not kept. */
     uint32_t tail_at = 0, tail_from = 0, tail_count = 0;
     while (count < max && now.pc != 0) {
-        while (next_last < last_count && last[next_last].stack < now.stack)
-            next_last++;
+        next_last = first_not_below(last, next_last, last_count, now.stack);
         frames[count] = (void *)now.pc; // NOLINT(performance-no-int-to-ptr)
         walk[count++] = now;
-        if (next_last < last_count && last[next_last].stack == now.stack
-            && last[next_last].pc == now.pc
-            && (last[next_last].frame_pointer == now.frame_pointer || !needs_fp(&last[next_last]))) {
+        bool at_last = next_last < last_count && stands_where(&last[next_last], &now);
+        /* Another of the site's walks stood here: replay that one. Not once a replay ran to
+         * the end of last, whose frames the walk still takes from there (tail_from). */
+        for (unsigned w = 0; w < WALK_MEMO_WAYS && !at_last && tail_count == 0; w++) {
+            if (w == way)
+                continue;
+            const struct walk_frame *other = walk_memo_buffer(memo, ways[w]);
+            uint32_t other_count = memo->count[ways[w]];
+            next_of[w] = first_not_below(other, next_of[w], other_count, now.stack);
+            if (next_of[w] < other_count && stands_where(&other[next_of[w]], &now)) {
+                next_of[way] = next_last;
+                aligned_replay = 0; /* a replay of no frame to the end of the way left */
+                way = w;
+                last = walk_memo_buffer(memo, ways[w]);
+                last_count = other_count;
+                next_last = next_of[w];
+                at_last = true;
+            }
+        }
+        if (at_last) {
             uint32_t replay = next_last == count - 1 ? count - 1 : 0;
             uint32_t first = ++next_last, at = count;
             const struct walk_frame *next = &last[first];
@@ -370,20 +409,19 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         now.pc = stack_word(cfa - sizeof(uintptr_t));
         now.stack = cfa;
     }
-    bool ends_as_last = aligned_replay != 0 && count == last_count;
-    bool same = ends_as_last;
+    bool same = aligned_replay != 0 && count == last_count;
     for (uint32_t i = BACKTRACE_TRACER_FRAMES; same && i < aligned_replay; i++)
         same = walk[i].pc == last[i].pc;
-    if (!same)
-        memo->kept[site].stack_id = 0;
-    *kept = &memo->kept[site];
-    if (ends_as_last) {
-        /* This walk is the last one past the frame where the replay began: keep that, with
-         * this walk's frames up to that one (the frame itself included: the two may have
-         * read its frame pointer from different slots), rather than copy the rest. */
+    uint16_t kept_in; /* the buffer that holds this walk now */
+    if (same) {
+        /* This walk is last's stack: keep last, with this walk's frames up to where the
+         * replay began (that frame included: the two may have read its frame pointer from
+         * different slots), rather than copy the rest. A walk that differs below that
+         * frame is copied whole, so that the site keeps last too. */
         memcpy(&last[1], &walk[1], aligned_replay * sizeof *walk);
         mark_fp_needs(last, 1, aligned_replay + 1,
                       aligned_replay + 1 < last_count ? &last[aligned_replay + 1] : NULL);
+        kept_in = ways[way];
     } else {
         if (tail_count != 0)
             copy_replayed(&walk[tail_at], &last[tail_from], tail_count,
@@ -393,11 +431,21 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
             mark_fp_needs(walk, 1, tail_at, &walk[tail_at]);
         else
             mark_fp_needs(walk, 1, count, NULL);
-        uint8_t written = memo->spare;
-        memo->count[written] = count;
-        memo->spare = memo->buffer_of[site];
-        memo->buffer_of[site] = written;
+        kept_in = memo->spare;
+        memo->count[kept_in] = count;
+        /* The site's oldest walk makes room. */
+        way = WALK_MEMO_WAYS - 1;
+        memo->spare = ways[way];
+        ways[way] = kept_in;
     }
+    for (; way > 0; way--) { /* the latest first: the next walk tries it first */
+        uint16_t later = ways[way];
+        ways[way] = ways[way - 1];
+        ways[way - 1] = later;
+    }
+    if (!same)
+        memo->kept[kept_in].stack_id = 0;
+    *kept = &memo->kept[kept_in];
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
     return count;
 }

@@ -68,7 +68,7 @@ static uint32_t memo_frames_each;
 static size_t cache_bytes_for(uint32_t frames_each)
 {
     return sizeof(struct unwind_cache)
-           + (WALK_MEMO_SITES + 1) * (size_t)frames_each * sizeof(struct walk_frame);
+           + WALK_MEMO_BUFFERS * (size_t)frames_each * sizeof(struct walk_frame);
 }
 
 void unwind_table_init(uint32_t walk_frames)
@@ -132,9 +132,10 @@ struct unwind_cache *unwind_table_begin_walk(void)
         memset(cache->entries, 0, sizeof cache->entries);
         memset(cache->memo.count, 0, sizeof cache->memo.count);
         memset(cache->memo.kept, 0, sizeof cache->memo.kept);
-        for (uint8_t site = 0; site < WALK_MEMO_SITES; site++)
-            cache->memo.buffer_of[site] = site;
-        cache->memo.spare = WALK_MEMO_SITES;
+        for (unsigned site = 0; site < WALK_MEMO_SITES; site++)
+            for (unsigned way = 0; way < WALK_MEMO_WAYS; way++)
+                cache->memo.ways[site][way] = (uint16_t)(site * WALK_MEMO_WAYS + way);
+        cache->memo.spare = WALK_MEMO_SITES * WALK_MEMO_WAYS;
         cache->generation = generation;
     }
     return cache;

@@ -40,26 +40,31 @@ struct walk_frame {
 #define WALK_FRAME_CHECK_FP ((uintptr_t)4)
 #define WALK_FRAME_FLAGS (WALK_FRAME_FROM_FP | WALK_FRAME_NEEDS_FP | WALK_FRAME_CHECK_FP)
 
-/* Call sites whose last walk a thread keeps. */
+/* Call sites whose last walks a thread keeps, and how many walks each. */
 #define WALK_MEMO_SITE_BITS 6u
 #define WALK_MEMO_SITES (1u << WALK_MEMO_SITE_BITS)
+#define WALK_MEMO_WAYS 4u
+#define WALK_MEMO_BUFFERS (WALK_MEMO_SITES * WALK_MEMO_WAYS + 1)
 
-/* The thread's last walk from each of a few call sites (picked by the program's return
+/* The thread's last walks from each of a few call sites (picked by the program's return
  * address and stack pointer), innermost frame first, and room for the next one: a walk that
- * reaches a frame where the last walk from its site stood, in the same state, replays that
+ * reaches a frame where one of the walks from its site stood, in the same state, replays that
  * walk from there for as long as the words it read still hold what it read (see
  * backtrace.c). One memo for all sites was replayed only from where the last walk's call
  * path met this one's: programs that allocate at a few places in turn (xmllint's parser,
- * jq's values) stepped every frame below that point, and looked up every stack. */
+ * jq's values) stepped every frame below that point, and looked up every stack. One walk a
+ * site was not enough either: sqlite3 and python3 call their allocator from a few paths in
+ * turn, and a quarter to a third of their walks had the stack of the walk before the last
+ * from their site (stepping 7 to 10 frames each). */
 struct walk_memo {
-    struct walk_frame *buffers;  /* WALK_MEMO_SITES + 1 of frames_each, after the cache */
+    struct walk_frame *buffers;  /* WALK_MEMO_BUFFERS of frames_each, after the cache */
     uint32_t frames_each;        /* the most frames a walk takes (unwind_table_init) */
-    uint32_t count[WALK_MEMO_SITES + 1]; /* by buffer */
-    uint8_t buffer_of[WALK_MEMO_SITES];  /* which buffer holds each site's last walk */
-    uint8_t spare;                       /* the buffer the next walk is written in */
-    /* What the caller keeps with each site's last walk: the stack id is set to 0 whenever the
-     * site's last walk is not exactly the one before. */
-    struct backtrace_kept kept[WALK_MEMO_SITES];
+    uint32_t count[WALK_MEMO_BUFFERS]; /* by buffer */
+    /* What the caller keeps with each buffer's walk: the stack id is set to 0 whenever the
+     * walk in the buffer is not exactly the one it stood for. */
+    struct backtrace_kept kept[WALK_MEMO_BUFFERS];
+    uint16_t ways[WALK_MEMO_SITES][WALK_MEMO_WAYS]; /* each site's buffers, latest walk first */
+    uint16_t spare;                                 /* the buffer the next walk is written in */
 };
 
 static inline struct walk_frame *walk_memo_buffer(const struct walk_memo *memo, unsigned buffer)
