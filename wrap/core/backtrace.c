@@ -250,7 +250,7 @@ static uintptr_t frame_pointer_after(const struct walk_frame *frames, uint32_t f
     return fp;
 }
 
-/* The first of frames[from, count) not below stack, or count. */
+/* The first of frames[from, count) not below stack; from or count, the larger, if none. */
 static inline uint32_t first_not_below(const struct walk_frame *frames, uint32_t from,
                                        uint32_t count, uintptr_t stack)
 {
@@ -305,10 +305,10 @@ static unsigned call_site_of(const uintptr_t *frame)
  * frames after need it (a step takes the CFA from it before a saved rbp replaces it; the
  * walk's last step, which found no caller, is taken again by every walk): code built
  * without frame pointers holds anything in rbp, and a match on it made every walk step the
- * frames from the call site up to the first saved rbp (frames stepped a walk, before and
- * after: xmllint 1.8 and 0.2, sqlite3 3.1 to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6
- * to 2.1). With the site's last 4 walks to replay rather than its last one: xmllint 0.1,
- * sqlite3 0.2, python3 0.15 (the one step every walk takes again not counted). */
+ * frames from the call site up to the first saved rbp (frames stepped a walk, besides the
+ * last step that every walk takes again, before and after: xmllint 1.8 and 0.2, sqlite3 3.1
+ * to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6 to 2.1). With the site's last 4 walks
+ * to replay rather than its last one: xmllint 0.1, sqlite3 0.2, python3 0.15. */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
                                                         struct backtrace_kept **kept)
 {
@@ -354,7 +354,9 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
             next_of[w] = first_not_below(other, next_of[w], other_count, now.stack);
             if (next_of[w] < other_count && stands_where(&other[next_of[w]], &now)) {
                 next_of[way] = next_last;
-                aligned_replay = 0; /* a replay of no frame to the end of the way left */
+                /* Set only by a replay of no frame to the end of the walk left (a replay of
+                 * frames would have stopped the switching): it is no replay of the new last. */
+                aligned_replay = 0;
                 way = w;
                 last = walk_memo_buffer(memo, ways[w]);
                 last_count = other_count;
@@ -389,7 +391,7 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         }
         struct unwind_rule rule = unwind_table_find(cache, now.pc - 1);
         if (rule.kind == UNWIND_NOT_COVERED)
-            return 0; /* the site's memo and kept word stay as they were, and agree */
+            return 0; /* the site's walks and kept words stay as they were, and agree */
         if (rule.kind == UNWIND_OUTERMOST)
             break;
         uintptr_t cfa = (rule.kind == UNWIND_CFA_FROM_SP ? now.stack : now.frame_pointer)

@@ -31,20 +31,21 @@ void backtrace_forget_unloaded(void);
 void backtrace_before_fork(void);
 void backtrace_after_fork(bool in_child);
 
-/* What a capture hands its caller to keep for the call site (the calling thread's own). */
+/* What a capture hands its caller to keep with the stack it took (one of the call site's last
+ * few stacks, in the calling thread's own memo). */
 struct backtrace_kept {
     /* For the stack's id: it still holds what was stored when a later capture gives exactly
      * these frames again (as the unwind tables tell at no cost), and is 0 otherwise. */
     uint32_t stack_id;
-    /* Never read or written here: what the caller keeps in it about the site is a hint. */
+    /* Never read or written here: what the caller keeps in it about the stack is a hint. */
     uint32_t hint;
 };
 
 /* Stores the return addresses of the frames above the intercepted function, innermost first
  * (the caller of the intercepted function first), at most max of them, at
  * frames[BACKTRACE_TRACER_FRAMES] on (before them, the tracer's own frames), and returns how
- * many. frames has room for max + BACKTRACE_TRACER_FRAMES. *kept is set to the words kept for
- * the call site. Must be called directly by a core hook that a front-end entry point called
+ * many. frames has room for max + BACKTRACE_TRACER_FRAMES. *kept is set to the words kept with
+ * the stack. Must be called directly by a core hook that a front-end entry point called
  * directly. */
 uint32_t backtrace_capture(void **frames, uint32_t max, struct backtrace_kept **kept);
 

@@ -46,11 +46,12 @@ static uint8_t new_block_flags(void)
 }
 
 /* Captures the caller's stack, and sets *context_hint (if context_hint is not NULL) to a word
- * kept for the call site (NULL when not tracing: no stack). Only hooks call this, and it is
+ * kept with the stack (NULL when not tracing: no stack). Only hooks call this, and it is
  * always inlined into them, so that the number of tracer frames above the unwinder stays
  * fixed (BACKTRACE_TRACER_FRAMES). Most allocations come from a stack their call site gave
- * before: then the unwinder hands back the id kept with it, and the stack table need not be
- * searched; and their block's context is most often the one the site's last block had. */
+ * lately: then the unwinder hands back the id kept with it, and the stack table need not be
+ * searched; and their block's context is most often the one the last block allocated with
+ * that stack had. */
 static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing,
                                                                      uint32_t **context_hint)
 {

@@ -54,8 +54,8 @@ struct walk_frame {
  * path met this one's: programs that allocate at a few places in turn (xmllint's parser,
  * jq's values) stepped every frame below that point, and looked up every stack. One walk a
  * site was not enough either: sqlite3 and python3 call their allocator from a few paths in
- * turn, and a quarter to a third of their walks had the stack of the walk before the last
- * from their site (stepping 7 to 10 frames each). */
+ * turn, and a quarter to a third of their walks had the stack of an earlier walk than the
+ * last one from their site (stepping 7 to 10 frames each). */
 struct walk_memo {
     struct walk_frame *buffers;  /* WALK_MEMO_BUFFERS of frames_each, after the cache */
     uint32_t frames_each;        /* the most frames a walk takes (unwind_table_init) */
