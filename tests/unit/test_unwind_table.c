@@ -861,7 +861,7 @@ struct kept_stack {
 
 #define PATHS 24
 #define PATH_WALKS 1000000
-#define KEPT_WORDS WALK_MEMO_BUFFERS
+#define KEPT_WORDS (WALK_MEMO_BUFFERS + 1) /* and the word of no memo, for a walk libunwind took */
 
 /* Random paths through code with and without frame pointers, rbp set to garbage and to
  * frames, CFAs taken from it several frames up; now and then another path, another rbp, or a

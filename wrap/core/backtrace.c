@@ -296,11 +296,10 @@ static unsigned call_site_of(const uintptr_t *frame)
  * address), 4 to 7 ns, and most allocations come from below frames that have not changed
  * since one of the thread's last walks from the same call site. So a walk that reaches a
  * frame where such a walk stood, with the same stack pointer and return address (the site's
- * latest walk first, then the others), replays it from there
- * while the words that walk read (each return address, each saved rbp that is needed) still
- * hold the values it read: a step is a function of its state, its rule and those words, so
- * the replayed frames are exactly what stepping would find, and checking a word at a known
- * address waits for no other load. Where a word differs, the walk steps on from the last
+ * latest walk first, then the others), replays it from there while the words that walk read
+ * (each return address, each saved rbp that is needed) still hold the values it read: a step
+ * is a function of its state, its rule and those words, so the replayed frames are exactly
+ * what stepping would find, and checking a word at a known address waits for no other load. Where a word differs, the walk steps on from the last
  * frame that held. A frame pointer (in the state, or saved) has to match only where the
  * frames after need it (a step takes the CFA from it before a saved rbp replaces it; the
  * walk's last step, which found no caller, is taken again by every walk): code built

@@ -175,8 +175,8 @@ static uint32_t intern(const struct block_context *context)
 
 /* A hint kept per stack (with its walk) finds the context where the thread's small cache is
  * too small for the sites a program allocates at in turn: it missed one look-up in two on
- * sqlite3, one in three on python3. Ids below count are complete contexts, and stay so while the caller
- * holds its shard lock (renumbering holds them all). */
+ * sqlite3, one in three on python3. Ids below count are complete contexts, and stay so while
+ * the caller holds its shard lock (renumbering holds them all). */
 uint32_t block_context_intern(const struct block_context *context, uint32_t *hint)
 {
     if (hint != NULL && *hint < atomic_load_explicit(&count, memory_order_acquire)

@@ -26,12 +26,11 @@
  * grows by two fifths when it passes 17/20 full, so its slots are 61% to 85% full: doubling
  * at 3/4 left them 38% to 75% full. Each block is moved about 3 times by growths in its life
  * instead of once; in place (see grow), a move costs 12 to 14 ns (perf of rehash_into on
- * xmllint and jq: 0.3 s for 21 to 24 million moves, 4% to 7% of their traced runs, most
- * of it the probes' misses in the new slots). Growing by a quarter at 4/5 (64% to 80% full)
- * moved each block 4 times: xmllint 23.9 million moves, now 13.7; jq 21.0, now 13.3, for a
- * few more probes a look-up, and less memory at xmllint's peak (1.19 times the untraced
- * run's, now 1.16). The first capacity
- * is a run of home slots (256, see home_slot), one page: a block mapped on its own (a large
+ * xmllint and jq, most of it the probes' misses in the new slots). Growing by a quarter at
+ * 4/5 (64% to 80% full) moved each block 4 times, 4% to 7% of their traced runs: xmllint
+ * 23.9 million moves, now 13.7; jq 21.0, now 13.3; for a few more probes a look-up, and less
+ * memory at xmllint's peak (1.19 times the untraced run's, now 1.16). The first capacity is
+ * a run of home slots (256, see home_slot), one page: a block mapped on its own (a large
  * one) may be the only one of its region, and so of its shard. */
 #define SLOTS_PER_PAGE (4096 / sizeof(struct slot))
 /* A shard's slots lie at the start of a reservation of address space this many times their
