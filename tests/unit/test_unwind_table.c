@@ -442,7 +442,7 @@ static bool same_but_frame_3(const struct capture *a, const struct capture *b)
            && memcmp(a->frames + 4, b->frames + 4, (a->count - 4) * sizeof(void *)) == 0;
 }
 
-static void test_stacks_replayed_from_the_last_walk(void)
+static void test_stacks_replayed_from_the_site_walks(void)
 {
     static const int order[SEQUENCE] = {0, 0, 1, 0, 1, 1};
     void (*const paths[2])(struct capture *) = {path_a, path_b};
@@ -935,7 +935,7 @@ int main(void)
     RUN_TEST(test_stacks_through_libc);
     RUN_TEST(test_stacks_in_a_thread);
     RUN_TEST(test_stacks_in_a_signal_handler);
-    RUN_TEST(test_stacks_replayed_from_the_last_walk);
+    RUN_TEST(test_stacks_replayed_from_the_site_walks);
     RUN_TEST(test_stacks_replayed_per_call_site);
     RUN_TEST(test_stacks_replayed_past_an_unused_frame_pointer);
     RUN_TEST(test_stacks_not_replayed_past_a_used_frame_pointer);
