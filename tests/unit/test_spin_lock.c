@@ -1,7 +1,9 @@
 /* test_spin_lock.c: the live table's shard lock (spin_lock.h): it excludes, a waiter gets it
  * when a long holder lets go (after spinning, yielding and napping), and waiting for it is no
- * cancellation point, as waiting inside malloc must not be. */
+ * cancellation point and leaves errno as it was, as waiting inside malloc must. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -103,10 +105,52 @@ static void test_waiting_is_no_cancellation_point(void)
     CHECK(result == PTHREAD_CANCELED);
 }
 
+/* ---- errno ---------------------------------------------------------------------------- */
+
+static atomic_int waiter_errno;
+
+static void *wait_keeping_errno(void *unused)
+{
+    (void)unused;
+    errno = 1234;
+    spin_lock_take(&held_lock);
+    atomic_store(&waiter_errno, errno);
+    spin_lock_release(&held_lock);
+    return NULL;
+}
+
+static void on_signal(int signal_number)
+{
+    (void)signal_number;
+}
+
+/* Signals cut the waiter's naps short (EINTR from the system call): the program's errno,
+ * which a malloc must not change, stays as it was. */
+static void test_waiting_keeps_errno(void)
+{
+    struct sigaction action = {.sa_handler = on_signal}; /* no SA_RESTART */
+    sigaction(SIGUSR1, &action, NULL);
+    spin_lock_take(&held_lock);
+    pthread_t waiter;
+    if (!CHECK_EQ_U64(pthread_create(&waiter, NULL, wait_keeping_errno, NULL), 0)) {
+        spin_lock_release(&held_lock);
+        return;
+    }
+    sleep_ms(20); /* napping by now */
+    for (unsigned i = 0; i < 20; i++) {
+        pthread_kill(waiter, SIGUSR1);
+        sleep_ms(1);
+    }
+    spin_lock_release(&held_lock);
+    pthread_join(waiter, NULL);
+    CHECK_EQ_U64(atomic_load(&waiter_errno), 1234);
+}
+
 int main(void)
 {
     RUN_TEST(test_exclusion);
     RUN_TEST(test_long_holder);
     RUN_TEST(test_waiting_is_no_cancellation_point);
+    RUN_TEST(test_waiting_keeps_errno);
     return check_exit_status();
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "spin_lock.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -22,11 +23,14 @@ static void pause_briefly(void)
 
 /* The system call itself: glibc's nanosleep is a cancellation point, and a malloc or free
  * must not become one (a thread cancelled in there would leave the program's allocator call
- * halfway). A signal cuts the nap short, which only means another look at the lock. */
+ * halfway). A signal cuts the nap short, which only means another look at the lock; errno
+ * is the program's, and stays as it was (EINTR, else). */
 static void nap(void)
 {
+    int saved_errno = errno;
     struct timespec length = {0, NAP_NANOSECONDS};
     syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &length, NULL);
+    errno = saved_errno;
 }
 
 void spin_lock_wait(struct spin_lock *lock)
