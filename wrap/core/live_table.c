@@ -445,18 +445,21 @@ void live_table_insert(const struct live_block *block, uint32_t *context_hint)
         say_out_of_memory();
 }
 
-/* The address, size and flags of the block at place, what a free needs: the rest of a
- * slot's block is its context's, whose line a free mostly does not have in the cache. */
-static struct live_block brief_at(const struct shard *shard, const struct place *place)
+/* The address, size and flags of the block at place into *out, what a free needs: the rest
+ * of a slot's block is its context's, whose line a free mostly does not have in the cache.
+ * Stored field by field: a block built on the stack and copied 16 bytes at a time was read
+ * back across its one-byte flags store, which the processor cannot forward (a stall of some
+ * 12 cycles on most frees: half of take's time on python3, perf). */
+static void brief_at(const struct shard *shard, const struct place *place, struct live_block *out)
 {
-    if (place->spilled)
-        return *place->spilled;
+    if (place->spilled) {
+        *out = *place->spilled;
+        return;
+    }
     const struct slot *slot = &shard->slots[place->slot];
-    return (struct live_block){
-        .address = address_of(slot),
-        .size = slot->address_size >> ADDRESS_BITS,
-        .flags = slot->context_time & FLAG_MASK,
-    };
+    out->address = address_of(slot);
+    out->size = slot->address_size >> ADDRESS_BITS;
+    out->flags = slot->context_time & FLAG_MASK;
 }
 
 static bool take(uintptr_t address, struct live_block *out, bool whole)
@@ -465,7 +468,10 @@ static bool take(uintptr_t address, struct live_block *out, bool whole)
     struct shard *shard = lock_and_find(address, &place);
     bool held = is_held(&place);
     if (held) {
-        *out = whole ? block_at(shard, &place) : brief_at(shard, &place);
+        if (whole)
+            *out = block_at(shard, &place);
+        else
+            brief_at(shard, &place, out);
         remove_at(shard, &place);
     }
     spin_lock_release(&shard->lock);

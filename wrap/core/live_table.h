@@ -25,9 +25,9 @@ void live_table_prefetch(uintptr_t address);
 /* Removes the block at address into *out; false when the table does not hold it. */
 bool live_table_take(uintptr_t address, struct live_block *out);
 
-/* The same, but sets only the address, size and flags of *out (the rest may be zero): what a
- * free needs. The rest comes from the block's context, and loading it missed the cache on
- * most frees of python3 (0.7% of its traced run, and the stall). */
+/* The same, but sets only the address, size and flags of *out (the rest is left as it was):
+ * what a free needs. The rest comes from the block's context, and loading it missed the cache
+ * on most frees of python3 (0.7% of its traced run, and the stall). */
 bool live_table_remove(uintptr_t address, struct live_block *out);
 
 /* Sets the size of the block at address; false when the table does not hold it. */
