@@ -263,7 +263,8 @@ static bool grow(struct shard *shard)
 }
 
 /* The slot holding address, or the empty slot where it would go; the shard has slots. */
-static size_t find_slot(const struct shard *shard, uintptr_t address, uint64_t hash)
+static inline __attribute__((always_inline)) size_t find_slot(const struct shard *shard,
+                                                              uintptr_t address, uint64_t hash)
 {
     uint64_t key = address >> 3;
     size_t slot = home_slot(shard->capacity, address, hash);
@@ -342,7 +343,8 @@ static bool is_held(const struct place *place)
 
 /* The shard of address, with where it holds the block in *place; the caller holds the
  * shard's lock. */
-static struct shard *find_locked(uintptr_t address, struct place *place)
+static inline __attribute__((always_inline)) struct shard *find_locked(uintptr_t address,
+                                                                       struct place *place)
 {
     uint64_t hash = mix(address);
     struct shard *shard = shard_of(address, hash);
@@ -359,7 +361,8 @@ static struct shard *find_locked(uintptr_t address, struct place *place)
 }
 
 /* Locks the shard of address and finds the block (see find_locked). */
-static struct shard *lock_and_find(uintptr_t address, struct place *place)
+static inline __attribute__((always_inline)) struct shard *lock_and_find(uintptr_t address,
+                                                                         struct place *place)
 {
     struct shard *shard = shard_of(address, mix(address));
     spin_lock_take(&shard->lock);
@@ -462,7 +465,11 @@ static void brief_at(const struct shard *shard, const struct place *place, struc
     out->flags = slot->context_time & FLAG_MASK;
 }
 
-static bool take(uintptr_t address, struct live_block *out, bool whole)
+/* Inlined, with the look-up under it (lock_and_find, find_locked, find_slot), into the
+ * functions a free and a realloc call: as four calls deep they took about 1% of a traced
+ * sqlite3 run and 0.7% of python3 (perf, the tracer's share of the run). */
+static inline __attribute__((always_inline)) bool take(uintptr_t address, struct live_block *out,
+                                                      bool whole)
 {
     struct place place;
     struct shard *shard = lock_and_find(address, &place);
