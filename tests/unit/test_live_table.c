@@ -5,6 +5,7 @@
  * lock is held for the whole run: the tracer's own flusher thread (started by its
  * constructor) also calls live_table_collect, and must not take rows from under a test. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,20 +165,66 @@ static void test_remove(void)
     CHECK_EQ_U64(live_table_count(), 2);
 
     struct live_block out;
-    CHECK_FALSE(live_table_remove(0x40010, &out)); /* never inserted */
-    if (CHECK_TRUE(live_table_remove(0x40000, &out))) {
+    CHECK_FALSE(live_table_remove(0x40010, &out, NULL)); /* never inserted */
+    if (CHECK_TRUE(live_table_remove(0x40000, &out, NULL))) {
         CHECK_EQ_U64(out.address, 0x40000);
         CHECK_EQ_U64(out.size, 40);
         CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AS_MALLOC | BLOCK_IGNORED);
     }
-    if (CHECK_TRUE(live_table_remove(0x40040, &out))) {
+    if (CHECK_TRUE(live_table_remove(0x40040, &out, NULL))) {
         CHECK_EQ_U64(out.address, 0x40040);
         CHECK_EQ_U64(out.size, (uint64_t)1 << 36);
         CHECK_EQ_U64(out.flags, BLOCK_WRITTEN_AT_EXIT);
     }
     CHECK_EQ_U64(live_table_count(), 0);
-    CHECK_FALSE(live_table_remove(0x40000, &out)); /* removed once only */
+    CHECK_FALSE(live_table_remove(0x40000, &out, NULL)); /* removed once only */
     CHECK_FALSE(live_table_take(0x40040, &out));
+}
+
+/* A free's release (the real free) runs once, with the block's shard locked: a thread handed
+ * the same address meanwhile records it only once the old record is gone, so the table holds
+ * the new block afterwards, where releasing before the lock left it holding nothing. */
+static atomic_int release_calls;
+static uintptr_t released_address;
+
+static void *record_reused_address(void *unused)
+{
+    (void)unused;
+    while (atomic_load(&release_calls) == 0)
+        usleep(1000);
+    struct live_block reused = make_block(0x50000, 77, 4000);
+    live_table_insert(&reused, NULL);
+    return NULL;
+}
+
+static void release_slowly(void *ptr)
+{
+    released_address = (uintptr_t)ptr;
+    atomic_fetch_add(&release_calls, 1);
+    usleep(50000); /* time for the other thread's insert to reach the lock */
+}
+
+static void test_remove_releases_under_the_lock(void)
+{
+    struct live_block block = make_block(0x50000, 40, 3000);
+    live_table_insert(&block, NULL);
+    pthread_t reuser;
+    if (!CHECK_EQ_U64(pthread_create(&reuser, NULL, record_reused_address, NULL), 0))
+        return;
+    struct live_block out;
+    if (CHECK_TRUE(live_table_remove(0x50000, &out, release_slowly)))
+        CHECK_EQ_U64(out.size, 40);
+    pthread_join(reuser, NULL);
+    CHECK_EQ_U64(atomic_load(&release_calls), 1);
+    CHECK_EQ_U64(released_address, 0x50000);
+    if (CHECK_TRUE(live_table_take(0x50000, &out)))
+        CHECK_EQ_U64(out.size, 77);
+
+    /* An address the table does not hold is released all the same. */
+    CHECK_FALSE(live_table_remove(0x50040, &out, release_slowly));
+    CHECK_EQ_U64(atomic_load(&release_calls), 2);
+    CHECK_EQ_U64(released_address, 0x50040);
+    CHECK_EQ_U64(live_table_count(), 0);
 }
 
 static void test_replace(void)
@@ -574,7 +621,7 @@ static void test_random_against_reference(void)
             reference_size[i] = op + 1;
         } else if (reference_size[i] != 0) {
             bool taken = choice % 2 ? live_table_take(addresses[i], &out)
-                                    : live_table_remove(addresses[i], &out);
+                                    : live_table_remove(addresses[i], &out, NULL);
             if (!taken || out.size != reference_size[i]
                 || out.address != addresses[i])
                 mismatches++;
@@ -890,6 +937,7 @@ int main(void)
     RUN_TEST(test_empty_table); /* first: no shard has slots yet */
     RUN_TEST(test_insert_take);
     RUN_TEST(test_remove);
+    RUN_TEST(test_remove_releases_under_the_lock);
     RUN_TEST(test_replace);
     RUN_TEST(test_context_hint);
     RUN_TEST(test_add_flags);

@@ -138,7 +138,8 @@ static void defer(void *ptr, size_t size, enum entry_point entry, enum deferred_
     }
 }
 
-static void free_block(void *ptr, enum entry_point entry, bool tracing, bool with_stack);
+static void free_block(void *ptr, enum entry_point entry, bool tracing, bool with_stack,
+                       void (*release)(void *));
 
 static void apply_deferred(const struct deferred_call *call)
 {
@@ -149,10 +150,10 @@ static void apply_deferred(const struct deferred_call *call)
                      new_block_flags(), NULL);
         break;
     case DEFERRED_FREE:
-        free_block(call->ptr, (enum entry_point)call->entry_point, false, false);
+        free_block(call->ptr, (enum entry_point)call->entry_point, false, false, NULL);
         break;
     case DEFERRED_RELEASE:
-        live_table_remove((uintptr_t)call->ptr, &ignored);
+        live_table_remove((uintptr_t)call->ptr, &ignored, NULL);
         break;
     }
 }
@@ -244,24 +245,30 @@ MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_
 
 /* Removes the block at ptr. A row only for an address not held (an orphan free) or a block
  * already written as `malloc` (a late free): the common free captures no stack at all.
- * Always inlined into its callers, which are hooks (see capture_stack). */
+ * Always inlined into its callers, which are hooks (see capture_stack). release: see
+ * live_table_remove. */
 static inline __attribute__((always_inline)) void free_block(void *ptr, enum entry_point entry,
-                                                             bool tracing, bool with_stack)
+                                                             bool tracing, bool with_stack,
+                                                             void (*release)(void *))
 {
     struct live_block block;
-    bool held = live_table_remove((uintptr_t)ptr, &block);
+    bool held = live_table_remove((uintptr_t)ptr, &block, release);
     if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
         return;
     uint32_t stack_id = with_stack ? capture_stack(tracing, NULL) : STACK_ID_EMPTY;
     queue_free_row(ptr, held ? block.size : 0, stack_id, entry);
 }
 
-MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry)
+MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry,
+                                            void (*release)(void *))
 {
     int now;
-    if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
+    if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now)) {
+        if (release != NULL)
+            release(ptr);
         return;
-    free_block(ptr, entry, now == STATE_TRACING, true);
+    }
+    free_block(ptr, entry, now == STATE_TRACING, true, release);
     leave_hook();
 }
 
@@ -298,7 +305,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_released(void *ptr)
     if (!enter_hook(ptr, 0, ENTRY_FREE, DEFERRED_RELEASE, &now))
         return;
     struct live_block ignored;
-    live_table_remove((uintptr_t)ptr, &ignored);
+    live_table_remove((uintptr_t)ptr, &ignored, NULL);
     leave_hook();
 }
 

@@ -28,8 +28,11 @@ extern MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model
 /* After the real function returned ptr (NULL: nothing to record). */
 MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry);
 
-/* Before the real free, so that no other thread can be handed the same address first. */
-MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry);
+/* Calls release (the real free) with ptr, once, whether or not the call is traced, and
+ * drops ptr's record with no other thread able to record the same address in between.
+ * release NULL: the caller calls the real function after the hook returns. */
+MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry,
+                                            void (*release)(void *));
 
 /* A block the real function released internally without the program calling free (libc's
  * getline growing the caller's buffer): dropped without a row. */

@@ -125,8 +125,8 @@ typedef size_t align_val;               /* std::align_val_t is an enum of size_t
     void name parameters                                                                    \
     {                                                                                       \
         (void)(unused);                                                                     \
-        malloc_trace_on_free(ptr, entry);                                                   \
-        __libc_free(ptr);                                                                   \
+        malloc_trace_on_free(ptr, entry, __libc_free);                                      \
+        __asm__ volatile("" ::: "memory"); /* no tail call (see c_allocators.h) */          \
     }
 
 INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false))

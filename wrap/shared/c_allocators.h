@@ -43,8 +43,8 @@ __attribute__((visibility("default"))) void *ENTRY(realloc)(void *old, size_t si
 
 __attribute__((visibility("default"))) void ENTRY(free)(void *ptr)
 {
-    malloc_trace_on_free(ptr, ENTRY_FREE);
-    REAL(free)(ptr);
+    malloc_trace_on_free(ptr, ENTRY_FREE, REAL(free));
+    __asm__ volatile("" ::: "memory"); /* no tail call: an orphan free's stack counts this frame */
 }
 
 __attribute__((visibility("default"))) void *ENTRY(memalign)(size_t alignment, size_t size)

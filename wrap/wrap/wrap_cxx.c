@@ -24,7 +24,7 @@
     void __real_##mangled parameters;                                                       \
     WRAP void __wrap_##mangled parameters                                                   \
     {                                                                                       \
-        malloc_trace_on_free(ptr, entry);                                                   \
+        malloc_trace_on_free(ptr, entry, NULL);                                             \
         malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                                  \
         __real_##mangled arguments;                                                         \
         malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                                  \
