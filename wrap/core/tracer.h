@@ -1,6 +1,7 @@
 /* tracer.h: the core's interface to the front-ends (wrap/ and preload/). A front-end entry
- * point calls the real function and one of these hooks, directly (the stack capture counts
- * on exactly one front-end frame above the hook), and nothing else. */
+ * point calls the real function (or hands it to malloc_trace_on_free) and one of these
+ * hooks, directly and not as a tail call (the stack capture counts on exactly one front-end
+ * frame above the hook), and nothing else. */
 #ifndef MALLOC_TRACE_TRACER_H
 #define MALLOC_TRACE_TRACER_H
 
