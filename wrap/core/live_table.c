@@ -369,12 +369,23 @@ static inline __attribute__((always_inline)) struct shard *find_locked(uintptr_t
     return shard;
 }
 
-/* Locks the shard of address and finds the block (see find_locked). */
-static inline __attribute__((always_inline)) struct shard *lock_and_find(uintptr_t address,
-                                                                         struct place *place)
+/* Locks the shard of address and finds the block (see find_locked). release (a free's, else
+ * NULL): the real free, called in between, with the block's slot loading. Locked, no other
+ * thread can be handed the address and record it before the old record is gone. Loading,
+ * the slot's cache miss overlaps the real free's own (the chunk's header): for a block
+ * allocated long ago both miss, one after the other when the free came after the look-up (a
+ * python3 run's frees: 22% are of blocks 130,000 or more allocations old). */
+static inline __attribute__((always_inline)) struct shard *
+lock_and_find(uintptr_t address, struct place *place, void (*release)(void *))
 {
-    struct shard *shard = shard_of(address, mix(address));
+    uint64_t hash = mix(address);
+    struct shard *shard = shard_of(address, hash);
     spin_lock_take(&shard->lock);
+    if (release != NULL) {
+        if (shard->capacity != 0)
+            __builtin_prefetch(&shard->slots[home_slot(shard->capacity, address, hash)], 1);
+        release((void *)address); // NOLINT(performance-no-int-to-ptr)
+    }
     return find_locked(address, place);
 }
 
@@ -482,27 +493,15 @@ static void brief_at(const struct shard *shard, const struct place *place, struc
     out->flags = slot->context_time & FLAG_MASK;
 }
 
-/* Inlined, with the look-up under it (find_locked, find_slot), into the functions a free and
- * a realloc call: as four calls deep they took about 1% of a traced sqlite3 run and 0.7% of
- * python3 (perf, the tracer's share of the run).
- * release (a free's): the real free runs while the shard is locked, with the block's slot
- * loading. Locked, no other thread can be handed the address and record it before the old
- * record is gone. Loading, the slot's cache miss overlaps the real free's own (the chunk's
- * header): for a block allocated long ago both miss, one after the other when the free came
- * after the look-up (a python3 run's frees: 22% are of blocks 130,000 or more allocations old). */
+/* Inlined, with the look-up under it (lock_and_find, find_locked, find_slot), into the
+ * functions a free and a realloc call: as four calls deep they took about 1% of a traced
+ * sqlite3 run and 0.7% of python3 (perf, the tracer's share of the run). release: see
+ * lock_and_find. */
 static inline __attribute__((always_inline)) bool take(uintptr_t address, struct live_block *out,
                                                       bool whole, void (*release)(void *))
 {
     struct place place;
-    uint64_t hash = mix(address);
-    struct shard *shard = shard_of(address, hash);
-    spin_lock_take(&shard->lock);
-    if (release != NULL) {
-        if (shard->capacity != 0)
-            __builtin_prefetch(&shard->slots[home_slot(shard->capacity, address, hash)], 1);
-        release((void *)address); // NOLINT(performance-no-int-to-ptr)
-    }
-    find_locked(address, &place);
+    struct shard *shard = lock_and_find(address, &place, release);
     bool held = is_held(&place);
     if (held) {
         if (whole)
@@ -528,7 +527,7 @@ bool live_table_remove(uintptr_t address, struct live_block *out, void (*release
 bool live_table_resize(uintptr_t address, uint64_t size)
 {
     struct place place;
-    struct shard *shard = lock_and_find(address, &place);
+    struct shard *shard = lock_and_find(address, &place, NULL);
     bool held = is_held(&place), inserted = true;
     if (held) {
         struct live_block block = block_at(shard, &place);
@@ -544,7 +543,7 @@ bool live_table_resize(uintptr_t address, uint64_t size)
 bool live_table_add_flags(uintptr_t address, uint8_t flags)
 {
     struct place place;
-    struct shard *shard = lock_and_find(address, &place);
+    struct shard *shard = lock_and_find(address, &place, NULL);
     bool held = is_held(&place);
     if (held)
         add_flags_at(shard, &place, flags);

@@ -29,7 +29,7 @@ bool live_table_take(uintptr_t address, struct live_block *out);
  * what a free needs. The rest comes from the block's context, and loading it missed the cache
  * on most frees of python3 (0.7% of its traced run, and the stall).
  * release: NULL, or the real free, called with address once, between taking the shard's lock
- * and looking the block up (see live_table.c). */
+ * and looking the block up (see lock_and_find in live_table.c). */
 bool live_table_remove(uintptr_t address, struct live_block *out, void (*release)(void *));
 
 /* Sets the size of the block at address; false when the table does not hold it. */
