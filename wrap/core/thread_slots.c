@@ -11,24 +11,61 @@ static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread_slot *_Atomic all_slots;
 static struct thread_slot *spare_slots; /* under slot_lock: the rest of a page */
 static size_t spare_count;
+static struct thread_slot *recycled_slots; /* under slot_lock: those of exited threads */
+static pthread_key_t slot_key;
+static bool slot_key_made; /* under slot_lock */
 static __thread struct thread_slot *own_slot __attribute__((tls_model("initial-exec")));
+
+/* The key's destructor, at a thread's exit: its slot, idle by then (no realloc, no walk is
+ * under way), serves the next new thread, so that a program that starts a thread per task
+ * keeps as many slots as it ever had threads at once. A later use on the same thread
+ * (another destructor that allocates) takes a slot again and sets the key again, which
+ * glibc's destructor rounds then see. */
+static void recycle_slot(void *value)
+{
+    struct thread_slot *slot = value;
+    own_slot = NULL;
+    pthread_mutex_lock(&slot_lock);
+    slot->next_recycled = recycled_slots;
+    recycled_slots = slot;
+    pthread_mutex_unlock(&slot_lock);
+}
+
+static struct thread_slot *take_slot_locked(void)
+{
+    if (!slot_key_made)
+        slot_key_made = pthread_key_create(&slot_key, recycle_slot) == 0;
+    if (recycled_slots != NULL) {
+        struct thread_slot *slot = recycled_slots;
+        recycled_slots = slot->next_recycled;
+        return slot;
+    }
+    if (spare_count == 0) {
+        spare_slots = os_map(SLOTS_PER_PAGE * sizeof *spare_slots);
+        spare_count = spare_slots ? SLOTS_PER_PAGE : 0;
+    }
+    if (spare_count == 0)
+        return NULL;
+    struct thread_slot *slot = &spare_slots[--spare_count];
+    slot->next = atomic_load(&all_slots);
+    atomic_store(&all_slots, slot);
+    return slot;
+}
 
 struct thread_slot *thread_slot_own(void)
 {
     if (own_slot != NULL)
         return own_slot;
     pthread_mutex_lock(&slot_lock);
-    if (spare_count == 0) {
-        spare_slots = os_map(SLOTS_PER_PAGE * sizeof *spare_slots);
-        spare_count = spare_slots ? SLOTS_PER_PAGE : 0;
-    }
-    if (spare_count > 0) {
-        struct thread_slot *slot = &spare_slots[--spare_count];
-        slot->next = atomic_load(&all_slots);
-        atomic_store(&all_slots, slot);
-        own_slot = slot;
-    }
+    struct thread_slot *slot = take_slot_locked();
+    bool keyed = slot_key_made;
     pthread_mutex_unlock(&slot_lock);
+    /* Without the key nothing would hand the slot on at exit: it stays this thread's. */
+    if (slot != NULL && keyed && pthread_setspecific(slot_key, slot) != 0) {
+        recycle_slot(slot);
+        return NULL;
+    }
+    own_slot = slot;
     return own_slot;
 }
 
