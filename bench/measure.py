@@ -12,6 +12,33 @@ import time
 GNU_TIME = "/usr/bin/time"
 
 
+def _probe_seconds():
+    """A short stretch of allocation-heavy work, timed."""
+    start = time.perf_counter()
+    table = {}
+    for i in range(60000):
+        table[str(i)] = [i]
+    return time.perf_counter() - start
+
+
+def quiet_cpu():
+    """The CPU, of those this process may use, that runs a short probe fastest (best of 3
+    on each); None with only one. On a virtual machine one vCPU can run memory-bound work
+    a third slower than the other for minutes at a time (a neighbour on its core, the
+    README says more): a round of runs pinned to the quiet one compares like with like."""
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        return None
+    best = {}
+    try:
+        for cpu in sorted(allowed):
+            os.sched_setaffinity(0, {cpu})
+            best[cpu] = min(_probe_seconds() for _ in range(3))
+    finally:
+        os.sched_setaffinity(0, allowed)
+    return min(best, key=best.get)
+
+
 def environments(stage, trace, **extra):
     """The environment of an untraced run (writing any trace to trace, with extra added)
     and the same with the staged malloc-trace.so preloaded."""
@@ -20,16 +47,18 @@ def environments(stage, trace, **extra):
     return base, dict(base, LD_PRELOAD=os.path.join(stage, "lib", "malloc-trace.so"))
 
 
-def run(command, env, stdout=subprocess.PIPE):
-    """Runs command with its stdout to stdout (a file, or a pipe whose text is returned);
-    returns (exit status, output text or None, wall seconds, peak RSS in KiB). The peak is
+def run(command, env, stdout=subprocess.PIPE, cpu=None):
+    """Runs command (on cpu alone, unless it is None) with its stdout to stdout (a file, or
+    a pipe whose text is returned); returns (exit status, output text or None, wall seconds, peak RSS in KiB). The peak is
     the largest of the program and of the children it waited for, so heaptrack's is that
     of the traced program or of heaptrack's interpreter."""
     with tempfile.NamedTemporaryFile("r", prefix="rusage.") as rusage:
         start = time.monotonic()
         with subprocess.Popen([GNU_TIME, "-f", "%M", "-o", rusage.name, "--", *command],
                               env=env, stdout=stdout, stderr=subprocess.DEVNULL,
-                              stdin=subprocess.DEVNULL, text=True) as process:
+                              stdin=subprocess.DEVNULL, text=True,
+                              preexec_fn=None if cpu is None
+                              else lambda: os.sched_setaffinity(0, {cpu})) as process:
             out = process.stdout.read() if process.stdout else None
         seconds = time.monotonic() - start
         # After a failure time writes a line about it first: the peak is the last line.

@@ -4,6 +4,7 @@ measured side by side in one series (runs alternate), medians of several runs, o
 bench and on real programs (bench/workloads.py); and the cost of a flush of 100,000 rows
 sharing about 1,000 distinct stacks."""
 import argparse
+import concurrent.futures
 import os
 import shutil
 import statistics
@@ -18,9 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def run_measured(command, env):
-    """Runs command; returns (stdout, wall seconds, peak RSS in KiB)."""
-    status, out, seconds, peak = measure.run(command, env)
+def run_measured(command, env, cpu=None):
+    """Runs command (on cpu alone, unless it is None); returns (stdout, wall seconds, peak RSS
+    in KiB)."""
+    status, out, seconds, peak = measure.run(command, env, cpu=cpu)
     if status != 0:
         raise RuntimeError(f"{command[0]} failed")
     return out, seconds, peak
@@ -52,53 +54,86 @@ def build(stage, work):
 def variants(programs, stage, work, name):
     trace = os.path.join(work, "trace.csv")
     base, preload = measure.environments(stage, trace)
-    out = [("untraced", [programs[name]["plain"]], base),
-           ("malloc-trace preload", [programs[name]["plain"]], preload),
+    out = [("untraced", [programs[name]["plain"]], base, 1),
+           ("malloc-trace preload", [programs[name]["plain"]], preload, 1),
            ("malloc-trace preload, unwind libunwind", [programs[name]["plain"]],
-            dict(preload, MALLOC_TRACE_UNWIND="libunwind")),
-           ("malloc-trace wrap", [programs[name]["wrap"]], base),
-           ("malloc-trace wrap -static", [programs[name]["static"]], base),
+            dict(preload, MALLOC_TRACE_UNWIND="libunwind"), 1),
+           ("malloc-trace wrap", [programs[name]["wrap"]], base, 1),
+           ("malloc-trace wrap -static", [programs[name]["static"]], base, 1),
            # The program keeps frame pointers (it is built so): the opt-in walk of them.
            ("malloc-trace wrap, unwind fp", [programs[name]["wrap"]],
-            dict(base, MALLOC_TRACE_UNWIND="fp"))]
+            dict(base, MALLOC_TRACE_UNWIND="fp"), 1)]
     if shutil.which("heaptrack"):
         out.append(("heaptrack", ["heaptrack", "-o", os.path.join(work, "heaptrack.out"),
-                                  programs[name]["plain"]], base))
+                                  programs[name]["plain"]], base, 1))
     return out, trace
 
 
+def last_number(out):
+    numbers = [l for l in out.splitlines() if l.replace(".", "", 1).isdigit()]
+    return float(numbers[-1]) if numbers else float("nan")
+
+
+def run_alloc(command, env, cpu, copies):
+    """Runs command (on cpu, unless it is None), or copies of it at once, each on a CPU of its
+    own; returns ns per operation (the copies' mean) and peak RSS (the largest)."""
+    if copies == 1:
+        out, _, peak = run_measured(command, env, cpu)
+        return last_number(out), peak
+    cpus = sorted(os.sched_getaffinity(0))
+    with concurrent.futures.ThreadPoolExecutor(copies) as pool:
+        done = list(pool.map(lambda i: run_measured(command, env, cpus[i % len(cpus)]),
+                             range(copies)))
+    return (statistics.mean(last_number(out) for out, _, _ in done),
+            max(peak for _, _, peak in done))
+
+
 def measure_alloc(rows, trace, threads, operations, depth, runs):
-    """Runs each (label, command, env) of rows in alternation, runs times; returns the
-    medians of ns per operation and of peak RSS (KiB) by label."""
-    ns = {label: [] for label, _, _ in rows}
-    rss = {label: [] for label, _, _ in rows}
+    """Runs each (label, command, env, copies) of rows in alternation, runs times (copies
+    other than 1: that many processes of 1 thread at once); returns the medians of ns per
+    operation and of peak RSS (KiB) by label. With one thread, each round runs on the quiet
+    CPU of the moment, all but heaptrack (whose interpreter works beside the program, on the
+    other CPU)."""
+    ns = {label: [] for label, _, _, _ in rows}
+    rss = {label: [] for label, _, _, _ in rows}
     for _ in range(runs):
-        for label, command, env in rows:
+        cpu = measure.quiet_cpu() if threads == 1 else None
+        for label, command, env, copies in rows:
             if os.path.exists(trace):
                 os.unlink(trace)
-            out, _, peak = run_measured(
-                command + [str(threads), str(operations), str(depth)], env)
-            numbers = [l for l in out.splitlines() if l.replace(".", "", 1).isdigit()]
-            ns[label].append(float(numbers[-1]) if numbers else float("nan"))
+            took, peak = run_alloc(
+                command + [str(threads if copies == 1 else 1), str(operations), str(depth)],
+                env, None if label == "heaptrack" else cpu, copies)
+            ns[label].append(took)
             rss[label].append(peak)
     return ({label: statistics.median(v) for label, v in ns.items()},
             {label: statistics.median(v) for label, v in rss.items()})
 
 
-def print_alloc(title, ns, rss):
-    base = ns["untraced"]
+def print_alloc(title, ns, rss, bases=None):
+    """bases: the untraced row each row is compared with, when not "untraced"."""
     print(title)
-    print(f"  {'':38} {'ns/op':>8} {'ratio':>7} {'+ns/op':>8} {'peak RSS':>10}")
+    print(f"  {'':46} {'ns/op':>8} {'ratio':>7} {'+ns/op':>8} {'peak RSS':>10}")
     for label in ns:
-        print(f"  {label:38} {ns[label]:8.1f} {ns[label] / base:6.2f}x {ns[label] - base:8.1f} "
+        base = ns[(bases or {}).get(label, "untraced")]
+        print(f"  {label:46} {ns[label]:8.1f} {ns[label] / base:6.2f}x {ns[label] - base:8.1f} "
               f"{rss[label] / 1024:8.1f} MB")
 
 
 def alloc_series(programs, stage, work, threads, operations, depth, runs):
     rows, trace = variants(programs, stage, work, "alloc")
+    bases = {}
+    if threads > 1:
+        # The control for the per-thread cost: as many 1-thread processes at once, one on
+        # each CPU, which share no table, so that both series pay alike for a slower CPU.
+        apart = f", {threads} processes of 1 thread"
+        own_trace = dict(rows[1][2], out_file_path=os.path.join(work, "trace.%p.csv"))
+        rows += [("untraced" + apart, rows[0][1], rows[0][2], threads),
+                 ("malloc-trace preload" + apart, rows[1][1], own_trace, threads)]
+        bases["malloc-trace preload" + apart] = "untraced" + apart
     ns, rss = measure_alloc(rows, trace, threads, operations, depth, runs)
     print_alloc(f"alloc micro bench: {threads} thread(s), {operations} operations each, "
-                f"stack depth {depth}, median of {runs}", ns, rss)
+                f"stack depth {depth}, median of {runs}", ns, rss, bases)
 
 
 def depth_series(programs, stage, work, operations, runs):
@@ -106,9 +141,9 @@ def depth_series(programs, stage, work, operations, runs):
     each setting keeps all the frames it asks for."""
     trace = os.path.join(work, "trace.csv")
     base, preload = measure.environments(stage, trace)
-    rows = [("untraced", [programs["alloc"]["plain"]], base)] + [
+    rows = [("untraced", [programs["alloc"]["plain"]], base, 1)] + [
         (f"malloc-trace preload, MALLOC_TRACE_DEPTH={depth}", [programs["alloc"]["plain"]],
-         dict(preload, MALLOC_TRACE_DEPTH=str(depth))) for depth in (8, 16, 32, 64)]
+         dict(preload, MALLOC_TRACE_DEPTH=str(depth)), 1) for depth in (8, 16, 32, 64)]
     ns, rss = measure_alloc(rows, trace, 1, operations, 48, runs)
     print_alloc(f"stack depth setting: 1 thread, {operations} operations, a stack 48 calls "
                 f"deep, median of {runs}", ns, rss)

@@ -81,20 +81,23 @@ def variants(stage, work, extra_env):
 
 
 def measure_variants(command, stage, work, extra_env, runs):
-    """Runs the variants in alternation; returns {label: (seconds, peaks)} for the variants
-    that ran right every time and {label: reason} for the others (a variant that failed
-    once is not run again)."""
+    """Runs the variants in alternation, each round but heaptrack on the quiet CPU of the
+    moment (see measure.quiet_cpu); returns {label: (seconds, peaks)} for the variants that
+    ran right every time and {label: reason} for the others (a variant that failed once is
+    not run again)."""
     rows = variants(stage, work, extra_env)
     results = {label: ([], []) for label, _, _ in rows}
     failed = {}
     expected = None
     out_path = os.path.join(work, "stdout")
     for _ in range(runs):
+        cpu = measure.quiet_cpu()
         for label, prefix, env in rows:
             if label in failed:
                 continue
             with open(out_path, "wb") as out:
-                status, _, seconds, peak = measure.run(prefix + command, env, out)
+                status, _, seconds, peak = measure.run(prefix + command, env, out,
+                                                       None if label == "heaptrack" else cpu)
             digest = output_digest(out_path, label == "heaptrack")
             for leftover in ("trace.csv", "heaptrack.zst", "heaptrack.gz"):
                 if os.path.exists(os.path.join(work, leftover)):
