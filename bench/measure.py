@@ -49,9 +49,9 @@ def environments(stage, trace, **extra):
 
 def run(command, env, stdout=subprocess.PIPE, cpu=None):
     """Runs command (on cpu alone, unless it is None) with its stdout to stdout (a file, or
-    a pipe whose text is returned); returns (exit status, output text or None, wall seconds, peak RSS in KiB). The peak is
-    the largest of the program and of the children it waited for, so heaptrack's is that
-    of the traced program or of heaptrack's interpreter."""
+    a pipe whose text is returned); returns (exit status, output text or None, wall seconds,
+    peak RSS in KiB). The peak is the largest of the program and of the children it waited
+    for, so heaptrack's is that of the traced program or of heaptrack's interpreter."""
     with tempfile.NamedTemporaryFile("r", prefix="rusage.") as rusage:
         start = time.monotonic()
         with subprocess.Popen([GNU_TIME, "-f", "%M", "-o", rusage.name, "--", *command],
