@@ -21,6 +21,15 @@ def _probe_seconds():
     return time.perf_counter() - start
 
 
+def pin_to(cpu):
+    """Keeps this process (and what it then starts) on cpu; whether that was allowed."""
+    try:
+        os.sched_setaffinity(0, {cpu})
+        return True
+    except OSError:
+        return False
+
+
 def quiet_cpu():
     """The CPU, of those this process may use, that runs a short probe fastest (best of 3
     on each); None with only one. On a virtual machine one vCPU can run memory-bound work
@@ -30,13 +39,16 @@ def quiet_cpu():
     if len(allowed) < 2:
         return None
     best = {}
+    for cpu in sorted(allowed):
+        if not pin_to(cpu):
+            best = {}  # a sandbox that refuses affinity: the rounds run unpinned
+            break
+        best[cpu] = min(_probe_seconds() for _ in range(3))
     try:
-        for cpu in sorted(allowed):
-            os.sched_setaffinity(0, {cpu})
-            best[cpu] = min(_probe_seconds() for _ in range(3))
-    finally:
         os.sched_setaffinity(0, allowed)
-    return min(best, key=best.get)
+    except OSError:
+        pass
+    return min(best, key=best.get) if best else None
 
 
 def environments(stage, trace, **extra):
@@ -58,7 +70,7 @@ def run(command, env, stdout=subprocess.PIPE, cpu=None):
                               env=env, stdout=stdout, stderr=subprocess.DEVNULL,
                               stdin=subprocess.DEVNULL, text=True,
                               preexec_fn=None if cpu is None
-                              else lambda: os.sched_setaffinity(0, {cpu})) as process:
+                              else lambda: pin_to(cpu)) as process:
             out = process.stdout.read() if process.stdout else None
         seconds = time.monotonic() - start
         # After a failure time writes a line about it first: the peak is the last line.
