@@ -21,34 +21,33 @@ def _probe_seconds():
     return time.perf_counter() - start
 
 
-def pin_to(cpu):
-    """Keeps this process (and what it then starts) on cpu; whether that was allowed."""
+def pinnable_cpus():
+    """The CPUs this process may use, if it may pin itself (and so what it starts) to one of
+    them; else an empty list (a sandbox that refuses affinity: runs are not pinned)."""
+    allowed = os.sched_getaffinity(0)
     try:
-        os.sched_setaffinity(0, {cpu})
-        return True
+        os.sched_setaffinity(0, {min(allowed)})
+        os.sched_setaffinity(0, allowed)
     except OSError:
-        return False
+        return []
+    return sorted(allowed)
 
 
 def quiet_cpu():
     """The CPU, of those this process may use, that runs a short probe fastest (best of 3
-    on each); None with only one. On a virtual machine one vCPU can run memory-bound work
-    a third slower than the other for minutes at a time (a neighbour on its core, the
-    README says more): a round of runs pinned to the quiet one compares like with like."""
-    allowed = os.sched_getaffinity(0)
-    if len(allowed) < 2:
+    on each); None with only one, or none to pin to. On a virtual machine one vCPU can run
+    memory-bound work a third slower than the other for minutes at a time (a neighbour on
+    its core, the README says more): a round of runs pinned to the quiet one compares like
+    with like."""
+    cpus = pinnable_cpus()
+    if len(cpus) < 2:
         return None
     best = {}
-    for cpu in sorted(allowed):
-        if not pin_to(cpu):
-            best = {}  # a sandbox that refuses affinity: the rounds run unpinned
-            break
+    for cpu in cpus:
+        os.sched_setaffinity(0, {cpu})
         best[cpu] = min(_probe_seconds() for _ in range(3))
-    try:
-        os.sched_setaffinity(0, allowed)
-    except OSError:
-        pass
-    return min(best, key=best.get) if best else None
+    os.sched_setaffinity(0, set(cpus))
+    return min(best, key=best.get)
 
 
 def environments(stage, trace, **extra):
@@ -66,11 +65,11 @@ def run(command, env, stdout=subprocess.PIPE, cpu=None):
     for, so heaptrack's is that of the traced program or of heaptrack's interpreter."""
     with tempfile.NamedTemporaryFile("r", prefix="rusage.") as rusage:
         start = time.monotonic()
-        with subprocess.Popen([GNU_TIME, "-f", "%M", "-o", rusage.name, "--", *command],
+        # taskset, not preexec_fn: the harness starts processes from several threads at once.
+        pinned = [] if cpu is None else ["taskset", "-c", str(cpu)]
+        with subprocess.Popen(pinned + [GNU_TIME, "-f", "%M", "-o", rusage.name, "--", *command],
                               env=env, stdout=stdout, stderr=subprocess.DEVNULL,
-                              stdin=subprocess.DEVNULL, text=True,
-                              preexec_fn=None if cpu is None
-                              else lambda: pin_to(cpu)) as process:
+                              stdin=subprocess.DEVNULL, text=True) as process:
             out = process.stdout.read() if process.stdout else None
         seconds = time.monotonic() - start
         # After a failure time writes a line about it first: the peak is the last line.

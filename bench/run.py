@@ -76,15 +76,17 @@ def last_number(out):
 
 def run_alloc(command, env, cpu, copies):
     """Runs command (on cpu, unless it is None), or copies of it at once, each on a CPU of its
-    own; returns ns per operation (the copies' mean) and peak RSS (the largest)."""
+    own where it may be pinned; returns ns per operation and peak RSS, of the slower copy
+    and the largest: a process of as many threads ends with its slowest thread."""
     if copies == 1:
         out, _, peak = run_measured(command, env, cpu)
         return last_number(out), peak
-    cpus = sorted(os.sched_getaffinity(0))
+    cpus = measure.pinnable_cpus()
     with concurrent.futures.ThreadPoolExecutor(copies) as pool:
-        done = list(pool.map(lambda i: run_measured(command, env, cpus[i % len(cpus)]),
-                             range(copies)))
-    return (statistics.mean(last_number(out) for out, _, _ in done),
+        done = list(pool.map(
+            lambda i: run_measured(command, env, cpus[i % len(cpus)] if cpus else None),
+            range(copies)))
+    return (max(last_number(out) for out, _, _ in done),
             max(peak for _, _, peak in done))
 
 

@@ -2,6 +2,7 @@
 #include "thread_slots.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "os.h"
 
@@ -20,15 +21,20 @@ static __thread struct thread_slot *own_slot __attribute__((tls_model("initial-e
  * under way), serves the next new thread, so that a program that starts a thread per task
  * keeps as many slots as it ever had threads at once. A later use on the same thread
  * (another destructor that allocates) takes a slot again and sets the key again, which
- * glibc's destructor rounds then see. */
+ * glibc's destructor rounds then see. Signals wait: outside any hook, a handler's realloc
+ * would take a slot, and so the lock this thread holds. */
 static void recycle_slot(void *value)
 {
     struct thread_slot *slot = value;
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
     own_slot = NULL;
     pthread_mutex_lock(&slot_lock);
     slot->next_recycled = recycled_slots;
     recycled_slots = slot;
     pthread_mutex_unlock(&slot_lock);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
 }
 
 static struct thread_slot *take_slot_locked(void)
