@@ -79,7 +79,7 @@ class Run:
         return read_trace(path or self.trace_path)
 
 
-def run(program, form, env=None, args=(), trace=None, timeout=60):
+def run(program, form, env=None, args=(), trace=None, timeout=60, cwd=None):
     """Runs a built program in its form (\"none\": untraced) with the tracer's settings."""
     if trace is None:
         trace = tempfile.mktemp(prefix="trace.", suffix=".csv", dir=WORK)
@@ -91,7 +91,7 @@ def run(program, form, env=None, args=(), trace=None, timeout=60):
         full_env["LD_PRELOAD"] = os.path.join(STAGE, "lib", "malloc-trace.so")
     full_env.update(env or {})
     completed = subprocess.run([program, *args], env=full_env, capture_output=True, text=True,
-                               timeout=timeout)
+                               timeout=timeout, cwd=cwd)
     return Run(completed, trace)
 
 

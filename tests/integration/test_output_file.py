@@ -25,6 +25,19 @@ def test_exit_status_and_header_only_file():
     equal(stat.S_IMODE(os.stat(result.trace_path).st_mode), 0o600, "file mode")
 
 
+def test_relative_path_survives_chdir():
+    """A relative out_file_path names a file in the directory the program started in, even
+    after the program changes directory (as a daemon does): one file, every row."""
+    for form in FORMS:
+        program = build("leaker.c", form)
+        start, elsewhere = scratch_dir(), scratch_dir()
+        result = run(program, form, args=["0", "2", "30", elsewhere], trace="trace.csv",
+                     cwd=start)
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(os.listdir(elsewhere), [], f"files where the program went ({form})")
+        assert_expected_rows(result, program, read_trace(os.path.join(start, "trace.csv")))
+
+
 def test_exit_status_every_form():
     for form in FORMS:
         program = build("leaker.c", form)
@@ -88,7 +101,7 @@ def test_row_larger_than_the_limit_is_dropped_once():
 BAD_SETTINGS = {
     "malloc_second_peremption": ["abc", "-5", "0", "", "99999999999999999999", "1.5"],
     "out_file_max_size": ["", "-1", "0", "0x", "12k", "0x1g", "184467440737095516160"],
-    "MALLOC_TRACE_DEPTH": ["0", "257", "x", ""],
+    "MALLOC_TRACE_DEPTH": ["0", "257", "x", "", "1\n2"],
     "MALLOC_TRACE_SYMBOLS": ["2", "yes", ""],
 }
 

@@ -1,8 +1,10 @@
-/* leaker.c: `leaker STATUS COUNT SIZE`: leaks COUNT blocks of SIZE bytes through a chain of
- * three functions, then exits with STATUS. */
+/* leaker.c: `leaker STATUS COUNT SIZE [DIRECTORY]`: leaks COUNT blocks of SIZE bytes through
+ * a chain of three functions (after changing to DIRECTORY, when given), then exits with
+ * STATUS. */
 #include "common.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 __attribute__((noinline)) static void *leaf(size_t size)
 {
@@ -27,7 +29,9 @@ __attribute__((noinline)) static void *outer(size_t size)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4)
+    if (argc != 4 && argc != 5)
+        return 2;
+    if (argc == 5 && chdir(argv[4]) != 0)
         return 2;
     long count = atol(argv[2]);
     for (long i = 0; i < count; i++)

@@ -2,7 +2,9 @@
  * standing for the environment and stderr captured to count the messages. */
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "settings.h"
@@ -432,6 +434,71 @@ static void test_load_invalid_keeps_defaults(void)
     expect_one_message(SYMBOLS, "", "''", __LINE__);
     expect_one_message(SYMBOLS, "2", "'2'", __LINE__);
     expect_one_message(SYMBOLS, "00", "'00'", __LINE__);
+    /* Control characters are shown, not sent: the message stays one line. */
+    expect_one_message(DEPTH, "1\n2", "'1\\x0a2'", __LINE__);
+    expect_one_message(MAX_SIZE, "\x1b[31m\r", "'\\x1b[31m\\x0d'", __LINE__);
+    expect_one_message(PERIOD, "\x7f", "'\\x7f'", __LINE__);
+}
+
+/* A relative path is made absolute with the working directory at start, so that a program
+ * that changes directory keeps writing the same file. */
+static void test_load_relative_path(void)
+{
+    char start[PATH_MAX], directory[] = "/tmp/settings.XXXXXX", expected[PATH_MAX + 32];
+    struct settings s;
+    char *messages;
+    if (!CHECK_TRUE(getcwd(start, sizeof start) != NULL) || !CHECK_TRUE(mkdtemp(directory) != NULL))
+        return;
+    CHECK_EQ_U64(chdir(directory), 0);
+
+    set_table("trace.%p.csv", NULL, NULL, NULL, NULL);
+    messages = load(&s);
+    snprintf(expected, sizeof expected, "%s/trace.%%p.csv", directory);
+    CHECK_EQ_STR(s.out_file_path, expected);
+    check_defaults_except(&s, PATH);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    set_table("./sub/../t.csv", NULL, NULL, NULL, NULL);
+    messages = load(&s);
+    snprintf(expected, sizeof expected, "%s/./sub/../t.csv", directory);
+    CHECK_EQ_STR(s.out_file_path, expected);
+    free(messages);
+
+    /* Fits alone, not after the directory. */
+    static char long_relative[PATH_MAX - 1];
+    memset(long_relative, 'c', sizeof long_relative - 1);
+    long_relative[sizeof long_relative - 1] = '\0';
+    set_table(long_relative, NULL, NULL, NULL, NULL);
+    messages = load(&s);
+    CHECK_EQ_STR(s.out_file_path, "/tmp/malloc-trace.csv");
+    CHECK_EQ_STR(messages, "malloc-trace: out_file_path: longer than PATH_MAX; using "
+                           "/tmp/malloc-trace.csv\n");
+    free(messages);
+
+    /* At the root, no second slash; the same path fits there. */
+    CHECK_EQ_U64(chdir("/"), 0);
+    set_table("t.csv", NULL, NULL, NULL, NULL);
+    messages = load(&s);
+    CHECK_EQ_STR(s.out_file_path, "/t.csv");
+    free(messages);
+    set_table(long_relative, NULL, NULL, NULL, NULL);
+    messages = load(&s);
+    CHECK_EQ_U64(strlen(s.out_file_path), PATH_MAX - 1);
+    CHECK_EQ_STR(messages, "");
+    free(messages);
+
+    /* A working directory removed before start: the default, with one line. */
+    CHECK_EQ_U64(chdir(directory), 0);
+    CHECK_EQ_U64(rmdir(directory), 0);
+    set_table("t.csv", NULL, NULL, NULL, NULL);
+    messages = load(&s);
+    CHECK_EQ_STR(s.out_file_path, "/tmp/malloc-trace.csv");
+    CHECK_PREFIX(messages, "malloc-trace: out_file_path: 't.csv' is relative and the working "
+                           "directory is unknown (");
+    CHECK_EQ_U64(check_count_lines(messages), 1);
+    free(messages);
+    CHECK_EQ_U64(chdir(start), 0);
 }
 
 static void test_load_all_invalid(void)
@@ -483,6 +550,7 @@ int main(void)
     RUN_TEST(test_load_defaults);
     RUN_TEST(test_load_each_valid);
     RUN_TEST(test_load_invalid_keeps_defaults);
+    RUN_TEST(test_load_relative_path);
     RUN_TEST(test_load_all_invalid);
     RUN_TEST(test_load_reachable);
     RUN_TEST(test_load_unwind);

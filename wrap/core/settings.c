@@ -2,7 +2,9 @@
 #include "settings.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "os.h"
 
@@ -58,6 +60,30 @@ bool settings_parse_unsigned(const char *text, unsigned max, unsigned *out)
     return true;
 }
 
+/* A rejected value as its message shows it: its first SHOWN_BYTES bytes, each control
+ * character as \xHH, so that the message stays one line whatever the environment holds. */
+#define SHOWN_BYTES 64u
+struct shown_value {
+    char text[SHOWN_BYTES * sizeof "\\xHH" + sizeof "..."];
+};
+
+static struct shown_value shown(const char *value)
+{
+    struct shown_value out;
+    size_t at = 0;
+    for (size_t i = 0; i < SHOWN_BYTES && value[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c < 0x20 || c == 0x7f)
+            at += (size_t)snprintf(out.text + at, sizeof out.text - at, "\\x%02x", c);
+        else
+            out.text[at++] = (char)c;
+    }
+    out.text[at] = '\0';
+    if (strlen(value) > SHOWN_BYTES)
+        memcpy(out.text + at, "...", sizeof "...");
+    return out;
+}
+
 /* A setting that is 0 or 1; *value holds its default. */
 static void load_switch(settings_lookup_fn *lookup, const char *name, bool *value)
 {
@@ -67,7 +93,34 @@ static void load_switch(settings_lookup_fn *lookup, const char *name, bool *valu
     if (strcmp(text, "0") == 0 || strcmp(text, "1") == 0)
         *value = text[0] == '1';
     else
-        os_message("%s: '%.64s' is neither 0 nor 1; using %d", name, text, *value);
+        os_message("%s: '%s' is neither 0 nor 1; using %d", name, shown(text).text, *value);
+}
+
+/* out_file_path as given, made absolute with the working directory at start: every flush
+ * opens it again (to follow a move or a deletion), and a program that changes directory
+ * (a daemon's chdir("/")) would otherwise split its trace, or lose the rest of it. */
+static void load_out_file_path(const char *text, char *out, size_t out_size)
+{
+    size_t length = strlen(text);
+    char directory[PATH_MAX];
+    size_t directory_length = 0;
+    if (length != 0 && text[0] != '/') {
+        if (getcwd(directory, sizeof directory) == NULL) {
+            os_message("out_file_path: '%s' is relative and the working directory is unknown "
+                       "(%m); using %s", shown(text).text, DEFAULT_OUT_FILE_PATH);
+            return;
+        }
+        directory_length = strlen(directory);
+        if (directory[directory_length - 1] != '/')
+            directory[directory_length++] = '/';
+    }
+    if (length == 0 || directory_length + length >= out_size) {
+        os_message("out_file_path: %s; using %s", length == 0 ? "empty" : "longer than PATH_MAX",
+                   DEFAULT_OUT_FILE_PATH);
+        return;
+    }
+    memcpy(out, directory, directory_length);
+    memcpy(out + directory_length, text, length + 1);
 }
 
 void settings_load(struct settings *out, settings_lookup_fn *lookup)
@@ -82,26 +135,20 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
     out->reachable = false;
     out->unwinder = UNWINDER_TABLES;
 
-    if ((text = lookup("out_file_path")) != NULL) {
-        size_t length = strlen(text);
-        if (length == 0 || length >= sizeof out->out_file_path)
-            os_message("out_file_path: %s; using %s",
-                       length == 0 ? "empty" : "longer than PATH_MAX", DEFAULT_OUT_FILE_PATH);
-        else
-            memcpy(out->out_file_path, text, length + 1);
-    }
+    if ((text = lookup("out_file_path")) != NULL)
+        load_out_file_path(text, out->out_file_path, sizeof out->out_file_path);
     if ((text = lookup("out_file_max_size")) != NULL
         && !settings_parse_size(text, &out->out_file_max_size))
-        os_message("out_file_max_size: '%.64s' is not a positive decimal or 0x hex number of "
-                   "bytes; using 0x%llx", text, (unsigned long long)DEFAULT_OUT_FILE_MAX_SIZE);
+        os_message("out_file_max_size: '%s' is not a positive decimal or 0x hex number of "
+                   "bytes; using 0x%llx", shown(text).text, (unsigned long long)DEFAULT_OUT_FILE_MAX_SIZE);
     if ((text = lookup("malloc_second_peremption")) != NULL
         && !settings_parse_unsigned(text, MAX_PERIOD_SECONDS, &out->period_seconds))
-        os_message("malloc_second_peremption: '%.64s' is not a whole number of seconds from 1 "
-                   "to %u; using %u", text, MAX_PERIOD_SECONDS, DEFAULT_PERIOD_SECONDS);
+        os_message("malloc_second_peremption: '%s' is not a whole number of seconds from 1 "
+                   "to %u; using %u", shown(text).text, MAX_PERIOD_SECONDS, DEFAULT_PERIOD_SECONDS);
     if ((text = lookup("MALLOC_TRACE_DEPTH")) != NULL
         && !settings_parse_unsigned(text, SETTINGS_MAX_DEPTH, &out->depth))
-        os_message("MALLOC_TRACE_DEPTH: '%.64s' is not a whole number from 1 to %u; using %u",
-                   text, SETTINGS_MAX_DEPTH, DEFAULT_DEPTH);
+        os_message("MALLOC_TRACE_DEPTH: '%s' is not a whole number from 1 to %u; using %u",
+                   shown(text).text, SETTINGS_MAX_DEPTH, DEFAULT_DEPTH);
     load_switch(lookup, "MALLOC_TRACE_SYMBOLS", &out->symbols);
     load_switch(lookup, "MALLOC_TRACE_REACHABLE", &out->reachable);
     if ((text = lookup("MALLOC_TRACE_UNWIND")) != NULL) {
@@ -110,7 +157,7 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
         else if (strcmp(text, "libunwind") == 0)
             out->unwinder = UNWINDER_LIBUNWIND;
         else if (strcmp(text, "tables") != 0)
-            os_message("MALLOC_TRACE_UNWIND: '%.64s' is not tables, libunwind or fp; using tables",
-                       text);
+            os_message("MALLOC_TRACE_UNWIND: '%s' is not tables, libunwind or fp; using tables",
+                       shown(text).text);
     }
 }
