@@ -158,9 +158,10 @@ void flame_graph_write(FILE *out, const struct outstanding *list, size_t count, 
                  "viewBox=\"0 0 %.0f %u\" font-family=\"monospace\" font-size=\"12\">\n"
                  "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdfdf6\"/>\n"
                  "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">"
-                 "malloc-trace: %" PRIu64 " bytes outstanding in %" PRIu64 " blocks"
+                 "malloc-trace: %" PRIu64 " bytes outstanding in %" PRIu64 " block%s"
                  "</text>\n",
-            WIDTH, height, WIDTH, height, WIDTH / 2, root->bytes, root->blocks);
+            WIDTH, height, WIDTH, height, WIDTH / 2, root->bytes, root->blocks,
+            root->blocks == 1 ? "" : "s");
     double scale = root->bytes ? WIDTH / (double)root->bytes : 0;
     if (root->bytes)
         draw(out, root, 0, 0, scale, height, root->bytes);

@@ -26,6 +26,7 @@ struct trace_summary {
     struct pending_address **pending;
     size_t pending_buckets;
     size_t pending_count;
+    uint64_t bytes_read; /* the sizes of the rows taken, at most INT64_MAX */
 };
 
 /* Eight bytes a step: every row's stack text is hashed, and a trace's rows are mostly their
@@ -182,9 +183,17 @@ static bool settle(struct trace_summary *summary, uint64_t address)
 static void visit_row(const struct trace_row *row, void *context)
 {
     struct trace_summary *summary = context;
+    /* Whatever is outstanding, in any total, is a sum of sizes read: while they add up
+     * to at most INT64_MAX, every byte count is exact (and fits a JSON integer). No process
+     * holds 2^63 bytes: a row that passes it is damage, named and skipped. */
+    if (row->size > INT64_MAX - summary->bytes_read) {
+        trace_reader_reject(row, "sizes add up past 2^63 - 1 bytes");
+        return;
+    }
     struct stack *stack = stack_of(summary, row);
     if (stack == NULL)
         return;
+    summary->bytes_read += row->size;
     switch (row->kind) {
     case ROW_MALLOC: {
         struct pending_malloc *waiting = checked_calloc(1, sizeof *waiting);

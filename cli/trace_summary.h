@@ -11,10 +11,10 @@
 
 enum outstanding_kind { KIND_LEAK, KIND_INDIRECT, KIND_MALLOC, KIND_ORPHAN_FREE, KIND_COUNT };
 
-/* Byte counts are sums of sizes below 2^63 (the reader checks). A sum saturates at INT64_MAX
- * rather than wrap: a wrapped total is a small number that passes the gate, and a flame
- * graph scaled by it draws boxes wider than any number (trace_summary.c, check.c,
- * report.c, flame_graph.c). */
+/* Byte counts are sums of sizes whose total trace_summary_read keeps at most INT64_MAX,
+ * rejecting the row that would pass it. The sums saturate all the same, as a guard: a
+ * wrapped total is a small number that passes the gate, and a flame graph scaled by it
+ * draws boxes wider than any number (trace_summary.c, check.c, report.c, flame_graph.c). */
 static inline uint64_t bytes_add(uint64_t total, uint64_t bytes)
 {
     return total > INT64_MAX || bytes > INT64_MAX - total ? INT64_MAX : total + bytes;

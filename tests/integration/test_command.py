@@ -331,6 +331,24 @@ def test_review_findings_on_odd_input():
     result = mt("check", huge)
     equal((result.returncode, result.stderr),
           (2, f"{huge}:2: size is not a whole number below 2^63\n"), "a size of 2^63")
+    # Sizes whose sum would pass 2^63 - 1: the row that passes it is bad input (a verdict of
+    # the largest number would pass an allowance of that number); up to it, exact.
+    with open(huge, "w") as text:
+        text.write(f"{HEADER}\nleak;1;0x10;4611686018427387904;1;[{frame}]\n"
+                   f"leak;1;0x20;4611686018427387903;1;[{frame}]\n"
+                   f"leak;1;0x30;1;1;[{frame}]\n")
+    result = mt("check", huge, "--max-leaked-bytes", "9223372036854775807")
+    equal((result.returncode, result.stderr),
+          (2, f"{huge}:4: sizes add up past 2^63 - 1 bytes\n"), "sizes past 2^63 - 1")
+    check(result.stdout.startswith("malloc-trace check: 9223372036854775807 bytes leaked in 2 "
+                                   "blocks"), result.stdout)
+    with open(huge, "w") as text:
+        text.write(f"{HEADER}\nleak;1;0x10;4611686018427387904;1;[{frame}]\n"
+                   f"leak;1;0x20;4611686018427387903;1;[{frame}]\n")
+    result = mt("check", huge, "--max-leaked-bytes", "9223372036854775806")
+    equal((result.returncode, result.stderr), (1, ""), "sizes that add up to 2^63 - 1")
+    check(result.stdout.startswith("malloc-trace check: 9223372036854775807 bytes leaked in 2 "
+                                   "blocks"), result.stdout)
     # An allowance must be a number: " -1" is not.
     equal(mt("check", INPUT, "--max-leaked-bytes", " -1").returncode, 2, "a negative allowance")
     # Options after the files, for report too.

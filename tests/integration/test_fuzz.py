@@ -17,24 +17,28 @@ import run_fuzz  # noqa: E402  (tests/fuzz/ is not a package)
 
 # 45 s keeps make check within its budget; MT_FUZZ_SECONDS makes it longer or shorter.
 SECONDS = int(os.environ.get("MT_FUZZ_SECONDS", "45"))
-MAX = "9223372036854775807"  # INT64_MAX: where byte totals saturate
+MAX = "9223372036854775807"  # INT64_MAX: the most bytes a trace's sizes may add up to
 
-# The exact results of the regression inputs, for what each one found.
+# The exact results of the regression inputs, for what each one found. Both now stop at the
+# row whose size takes the sizes read past 2^63 - 1 (bad input, exit 2): what the rows before
+# it hold is reported exactly.
 EXPECTED = {
     # Three stacks whose bytes add up past 2^64: the flame graph's total wrapped to 1, the
     # boxes were drawn 10^19 times too wide, and converting that width to size_t was
     # undefined behaviour (UBSan: "outside the range of representable values").
     "flame-graph-total-wraps.csv": {
-        "folded": f"a {MAX}\nb {MAX}\nc 3\n",
-        "svg title": f"malloc-trace: {MAX} bytes outstanding in 3 blocks",
-        "check": f"malloc-trace check: {MAX} bytes leaked in 3 blocks from 3 stacks",
+        "folded": f"a {MAX}\n",
+        "svg title": f"malloc-trace: {MAX} bytes outstanding in 1 block",
+        "check": f"malloc-trace check: {MAX} bytes leaked in 1 block from 1 stack",
+        "rejected lines": [3, 4],
     },
     # One stack with leak, indirect and suspect malloc rows: the folded line's sum of the
     # three kinds wrapped to 3.
     "folded-stack-bytes-wrap.csv": {
         "folded": f"x {MAX}\n",
-        "svg title": f"malloc-trace: {MAX} bytes outstanding in 3 blocks",
-        "check": f"malloc-trace check: {MAX} bytes leaked in 3 blocks from 3 stacks",
+        "svg title": f"malloc-trace: {MAX} bytes outstanding in 1 block",
+        "check": f"malloc-trace check: {MAX} bytes leaked in 1 block from 1 stack",
+        "rejected lines": [3, 4],
     },
 }
 
@@ -97,3 +101,6 @@ def test_fuzz_regressions_through_the_command():
         check(widths and max(widths) <= 1200, f"report --format svg {name}: boxes {widths}")
         check(outputs["check"].stdout.startswith(expected["check"]),
               f"check {name}: {outputs['check'].stdout}")
+        equal(outputs["check"].stderr,
+              "".join(f"{path}:{n}: sizes add up past 2^63 - 1 bytes\n"
+                      for n in expected["rejected lines"]), f"check {name}: stderr")
