@@ -111,9 +111,10 @@ static bool read_suppressions(const char *path, struct suppressions *out)
             text[--length] = '\0';
         if (text[0] == '\0' || text[0] == '#')
             continue;
-        if (strncmp(text, "leak:", 5) == 0 && text[5] != '\0') {
+        /* An empty pattern is LeakSanitizer's too: it matches every stack. */
+        if (strncmp(text, "leak:", 5) == 0) {
             add_pattern(&out->leak, &out->leak_count, text + 5);
-        } else if (strncmp(text, "free:", 5) == 0 && text[5] != '\0') {
+        } else if (strncmp(text, "free:", 5) == 0) {
             add_pattern(&out->free, &out->free_count, text + 5);
         } else {
             fprintf(stderr, "%s:%lu: not a suppression (leak:PATTERN or free:PATTERN)\n",

@@ -75,7 +75,8 @@ def test_suppression_patterns():
     cases = [("leak:leak_site", 24 + 16), ("leak:^leak_", 24 + 16), ("leak:site$", 24 + 16),
              ("leak:^site", 8232), ("leak:parse.c", 24 + 16), ("leak:/src/*.c", 0),
              ("leak:^cache::*insert", 8232 - 24), ("leak:/usr/lib/libthird.so", 8232 - 16),
-             ("leak:malloc", 24), ("leak:operator new", 8232 - 24)]
+             ("leak:malloc", 24), ("leak:operator new", 8232 - 24), ("leak:", 0),
+             ("leak:*", 0), ("free:", 8232)]
     for pattern, leaked in cases:
         path = os.path.join(directory, "s.txt")
         with open(path, "w") as text:
