@@ -37,9 +37,15 @@ CXX_WRAPPED := _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t \
 	_ZdaPvSt11align_val_tRKSt9nothrow_t
 # Every wrapped name, and a -u per C name: a static program that never calls free itself
 # would otherwise not find __wrap_free when libc.a asks for it (TRAPS.md). No -u for the
-# C++ operators: a C link would then need libstdc++'s __real_ symbols.
+# C++ operators in a dynamic link: a C link would then need libstdc++'s __real_ symbols.
 WRAP_FLAGS := $(foreach f,$(C_WRAPPED) $(CXX_WRAPPED),-Wl,--wrap=$(f)) \
 	$(foreach f,$(C_WRAPPED),-Wl,-u,__wrap_$(f))
+# A C++ program linked with -static whose own code calls no operator new (a std::string's
+# buffer comes from libstdc++.a's instantiations) needs them: libstdc++.a asks for
+# __wrap__Znwm after the archive was scanned. They are a variable of their own
+# (static_cxx), not in Libs.private: a C link would need libstdc++.a for them, whose
+# emergency exception pool then allocates 72 KiB at start (a `malloc` row in every trace).
+STATIC_CXX_FLAGS := $(foreach f,$(CXX_WRAPPED),-Wl,-u,__wrap_$(f))
 # What libdw.a and the archive's libunwind member need in a static link, less -ldw -lelf
 # (already in Libs). Recursive variables: evaluated when a recipe runs, after `deps` has
 # installed the packages they ask about.
@@ -115,7 +121,8 @@ $(PRELOAD): $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) wrap/preload/
 $(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile | deps
 	@mkdir -p $(dir $@)
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@WRAP_FLAGS@|$(WRAP_FLAGS)|' \
-		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' $< > $@
+		-e 's|@STATIC_CXX_FLAGS@|$(STATIC_CXX_FLAGS)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+		$< > $@
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)

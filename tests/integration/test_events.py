@@ -1,5 +1,5 @@
 """Every intercepted entry point, in every form: the exact rows of known programs."""
-from harness import FORMS, assert_expected_rows, build, check, equal, run
+from harness import FORMS, assert_expected_rows, build, check, equal, pkg_config, run
 
 
 def events_in(form):
@@ -50,3 +50,15 @@ def test_cxx_events_static():
 
 def test_cxx_events_preload():
     cxx_events_in("preload")
+
+
+def test_cxx_allocations_inside_libstdcxx():
+    """A C++ program that calls no operator new itself links in the -static wrap form with
+    the static_cxx flags, and the allocation libstdc++ makes for it is traced (the dynamic
+    wrap form does not see it)."""
+    for form in ("static", "preload"):
+        extra = pkg_config("--variable=static_cxx") if form == "static" else []
+        program = build("cxx_library_new.cpp", form, extra=extra)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        assert_expected_rows(result, program)
