@@ -76,7 +76,7 @@ def test_suppression_patterns():
              ("leak:^site", 8232), ("leak:parse.c", 24 + 16), ("leak:/src/*.c", 0),
              ("leak:^cache::*insert", 8232 - 24), ("leak:/usr/lib/libthird.so", 8232 - 16),
              ("leak:malloc", 24), ("leak:operator new", 8232 - 24), ("leak:", 0),
-             ("leak:*", 0), ("free:", 8232)]
+             ("leak:*", 0)]
     for pattern, leaked in cases:
         path = os.path.join(directory, "s.txt")
         with open(path, "w") as text:
@@ -85,6 +85,14 @@ def test_suppression_patterns():
         equal(result.returncode, 0, f"exit status with {pattern}")
         check(result.stdout.startswith(f"malloc-trace check: {leaked} bytes leaked"),
               f"{pattern}: {result.stdout.splitlines()[0]}")
+    # An empty free: pattern suppresses every orphan free, so --fail-on-free passes.
+    path = os.path.join(directory, "s.txt")
+    for pattern, status in (("free:", 0), ("free:zzz_nomatch", 1)):
+        with open(path, "w") as text:
+            text.write(f"{pattern}\n")
+        result = mt("check", INPUT, "--suppressions", path, "--max-leaked-bytes", "100000",
+                    "--fail-on-free")
+        equal(result.returncode, status, f"exit status with {pattern} and --fail-on-free")
 
 
 def test_junit_report():

@@ -98,26 +98,26 @@ static void load_switch(settings_lookup_fn *lookup, const char *name, bool *valu
 
 /* out_file_path as given, made absolute with the working directory at start: every flush
  * opens it again (to follow a move or a deletion), and a program that changes directory
- * (a daemon's chdir("/")) would otherwise split its trace, or lose the rest of it. */
+ * (a daemon's chdir("/")) would otherwise split its trace, or lose the rest of it. Kept as
+ * given where the directory cannot be part of it: unknown, too long, or holding a '%' that
+ * the path's %p expansion would read. */
 static void load_out_file_path(const char *text, char *out, size_t out_size)
 {
     size_t length = strlen(text);
-    char directory[PATH_MAX];
-    size_t directory_length = 0;
-    if (length != 0 && text[0] != '/') {
-        if (getcwd(directory, sizeof directory) == NULL) {
-            os_message("out_file_path: '%s' is relative and the working directory is unknown "
-                       "(%m); using %s", shown(text).text, DEFAULT_OUT_FILE_PATH);
-            return;
-        }
-        directory_length = strlen(directory);
-        if (directory[directory_length - 1] != '/')
-            directory[directory_length++] = '/';
-    }
-    if (length == 0 || directory_length + length >= out_size) {
+    if (length == 0 || length >= out_size) {
         os_message("out_file_path: %s; using %s", length == 0 ? "empty" : "longer than PATH_MAX",
                    DEFAULT_OUT_FILE_PATH);
         return;
+    }
+    char directory[PATH_MAX];
+    size_t directory_length = 0;
+    if (text[0] != '/' && getcwd(directory, sizeof directory) != NULL
+        && strchr(directory, '%') == NULL) {
+        directory_length = strlen(directory);
+        if (directory[directory_length - 1] != '/')
+            directory[directory_length++] = '/';
+        if (directory_length + length >= out_size)
+            directory_length = 0;
     }
     memcpy(out, directory, directory_length);
     memcpy(out + directory_length, text, length + 1);
