@@ -26,7 +26,8 @@ struct trace_summary {
     struct pending_address **pending;
     size_t pending_buckets;
     size_t pending_count;
-    uint64_t bytes_read; /* the sizes of the rows taken, at most INT64_MAX */
+    /* The sizes of the malloc rows waiting and of the rows in the totals: at most INT64_MAX */
+    uint64_t bytes_held;
 };
 
 /* Eight bytes a step: every row's stack text is hashed, and a trace's rows are mostly their
@@ -162,6 +163,14 @@ static void grow_pending(struct trace_summary *summary)
     summary->pending_buckets = buckets;
 }
 
+/* The oldest malloc row waiting at address, or NULL. */
+static const struct pending_malloc *oldest_waiting(struct trace_summary *summary,
+                                                   uint64_t address)
+{
+    const struct pending_address *entry = *pending_slot(summary, address);
+    return entry != NULL ? entry->oldest : NULL;
+}
+
 /* Takes the oldest malloc row waiting at address; false when none waits. */
 static bool settle(struct trace_summary *summary, uint64_t address)
 {
@@ -171,6 +180,7 @@ static bool settle(struct trace_summary *summary, uint64_t address)
         return false;
     struct pending_malloc *oldest = entry->oldest;
     entry->oldest = oldest->next;
+    summary->bytes_held -= oldest->size;
     free(oldest);
     if (entry->oldest == NULL) {
         *slot = entry->next;
@@ -183,17 +193,24 @@ static bool settle(struct trace_summary *summary, uint64_t address)
 static void visit_row(const struct trace_row *row, void *context)
 {
     struct trace_summary *summary = context;
-    /* Whatever is outstanding, in any total, is a sum of sizes read: while they add up
-     * to at most INT64_MAX, every byte count is exact (and fits a JSON integer). No process
-     * holds 2^63 bytes: a row that passes it is damage, named and skipped. */
-    if (row->size > INT64_MAX - summary->bytes_read) {
+    /* Whatever is outstanding, in any total, is a sum of the sizes held (the malloc rows
+     * waiting, the rows in the totals): while that is at most INT64_MAX, every byte count is
+     * exact (and fits a JSON integer). No process holds 2^63 bytes: a row that would take it
+     * past is damage, named and skipped. A row that settles a malloc row frees its size. */
+    const struct pending_malloc *settled =
+        row->kind == ROW_MALLOC ? NULL : oldest_waiting(summary, row->address);
+    bool in_totals = row->kind == ROW_MALLOC || row->kind == ROW_LEAK
+                     || row->kind == ROW_INDIRECT || (row->kind == ROW_FREE && settled == NULL);
+    uint64_t held_after = summary->bytes_held - (settled != NULL ? settled->size : 0);
+    if (in_totals && row->size > INT64_MAX - held_after) {
         trace_reader_reject(row, "sizes add up past 2^63 - 1 bytes");
         return;
     }
     struct stack *stack = stack_of(summary, row);
     if (stack == NULL)
         return;
-    summary->bytes_read += row->size;
+    if (in_totals)
+        summary->bytes_held += row->size;
     switch (row->kind) {
     case ROW_MALLOC: {
         struct pending_malloc *waiting = checked_calloc(1, sizeof *waiting);

@@ -358,6 +358,17 @@ def test_review_findings_on_odd_input():
     equal((result.returncode, result.stderr), (1, ""), "sizes that add up to 2^63 - 1")
     check(result.stdout.startswith("malloc-trace check: 9223372036854775807 bytes leaked in 2 "
                                    "blocks"), result.stdout)
+    # A row that settles another counts once: a suspect and its exit row, a suspect and its
+    # late free (held at once: 2^62 + 2^62 - 1 bytes).
+    with open(huge, "w") as text:
+        text.write(f"{HEADER}\nmalloc;1;0x10;4611686018427387904;1;[{frame}]\n"
+                   f"leak;1;0x10;4611686018427387904;1;[{frame}]\n"
+                   f"malloc;1;0x20;4611686018427387903;1;[{frame}]\n"
+                   f"free;1;0x20;4611686018427387903;2;[{frame}]\n")
+    result = mt("check", huge)
+    equal((result.returncode, result.stderr), (1, ""), "settled rows")
+    check(result.stdout.startswith("malloc-trace check: 4611686018427387904 bytes leaked in 1 "
+                                   "block"), result.stdout)
     # An allowance must be a number: " -1" is not.
     equal(mt("check", INPUT, "--max-leaked-bytes", " -1").returncode, 2, "a negative allowance")
     # Options after the files, for report too.
