@@ -38,6 +38,26 @@ def test_relative_path_survives_chdir():
         assert_expected_rows(result, program, read_trace(os.path.join(start, "trace.csv")))
 
 
+def test_program_closes_every_descriptor():
+    """A daemon's start closes every descriptor above 2, the tracer's among them, and its next
+    opens are handed those numbers: the tracer writes to none of the program's files, closes
+    none of them, and still writes every row."""
+    for form in FORMS:
+        program = build("closes_descriptors.c", form)
+        directory = scratch_dir()
+        result = run(program, form, env={"malloc_second_peremption": "1"}, args=[directory])
+        equal(result.returncode, 0, f"exit status ({form})")
+        equal(result.stderr, "", f"stderr ({form})")
+        contents = {}
+        for name in sorted(os.listdir(directory)):
+            with open(os.path.join(directory, name)) as written:
+                contents[name] = written.read()
+        expected = {f"file-{i}": "first\nsecond\n" for i in range(16)}
+        expected["stream-0"] = "written at exit\n"
+        equal(contents, expected, f"the program's files ({form})")
+        assert_expected_rows(result, program)
+
+
 def test_exit_status_every_form():
     for form in FORMS:
         program = build("leaker.c", form)

@@ -22,41 +22,6 @@ extern __typeof__(dlsym) dlsym __attribute__((weak));
 typedef int unw_backtrace_fn(void **frames, int max);
 typedef int unw_set_caching_policy_fn(void *address_space, int policy);
 
-struct exit_search {
-    uintptr_t exit_address;
-    uintptr_t caller_stack;
-};
-
-/* exit(3) only calls __run_exit_handlers: its return address lies in its first bytes. */
-#define EXIT_BODY_BYTES 64u
-
-static _Unwind_Reason_Code find_exit_frame(struct _Unwind_Context *context, void *argument)
-{
-    struct exit_search *search = argument;
-    uintptr_t ip = (uintptr_t)_Unwind_GetIP(context);
-    if (ip > search->exit_address && ip - search->exit_address <= EXIT_BODY_BYTES) {
-        search->caller_stack = (uintptr_t)_Unwind_GetCFA(context);
-        return _URC_END_OF_STACK;
-    }
-    return _URC_NO_REASON;
-}
-
-/* Defined by a static program's libc only (see heap_roots.c). */
-extern size_t _dl_tls_static_size __attribute__((weak));
-
-uintptr_t backtrace_exit_caller_stack(void)
-{
-    /* A static program's libgcc unwinder finds no unwind tables without the linker's
-     * --eh-frame-hdr, which gcc -static leaves out, and aborts: there, no stack root. */
-    if (&_dl_tls_static_size != NULL)
-        return 0;
-    /* dlsym finds libc's exit where the program's own reference is a PLT entry. */
-    void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
-    struct exit_search search = {(uintptr_t)(found != NULL ? found : (void *)exit), 0};
-    _Unwind_Backtrace(find_exit_frame, &search);
-    return search.caller_stack;
-}
-
 /* ---- fork during a capture ------------------------------------------------------------
  * Debian's libunwind keeps one cache behind a mutex (it has no per-thread caches): a fork
  * while another thread unwinds would give the child that mutex held by a thread it does not
@@ -267,6 +232,33 @@ static inline bool stands_where(const struct walk_frame *frame, const struct wal
            && (frame->frame_pointer == now->frame_pointer || !needs_fp(frame));
 }
 
+/* Steps now from its frame to the caller's by the frame's rule, reading saved values only
+ * between the stack pointer and the stack's top: false where the rule covers nothing or leads
+ * out of the stack (now is then half stepped). Not for UNWIND_OUTERMOST. */
+static inline __attribute__((always_inline)) bool step_by_rule(struct walk_frame *now,
+                                                               struct unwind_rule rule)
+{
+    if (rule.kind == UNWIND_NOT_COVERED)
+        return false;
+    uintptr_t cfa = (rule.kind == UNWIND_CFA_FROM_SP ? now->stack : now->frame_pointer)
+                    + (uintptr_t)(intptr_t)rule.cfa_offset;
+    uintptr_t saved_fp = cfa + (uintptr_t)((intptr_t)rule.saved_fp_slot * 8);
+    if (cfa <= now->stack || cfa > stack_top || cfa % sizeof(uintptr_t) != 0
+        || (rule.saved_fp_slot != 0 && (saved_fp < now->stack || saved_fp + 8 > stack_top)))
+        return false;
+    if (rule.saved_fp_slot != 0) {
+        now->frame_pointer = stack_word(saved_fp);
+        now->frame_pointer_slot = saved_fp;
+    } else {
+        now->frame_pointer_slot = 0;
+    }
+    if (rule.kind != UNWIND_CFA_FROM_SP)
+        now->frame_pointer_slot |= WALK_FRAME_FROM_FP;
+    now->pc = stack_word(cfa - sizeof(uintptr_t));
+    now->stack = cfa;
+    return true;
+}
+
 /* The call site of a walk: the program's return address and stack pointer where it called
  * the front-end, read from the tracer's own frames (each keeps a frame pointer: table_backtrace,
  * backtrace_capture, the hook, the front-end). Only a hint: a wrong one costs a replay, never
@@ -389,26 +381,10 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
             }
         }
         struct unwind_rule rule = unwind_table_find(cache, now.pc - 1);
-        if (rule.kind == UNWIND_NOT_COVERED)
-            return 0; /* the site's walks and kept words stay as they were, and agree */
         if (rule.kind == UNWIND_OUTERMOST)
             break;
-        uintptr_t cfa = (rule.kind == UNWIND_CFA_FROM_SP ? now.stack : now.frame_pointer)
-                        + (uintptr_t)(intptr_t)rule.cfa_offset;
-        uintptr_t saved_fp = cfa + (uintptr_t)((intptr_t)rule.saved_fp_slot * 8);
-        if (cfa <= now.stack || cfa > stack_top || cfa % sizeof(uintptr_t) != 0
-            || (rule.saved_fp_slot != 0 && (saved_fp < now.stack || saved_fp + 8 > stack_top)))
-            return 0; /* likewise */
-        if (rule.saved_fp_slot != 0) {
-            now.frame_pointer = stack_word(saved_fp);
-            now.frame_pointer_slot = saved_fp;
-        } else {
-            now.frame_pointer_slot = 0;
-        }
-        if (rule.kind != UNWIND_CFA_FROM_SP)
-            now.frame_pointer_slot |= WALK_FRAME_FROM_FP;
-        now.pc = stack_word(cfa - sizeof(uintptr_t));
-        now.stack = cfa;
+        if (!step_by_rule(&now, rule))
+            return 0; /* the site's walks and kept words stay as they were, and agree */
     }
     bool same = aligned_replay != 0 && count == last_count;
     for (uint32_t i = BACKTRACE_TRACER_FRAMES; same && i < aligned_replay; i++)
@@ -449,6 +425,43 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     *kept = &memo->kept[kept_in];
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
     return count;
+}
+
+/* exit(3) only calls __run_exit_handlers: its return address lies in its first bytes. */
+#define EXIT_BODY_BYTES 64u
+/* Frames between the exit pass and exit(3): the destructor's callers in ld.so and libc. */
+#define EXIT_SEARCH_FRAMES 64u
+
+/* Defined by a static program's libc only (see heap_roots.c). */
+extern size_t _dl_tls_static_size __attribute__((weak));
+
+/* Walked with the unwind tables, not libunwind: libunwind's own steps check addresses by
+ * writing them to a pipe it opened at start, and a program that closed every descriptor
+ * it did not open (a daemon's start) may have been handed those numbers again: libunwind then
+ * read from the program's file, found it no pipe, and closed it, and exit(3) could no longer
+ * write what the program's streams held. */
+__attribute__((noinline)) uintptr_t backtrace_exit_caller_stack(void)
+{
+    /* A static program's tables were never looked up from its exit pass: there, no root. */
+    if (&_dl_tls_static_size != NULL)
+        return 0;
+    /* dlsym finds libc's exit where the program's own reference is a PLT entry. */
+    void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
+    uintptr_t exit_address = (uintptr_t)(found != NULL ? found : (void *)exit);
+    if (stack_top == 0)
+        stack_top = find_stack_top();
+    const uintptr_t *frame = __builtin_frame_address(0);
+    struct walk_frame now = {(uintptr_t)(frame + 2), frame[0], frame[1], 0};
+    struct unwind_cache *cache = unwind_table_begin_walk();
+    for (uint32_t i = 0; cache != NULL && i < EXIT_SEARCH_FRAMES; i++) {
+        bool in_exit = now.pc > exit_address && now.pc - exit_address <= EXIT_BODY_BYTES;
+        struct unwind_rule rule = unwind_table_find(cache, now.pc - 1);
+        if (rule.kind == UNWIND_OUTERMOST || !step_by_rule(&now, rule))
+            return 0;
+        if (in_exit)
+            return now.stack; /* the CFA of exit's frame: its caller's stack pointer */
+    }
+    return 0;
 }
 
 /* RTLD_LOCAL: libunwind's own _Unwind_* must not interpose on libgcc's for the program.
@@ -492,10 +505,10 @@ __attribute__((noinline)) static void warm_up_entry(uint32_t max)
 void backtrace_init(enum unwinder unwinder, uint32_t max)
 {
     chosen_unwinder = unwinder;
-    if (unwinder == UNWINDER_TABLES)
-        unwind_table_init(max + BACKTRACE_TRACER_FRAMES < BACKTRACE_MAX_FRAMES
-                              ? max + BACKTRACE_TRACER_FRAMES
-                              : BACKTRACE_MAX_FRAMES);
+    /* Whatever the unwinder, the exit pass walks with the tables. */
+    unwind_table_init(max + BACKTRACE_TRACER_FRAMES < BACKTRACE_MAX_FRAMES
+                          ? max + BACKTRACE_TRACER_FRAMES
+                          : BACKTRACE_MAX_FRAMES);
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
     else

@@ -19,8 +19,8 @@ void backtrace_init(enum unwinder unwinder, uint32_t max);
 
 /* The stack pointer of the program's frame that called exit(3), as it was at the call (the
  * canonical frame address of exit's frame), or 0 when exit is not on the calling thread's
- * stack or the program is static. Unwinds with libgcc's unwinder; may allocate: call under
- * the guard. */
+ * stack, a frame on the way has no rule in the unwind tables, or the program is static. May
+ * allocate (the tables of modules no capture passed yet): call under the guard. */
 uintptr_t backtrace_exit_caller_stack(void);
 
 /* dlclose: a module's addresses may now be another's. */

@@ -26,7 +26,9 @@ static ino_t file_inode;
 static uint64_t file_size; /* as last seen plus what we wrote since */
 static char batch[BATCH_BYTES];
 static size_t batch_length;
-static int last_error_said; /* errno of the last message, so a failure is said once */
+/* The errno of the last message about opening the file, and about writing it: each failure
+ * is said once, until that step works again (the rows may meanwhile go to the file held). */
+static int open_error_said, write_error_said;
 static bool oversized_row_said;
 
 void csv_writer_expand_path(const char *template, pid_t pid, char *out, size_t out_size)
@@ -55,12 +57,26 @@ void csv_writer_configure(const char *template, uint64_t max)
     max_size = max;
 }
 
-static void say_once(int error, const char *what)
+static void say_once(int *said, int error, const char *what)
 {
-    if (error == last_error_said)
+    if (error == *said)
         return;
-    last_error_said = error;
+    *said = error;
     os_message("%s %s: %s", what, path, strerror(error));
+}
+
+/* A program may close every descriptor it did not open (a daemon's start does), and its next
+ * open is then handed our number: the descriptor is the program's from then on, and a write
+ * to it would put rows in the program's file. So before each write, truncation or close, the
+ * descriptor must still be the file opened (its device and inode); else it is forgotten, not
+ * closed, and the file opened again. */
+static bool holds_own_file(struct stat *status)
+{
+    if (fd >= 0
+        && (fstat(fd, status) != 0 || status->st_dev != file_device
+            || status->st_ino != file_inode))
+        fd = -1;
+    return fd >= 0;
 }
 
 /* A write that the kernel refuses for RLIMIT_FSIZE raises SIGXFSZ, whose default action
@@ -85,14 +101,19 @@ static ssize_t write_without_sigxfsz(const void *data, size_t length)
     return written;
 }
 
+static bool open_file(void);
+
 static bool write_all(const char *data, size_t length)
 {
+    struct stat status;
+    if (!holds_own_file(&status) && !open_file())
+        return false;
     while (length > 0) {
         ssize_t written = write_without_sigxfsz(data, length);
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0) {
-            say_once(written < 0 ? errno : ENOSPC, "cannot write");
+            say_once(&write_error_said, written < 0 ? errno : ENOSPC, "cannot write");
             return false;
         }
         file_size += (uint64_t)written;
@@ -102,23 +123,23 @@ static bool write_all(const char *data, size_t length)
             size_t whole = (size_t)written;
             while (whole > 0 && data[whole - 1] != '\n')
                 whole--;
-            struct stat status;
             if (fstat(fd, &status) == 0 && (uint64_t)status.st_size >= (size_t)written - whole
                 && ftruncate(fd, status.st_size - (off_t)((size_t)written - whole)) == 0)
                 file_size = (uint64_t)status.st_size - ((size_t)written - whole);
-            say_once(ENOSPC, "cannot write all of");
+            say_once(&write_error_said, ENOSPC, "cannot write all of");
             return false;
         }
         data += written;
         length -= (size_t)written;
     }
-    last_error_said = 0;
+    write_error_said = 0;
     return true;
 }
 
 static void close_file(void)
 {
-    if (fd >= 0)
+    struct stat status;
+    if (holds_own_file(&status))
         close(fd);
     fd = -1;
 }
@@ -136,23 +157,25 @@ static bool open_file(void)
     }
     if (new_fd < 0) {
         /* ENXIO: a FIFO (or socket) with no reader; ELOOP: O_NOFOLLOW met a symbolic link. */
-        say_once(errno, errno == ELOOP   ? "refusing to follow a symbolic link at"
-                        : errno == ENXIO ? "not a regular file, not writing to"
-                                         : "cannot open");
+        say_once(&open_error_said, errno,
+                 errno == ELOOP   ? "refusing to follow a symbolic link at"
+                 : errno == ENXIO ? "not a regular file, not writing to"
+                                  : "cannot open");
         return false;
     }
     struct stat status;
     if (fstat(new_fd, &status) != 0 || !S_ISREG(status.st_mode)) {
         close(new_fd);
-        say_once(EINVAL, "not a regular file, not writing to");
+        say_once(&open_error_said, EINVAL, "not a regular file, not writing to");
         return false;
     }
     if (status.st_uid != geteuid()) {
         close(new_fd);
-        say_once(EPERM, "owned by another user, not writing to");
+        say_once(&open_error_said, EPERM, "owned by another user, not writing to");
         return false;
     }
     fcntl(new_fd, F_SETFL, O_WRONLY | O_APPEND);
+    open_error_said = 0;
     fd = new_fd;
     file_device = status.st_dev;
     file_inode = status.st_ino;
@@ -165,12 +188,28 @@ static bool open_file(void)
 bool csv_writer_begin(void)
 {
     batch_length = 0;
-    if (fd >= 0) {
-        /* Moved or deleted since the last batch: start a new file at the path. */
-        struct stat at_path, open_one;
-        if (stat(path, &at_path) != 0 || fstat(fd, &open_one) != 0
-            || at_path.st_dev != file_device || at_path.st_ino != file_inode) {
-            close_file();
+    struct stat open_one;
+    if (holds_own_file(&open_one)) {
+        struct stat at_path;
+        if (stat(path, &at_path) != 0 || at_path.st_dev != file_device
+            || at_path.st_ino != file_inode) {
+            /* Moved or deleted since the last batch: a new file at the path. Where none can
+             * be opened there (the program went into a chroot, or its directory is gone), the
+             * rows still go to the file held, rather than nowhere. */
+            int held = fd;
+            dev_t held_device = file_device;
+            ino_t held_inode = file_inode;
+            fd = -1;
+            bool opened = open_file();
+            if (fd >= 0) {
+                close(held);
+                return opened;
+            }
+            fd = held;
+            file_device = held_device;
+            file_inode = held_inode;
+            file_size = (uint64_t)open_one.st_size;
+            return true;
         } else {
             file_size = (uint64_t)open_one.st_size;
             /* Emptied in place (`: > file`, logrotate's copytruncate): a new header. */
@@ -203,8 +242,9 @@ static bool make_room(size_t length)
         }
         return false;
     }
-    if (fd < 0 || ftruncate(fd, 0) != 0) {
-        say_once(errno, "cannot truncate");
+    struct stat status;
+    if ((!holds_own_file(&status) && !open_file()) || ftruncate(fd, 0) != 0) {
+        say_once(&write_error_said, errno, "cannot truncate");
         return false;
     }
     file_size = 0;
