@@ -2,6 +2,7 @@
 import glob
 import os
 import re
+import tempfile
 
 from harness import (WORK, assert_expected_rows, build, check, equal, program_frames,
                      read_trace, run)
@@ -55,6 +56,25 @@ def test_fork_shared_file_preload():
     equal(sorted(r["address"] for r in rows if r["address"] == before), [before, before],
           "the block leaked before fork, reported by both processes")
     equal(len(rows), 4, "leak rows in the shared file")
+
+
+def test_fork_while_threads_live():
+    """A child of a parent with live threads starts and joins threads of its own: glibc frees
+    the parent's cached thread stacks there, with its stack cache locked. The child neither
+    hangs (its first hook was a free, which started the flusher: pthread_create waited for
+    that lock for ever) nor writes a `free` row (the parent's flusher's thread-local storage,
+    never recorded, freed with its stack)."""
+    for form in ("wrap", "static", "preload"):
+        program = build("fork_thread_stacks.c", form)
+        directory = tempfile.mkdtemp(prefix="fork.", dir=WORK)
+        result = run(program, form, trace=os.path.join(directory, "trace.%p.csv"))
+        equal((result.returncode, result.stdout, result.stderr), (0, "", ""),
+              f"exit status, stdout and stderr ({form})")
+        traces = sorted(glob.glob(os.path.join(directory, "trace.*.csv")))
+        equal(len(traces), 2, f"traces of the parent and the child ({form})")
+        for trace in traces:
+            equal([r for r in read_trace(trace) if r["function"] == "free"], [],
+                  f"free rows in {os.path.basename(trace)} ({form})")
 
 
 def fork_stress_in(form):

@@ -169,6 +169,34 @@ static void init_wait_cond(void)
     pthread_condattr_destroy(&attributes);
 }
 
+/* The thread runs on a stack of the tracer's own (glibc puts the thread's descriptor and
+ * static TLS at its top). glibc caches the stacks it makes, and in a forked child frees the
+ * cached ones' thread-local storage as the program's threads come and go: the flusher's,
+ * allocated as the tracer's own memory and so never recorded, was then an orphan `free` row
+ * in such a child. A stack given with pthread_attr_setstack is neither cached nor freed. A
+ * child's flusher takes its parent's stack, which no thread uses there. */
+#define FLUSHER_STACK_BYTES ((size_t)8 << 20)
+#define GUARD_PAGE_BYTES ((size_t)4096)
+static void *flusher_stack;
+static size_t flusher_stack_bytes;
+
+static bool set_own_stack(pthread_attr_t *attributes)
+{
+    if (flusher_stack == NULL) {
+        size_t bytes = FLUSHER_STACK_BYTES;
+        char *reserved = os_reserve(&bytes);
+        /* The lowest page stays inaccessible: an overflow faults rather than write below. */
+        if (reserved == NULL
+            || !os_commit(reserved + GUARD_PAGE_BYTES, bytes - GUARD_PAGE_BYTES)) {
+            os_unmap(reserved, bytes);
+            return false;
+        }
+        flusher_stack = reserved + GUARD_PAGE_BYTES;
+        flusher_stack_bytes = bytes - GUARD_PAGE_BYTES;
+    }
+    return pthread_attr_setstack(attributes, flusher_stack, flusher_stack_bytes) == 0;
+}
+
 static void start_thread(void)
 {
     /* Every signal blocked, so that the program's handlers never run on our thread (the
@@ -179,7 +207,12 @@ static void start_thread(void)
     pthread_t thread;
     /* pthread_create allocates: the tracer's own memory, even when called from a hook. */
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    int error = pthread_create(&thread, NULL, flusher_main, NULL);
+    pthread_attr_t attributes;
+    bool attributes_made = pthread_attr_init(&attributes) == 0;
+    bool own_stack = attributes_made && set_own_stack(&attributes);
+    int error = pthread_create(&thread, own_stack ? &attributes : NULL, flusher_main, NULL);
+    if (attributes_made)
+        pthread_attr_destroy(&attributes);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (error != 0) {

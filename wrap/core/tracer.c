@@ -226,7 +226,11 @@ static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t s
         return false;
     }
     malloc_trace_guard++;
-    if (*now == STATE_TRACING)
+    /* Only from an allocation: glibc frees a cached thread stack's memory with its stack
+     * cache's lock held (a joined thread's in a forked child, say), and the flusher's
+     * pthread_create there would wait for that lock for ever. No allocation is made with it
+     * held. */
+    if (*now == STATE_TRACING && kind == DEFERRED_ALLOC)
         flusher_ensure_running();
     return true;
 }
