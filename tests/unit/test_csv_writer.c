@@ -8,6 +8,7 @@
  * The flush lock is held meanwhile, so that the tracer's flusher thread never uses the
  * writer at the same time. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -546,6 +547,59 @@ static void test_refusals(void)
     CHECK_FILE(moved, expected);
 }
 
+/* The descriptor number the writer holds, by the path it has open; -1 if none. */
+static int descriptor_of(const char *path)
+{
+    DIR *descriptors = opendir("/proc/self/fd");
+    int found = -1;
+    struct dirent *entry;
+    while (descriptors != NULL && found < 0 && (entry = readdir(descriptors)) != NULL) {
+        char link[320], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", entry->d_name);
+        ssize_t length = readlink(link, target, sizeof target - 1);
+        if (length > 0 && (target[length] = '\0', strcmp(target, path) == 0))
+            found = atoi(entry->d_name);
+    }
+    if (descriptors != NULL)
+        closedir(descriptors);
+    return found;
+}
+
+/* The program closed the writer's descriptor and was handed its number for the same file,
+ * opened for reading (a daemon's start closes every descriptor; a file system hands a
+ * deleted file's inode number on): that descriptor is the program's. The writer leaves it
+ * open and untouched, and writes through one of its own, with no message. */
+static void test_descriptor_taken_over(void)
+{
+    char path[PATH_MAX], expected[512];
+    scenario(in_dir("taken.csv", path), 1u << 20);
+    CHECK_TRUE(csv_writer_begin());
+    write_row(0x1);
+    csv_writer_end();
+    int number = descriptor_of(path);
+    int program_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!CHECK(number >= 0) || !CHECK(program_fd >= 0))
+        return;
+    CHECK_EQ_I64(dup2(program_fd, number), number);
+    close(program_fd);
+    struct stderr_capture capture;
+    check_stderr_begin(&capture);
+    CHECK_TRUE(csv_writer_begin());
+    write_row(0x2);
+    csv_writer_end();
+    char *messages = check_stderr_end(&capture);
+    CHECK_EQ_U64(check_count_lines(messages), 0);
+    free(messages);
+    snprintf(expected, sizeof expected, "%s", CSV_HEADER);
+    for (unsigned address = 0x1; address <= 0x2; address++) {
+        size_t used = strlen(expected);
+        row_text(address, expected + used, sizeof expected - used);
+    }
+    CHECK_FILE(path, expected);
+    CHECK_EQ_I64(fcntl(number, F_GETFL) & O_ACCMODE, O_RDONLY); /* still open, the program's */
+    close(number);
+}
+
 /* The directory of the file moved away between two batches (a program that went into a
  * chroot sees the same): no file can be made at the path, and the rows go on into the file
  * held, with one message. */
@@ -647,6 +701,7 @@ int main(void)
     RUN_TEST(test_oversized_row);
     RUN_TEST(test_refusals);
     RUN_TEST(test_path_gone);
+    RUN_TEST(test_descriptor_taken_over);
     RUN_TEST(test_truncated_in_place);
     RUN_TEST(test_reconfigure);
 

@@ -3,14 +3,18 @@
 #include "backtrace.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <unwind.h>
 
+#include "os.h"
 #include "thread_slots.h"
 #include "unwind_table.h"
 
@@ -464,6 +468,69 @@ __attribute__((noinline)) uintptr_t backtrace_exit_caller_stack(void)
     return 0;
 }
 
+/* ---- libunwind's pipe ------------------------------------------------------------------
+ * libunwind checks addresses by writing them into a pipe it makes when it starts: it reads
+ * one end, writes the other, and makes the pipe again (closing both numbers) when the read
+ * fails. A program that closes every descriptor it did not open may be handed those numbers
+ * for its own files: a walk of libunwind's would then read from, write to or close them. So
+ * the numbers are learnt at start (the two lowest free ones, which its pipe2 takes), and a
+ * walk that needs libunwind asks it only while both are still that pipe. Not with
+ * MALLOC_TRACE_UNWIND=libunwind, where every walk is libunwind's: the two fstat calls would
+ * take longer than the walk (over a microsecond each on this project's machine). */
+static int unwinder_pipe[2] = {-1, -1};
+static ino_t unwinder_pipe_inode;
+static atomic_bool unwinder_pipe_lost;
+
+/* The two descriptor numbers the next pipe2 gets (-1: unknown). */
+static void probe_free_pair(int pair[2])
+{
+    if (pipe2(pair, O_CLOEXEC) != 0) {
+        pair[0] = pair[1] = -1;
+        return;
+    }
+    close(pair[0]);
+    close(pair[1]);
+}
+
+static bool is_pipe_end(int fd, ino_t *inode)
+{
+    struct stat status;
+    if (fd < 0 || fstat(fd, &status) != 0 || !S_ISFIFO(status.st_mode))
+        return false;
+    *inode = status.st_ino;
+    return true;
+}
+
+/* After libunwind started: keeps pair when it is one pipe now (libunwind's). */
+static void learn_unwinder_pipe(const int pair[2])
+{
+    ino_t read_end, write_end;
+    if (is_pipe_end(pair[0], &read_end) && is_pipe_end(pair[1], &write_end)
+        && read_end == write_end) {
+        unwinder_pipe[0] = pair[0];
+        unwinder_pipe[1] = pair[1];
+        unwinder_pipe_inode = read_end;
+    }
+}
+
+/* Whether libunwind may walk: its pipe is not known, or is still open at its numbers. */
+static bool unwinder_pipe_intact(void)
+{
+    if (unwinder_pipe[0] < 0)
+        return true;
+    if (atomic_load_explicit(&unwinder_pipe_lost, memory_order_relaxed))
+        return false;
+    ino_t read_end, write_end;
+    if (is_pipe_end(unwinder_pipe[0], &read_end) && is_pipe_end(unwinder_pipe[1], &write_end)
+        && read_end == unwinder_pipe_inode && write_end == unwinder_pipe_inode)
+        return true;
+    if (!atomic_exchange(&unwinder_pipe_lost, true))
+        os_message("the program closed libunwind's descriptors: stacks the unwind tables do "
+                   "not cover (signal frames, code without unwind information) keep frame 0 "
+                   "only");
+    return false;
+}
+
 /* RTLD_LOCAL: libunwind's own _Unwind_* must not interpose on libgcc's for the program.
  * The names are those of libunwind 1.x's local-only x86_64 build (UNW_LOCAL_ONLY). */
 static void load_libunwind(void)
@@ -509,10 +576,14 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
     unwind_table_init(max + BACKTRACE_TRACER_FRAMES < BACKTRACE_MAX_FRAMES
                           ? max + BACKTRACE_TRACER_FRAMES
                           : BACKTRACE_MAX_FRAMES);
+    int pair[2];
+    probe_free_pair(pair);
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
     else
         load_libunwind();
+    if (unwinder != UNWINDER_LIBUNWIND)
+        learn_unwinder_pipe(pair);
     warm_up_entry(max);
 }
 
@@ -532,7 +603,7 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     uint32_t got = chosen_unwinder == UNWINDER_FRAME_POINTERS ? frame_pointer_backtrace(frames, wanted)
                    : chosen_unwinder == UNWINDER_TABLES ? table_backtrace(frames, wanted, kept)
                                                         : 0;
-    if (got == 0) {
+    if (got == 0 && unwinder_pipe_intact()) {
         struct thread_slot *slot = enter_unwinder();
         int count = malloc_trace_libunwind_backtrace
                         ? malloc_trace_libunwind_backtrace(frames, (int)wanted)

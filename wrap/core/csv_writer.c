@@ -23,6 +23,7 @@ static char path[PATH_MAX];
 static int fd = -1;
 static dev_t file_device;
 static ino_t file_inode;
+static pid_t file_owner; /* the mark of the open file: see holds_own_file */
 static uint64_t file_size; /* as last seen plus what we wrote since */
 static char batch[BATCH_BYTES];
 static size_t batch_length;
@@ -68,13 +69,15 @@ static void say_once(int *said, int error, const char *what)
 /* A program may close every descriptor it did not open (a daemon's start does), and its next
  * open is then handed our number: the descriptor is the program's from then on, and a write
  * to it would put rows in the program's file. So before each write, truncation or close, the
- * descriptor must still be the file opened (its device and inode); else it is forgotten, not
- * closed, and the file opened again. */
+ * descriptor must still be the file opened; else it is forgotten, not closed, and the file
+ * opened again. The device and inode alone do not tell: a file system hands a deleted file's
+ * inode number to the next file made. So the open file is also marked with an owner (for
+ * SIGIO, which nothing raises without O_ASYNC) that a program's own open has not: 0. */
 static bool holds_own_file(struct stat *status)
 {
     if (fd >= 0
         && (fstat(fd, status) != 0 || status->st_dev != file_device
-            || status->st_ino != file_inode))
+            || status->st_ino != file_inode || fcntl(fd, F_GETOWN) != file_owner))
         fd = -1;
     return fd >= 0;
 }
@@ -175,6 +178,9 @@ static bool open_file(void)
         return false;
     }
     fcntl(new_fd, F_SETFL, O_WRONLY | O_APPEND);
+    file_owner = getpid();
+    if (fcntl(new_fd, F_SETOWN, file_owner) != 0)
+        file_owner = 0; /* unmarked: then device and inode alone tell */
     open_error_said = 0;
     fd = new_fd;
     file_device = status.st_dev;
@@ -194,20 +200,23 @@ bool csv_writer_begin(void)
         if (stat(path, &at_path) != 0 || at_path.st_dev != file_device
             || at_path.st_ino != file_inode) {
             /* Moved or deleted since the last batch: a new file at the path. Where none can
-             * be opened there (the program went into a chroot, or its directory is gone), the
-             * rows still go to the file held, rather than nowhere. */
+             * be opened there (the program went into a chroot, a symbolic link took its
+             * place), the rows go on into the file held, while it has a name to be read by
+             * and is still ours. */
             int held = fd;
             dev_t held_device = file_device;
             ino_t held_inode = file_inode;
+            pid_t held_owner = file_owner;
             fd = -1;
             bool opened = open_file();
-            if (fd >= 0) {
+            if (fd >= 0 || open_one.st_nlink == 0 || open_one.st_uid != geteuid()) {
                 close(held);
                 return opened;
             }
             fd = held;
             file_device = held_device;
             file_inode = held_inode;
+            file_owner = held_owner;
             file_size = (uint64_t)open_one.st_size;
             return true;
         } else {
@@ -243,7 +252,9 @@ static bool make_room(size_t length)
         return false;
     }
     struct stat status;
-    if ((!holds_own_file(&status) && !open_file()) || ftruncate(fd, 0) != 0) {
+    if (!holds_own_file(&status) && !open_file())
+        return false; /* said by open_file */
+    if (ftruncate(fd, 0) != 0) {
         say_once(&write_error_said, errno, "cannot truncate");
         return false;
     }
