@@ -79,8 +79,9 @@ class Run:
         return read_trace(path or self.trace_path)
 
 
-def run(program, form, env=None, args=(), trace=None, timeout=60, cwd=None):
-    """Runs a built program in its form (\"none\": untraced) with the tracer's settings."""
+def run(program, form, env=None, args=(), trace=None, timeout=60, cwd=None, preexec=None):
+    """Runs a built program in its form (\"none\": untraced) with the tracer's settings;
+    preexec: called in the child before the program starts (to set a limit, say)."""
     if trace is None:
         trace = tempfile.mktemp(prefix="trace.", suffix=".csv", dir=WORK)
     full_env = dict(os.environ)
@@ -91,7 +92,7 @@ def run(program, form, env=None, args=(), trace=None, timeout=60, cwd=None):
         full_env["LD_PRELOAD"] = os.path.join(STAGE, "lib", "malloc-trace.so")
     full_env.update(env or {})
     completed = subprocess.run([program, *args], env=full_env, capture_output=True, text=True,
-                               timeout=timeout, cwd=cwd)
+                               timeout=timeout, cwd=cwd, preexec_fn=preexec)
     return Run(completed, trace)
 
 

@@ -77,6 +77,49 @@ def test_fork_while_threads_live():
                   f"free rows in {os.path.basename(trace)} ({form})")
 
 
+def test_fork_after_dropping_privileges():
+    """A parent that dropped its privileges forks; without %p the child goes on appending to
+    the file it shares with its parent, which it may no longer open (it closed it, and lost
+    every row of its own, with a message)."""
+    for form in ("wrap", "static", "preload"):
+        program = build("fork_after_setuid.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status and stderr ({form})")
+        equal(len(result.expected), 2, f"blocks of both processes ({form})")
+        assert_expected_rows(result, program)
+
+
+def test_exit_in_a_signal_handler():
+    """exit() in a signal handler that interrupted the tracer (a daemon's SIGTERM handler,
+    during its allocations) cannot run the exit pass: the tracer says so, in one line; when
+    the handler interrupted the program elsewhere, the three leaks are written."""
+    message = ("malloc-trace: exit() was called in a signal handler that interrupted the "
+               "tracer: no exit rows are written\n")
+    for form in ("wrap", "static", "preload"):
+        program = build("exit_in_handler.c", form)
+        result = run(program, form)
+        equal(result.returncode, 42, f"exit status ({form})")
+        leaks = [r for r in result.rows() if "leak_block" in program_frames(r, program)]
+        if result.stderr == "":
+            equal([(r["function"], r["size"]) for r in leaks], [("leak", 321)] * 3,
+                  f"exit rows ({form})")
+        else:
+            equal((result.stderr, leaks), (message, []), f"stderr and exit rows ({form})")
+
+
+def test_no_descriptor_left_at_exit():
+    """A program that can open no file at exit: the leak scan cannot read /proc/self/maps,
+    says why in one line (it said "out of memory"), and writes every block left as a leak."""
+    message = ("malloc-trace: the leak scan cannot run (no memory, or /proc/self/maps cannot be "
+               "read: a chroot, a limit on descriptors): every block left is written as a "
+               "leak\n")
+    for form in ("wrap", "static", "preload"):
+        program = build("descriptor_limit_at_exit.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, message), f"exit status, stderr ({form})")
+        assert_expected_rows(result, program)
+
+
 def fork_stress_in(form):
     program = build("forks.c", form)
     result = run(program, form, args=["stress"], timeout=120)

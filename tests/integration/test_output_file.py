@@ -3,6 +3,7 @@ paths, exit status, stack depth, unsymbolized frames."""
 import os
 import pwd
 import re
+import resource
 import shutil
 import stat
 import subprocess
@@ -60,6 +61,44 @@ def test_program_closes_every_descriptor():
         expected["stream-0"] = "written at exit\n"
         equal(contents, expected, f"the program's files ({form})")
         assert_expected_rows(result, program)
+
+
+def test_limit_on_address_space():
+    """Under a limit on address space (ulimit -v), the tracer's reservations leave the
+    program room for its own large blocks: a block of 600 MiB under a limit of 1 GiB (the
+    tracer's two regions of 4 GiB took the rest of it, and the program's malloc failed)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    for form in FORMS:
+        program = build("leaker.c", form)
+        result = run(program, form, args=["0", "1", str(600 << 20)], preexec=limit)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status and stderr ({form})")
+        assert_expected_rows(result, program)
+
+
+def test_program_started_without_standard_descriptors():
+    """A program started with stdin, stdout and stderr closed gets the same descriptor
+    numbers as untraced: neither the trace nor libunwind's pipe takes one of them (the
+    program's stderr went into the trace)."""
+    def close_standard():
+        for fd in (0, 1, 2):
+            os.close(fd)
+    directory = scratch_dir()
+    untraced = os.path.join(directory, "untraced")
+    program = build("closed_standard_descriptors.c", "preload")
+    equal(run(program, "none", args=[untraced], preexec=close_standard).returncode, 0,
+          "exit status untraced")
+    with open(untraced) as written:
+        expected = written.read()
+    equal(expected, "own 0, stderr -1 9\n", "untraced")
+    for form in FORMS:
+        program = build("closed_standard_descriptors.c", form)
+        own = os.path.join(directory, form)
+        result = run(program, form, args=[own], preexec=close_standard)
+        equal(result.returncode, 0, f"exit status ({form})")
+        with open(own) as written:
+            equal(written.read(), expected, f"what the program wrote ({form})")
+        equal(read_trace(result.trace_path), [], f"rows ({form})")
 
 
 def test_exit_status_every_form():

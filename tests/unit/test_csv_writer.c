@@ -2,8 +2,7 @@
  * files in a mkdtemp directory.
  *
  * The writer keeps static state, and the tracer's constructor has already opened its own
- * file with it: each scenario closes whatever is open (csv_writer_reset_in_child, the only
- * way to close the file through the header) before configuring its own path. At the end the
+ * file with it: each scenario configures its own path, which closes whatever is open. At the end the
  * tracer's configuration is restored, so that its exit pass writes where it would have.
  * The flush lock is held meanwhile, so that the tracer's flusher thread never uses the
  * writer at the same time. */
@@ -176,7 +175,9 @@ static void test_create(void)
 {
     char path[PATH_MAX], expected[512], row[256];
     scenario(in_dir("create.csv", path), 1u << 20);
+    mode_t umask_before = umask(0277); /* 0600 all the same */
     CHECK_TRUE(csv_writer_begin());
+    umask(umask_before);
 
     /* Created at begin, with the header only, 0600, ours. */
     struct stat status;

@@ -481,6 +481,25 @@ static int unwinder_pipe[2] = {-1, -1};
 static ino_t unwinder_pipe_inode;
 static atomic_bool unwinder_pipe_lost;
 
+/* Takes the free numbers among stdin, stdout and stderr, with /dev/null, into held: a
+ * program started with one closed must not find libunwind's pipe there (its output would go
+ * into it). Returns how many. */
+static unsigned hold_standard_numbers(int held[STDERR_FILENO + 1])
+{
+    unsigned count = 0;
+    while (count <= STDERR_FILENO) {
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd > STDERR_FILENO) {
+            close(fd);
+            break;
+        }
+        held[count++] = fd;
+    }
+    return count;
+}
+
 /* The two descriptor numbers the next pipe2 gets (-1: unknown). */
 static void probe_free_pair(int pair[2])
 {
@@ -576,7 +595,8 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
     unwind_table_init(max + BACKTRACE_TRACER_FRAMES < BACKTRACE_MAX_FRAMES
                           ? max + BACKTRACE_TRACER_FRAMES
                           : BACKTRACE_MAX_FRAMES);
-    int pair[2];
+    int held[STDERR_FILENO + 1], pair[2];
+    unsigned holding = hold_standard_numbers(held);
     probe_free_pair(pair);
     if (malloc_trace_libunwind_init)
         malloc_trace_libunwind_init();
@@ -584,6 +604,8 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
         load_libunwind();
     if (unwinder != UNWINDER_LIBUNWIND)
         learn_unwinder_pipe(pair);
+    while (holding > 0)
+        close(held[--holding]);
     warm_up_entry(max);
 }
 

@@ -178,6 +178,19 @@ static bool open_file(void)
         return false;
     }
     fcntl(new_fd, F_SETFL, O_WRONLY | O_APPEND);
+    if (created)
+        fchmod(new_fd, 0600); /* whatever the umask took away: the owner reads it */
+    /* A program started with stdin, stdout or stderr closed: the file must not take their
+     * numbers, or the program's own output would go into it. */
+    if (new_fd <= STDERR_FILENO) {
+        int high = fcntl(new_fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+        close(new_fd);
+        if (high < 0) {
+            say_once(&open_error_said, errno, "cannot open");
+            return false;
+        }
+        new_fd = high;
+    }
     file_owner = getpid();
     if (fcntl(new_fd, F_SETOWN, file_owner) != 0)
         file_owner = 0; /* unmarked: then device and inode alone tell */
@@ -196,20 +209,24 @@ bool csv_writer_begin(void)
     batch_length = 0;
     struct stat open_one;
     if (holds_own_file(&open_one)) {
+        /* A path the program may no longer look up (it dropped its privileges) is no sign
+         * of a move: the file held stays. */
         struct stat at_path;
-        if (stat(path, &at_path) != 0 || at_path.st_dev != file_device
-            || at_path.st_ino != file_inode) {
+        bool moved = stat(path, &at_path) == 0
+                         ? at_path.st_dev != file_device || at_path.st_ino != file_inode
+                         : errno == ENOENT || errno == ENOTDIR;
+        if (moved) {
             /* Moved or deleted since the last batch: a new file at the path. Where none can
              * be opened there (the program went into a chroot, a symbolic link took its
-             * place), the rows go on into the file held, while it has a name to be read by
-             * and is still ours. */
+             * place), the rows go on into the file held, while it has a name to be read
+             * by. */
             int held = fd;
             dev_t held_device = file_device;
             ino_t held_inode = file_inode;
             pid_t held_owner = file_owner;
             fd = -1;
             bool opened = open_file();
-            if (fd >= 0 || open_one.st_nlink == 0 || open_one.st_uid != geteuid()) {
+            if (fd >= 0 || open_one.st_nlink == 0) {
                 close(held);
                 return opened;
             }
@@ -309,6 +326,10 @@ void csv_writer_end(void)
 
 void csv_writer_reset_in_child(void)
 {
-    close_file();
+    /* Without %p both processes append to one file: the child goes on with the descriptor
+     * it shares with its parent, which it might not be allowed to open again (after the
+     * parent dropped its privileges, say). */
+    if (strstr(path_template, "%p") != NULL)
+        close_file();
     batch_length = 0;
 }

@@ -23,7 +23,8 @@ void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, ui
 /* Writes what is batched. */
 void csv_writer_end(void);
 
-/* The child of a fork opens its own file (or the same one, when the path has no %p). */
+/* In the child of a fork: with %p in the path, the next batch opens the child's own file;
+ * without, the child goes on with the descriptor it shares with its parent. */
 void csv_writer_reset_in_child(void);
 
 /* The path with %p expanded for this process; exposed for the unit tests. */

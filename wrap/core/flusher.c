@@ -88,7 +88,8 @@ static long scan_and_write(uintptr_t caller_stack, const void *caller_registers,
     struct leak_scan scan;
     struct leak_scan_caller caller = {caller_stack, caller_registers, registers_size};
     if (!leak_scan_run(&scan, &caller, atomic_load(&flusher_thread_id))) {
-        os_message("out of memory for the leak scan: %s",
+        os_message("the leak scan cannot run (no memory, or /proc/self/maps cannot be read: "
+                   "a chroot, a limit on descriptors): %s",
                    at_exit ? "every block left is written as a leak" : "no rows written");
         if (at_exit)
             live_table_collect(PASS_EXIT, 0, 0, &rows);

@@ -34,7 +34,8 @@ struct leak_scan_caller {
 /* Stops the other threads (but skip_tid), classifies every live block and lets the threads
  * go on. Each unreachable block that is not ignored
  * and has no exit row yet gets BLOCK_WRITTEN_AT_EXIT in the live table; blocks[] keeps the
- * flags from before. False when memory for the scan is refused (nothing is marked). */
+ * flags from before. False when memory for the scan is refused, or the process's map
+ * cannot be read (nothing is marked). */
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
                    pid_t skip_tid);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,11 +53,22 @@ void *os_map_populated(size_t size)
     return map_anonymous(size, MAP_POPULATE);
 }
 
+/* A limit on address space (RLIMIT_AS) counts reservations, which commit nothing, as much
+ * as the program's own mappings: the tracer's two regions of 4 GiB took what a program run
+ * under `ulimit -v` needed for its own large blocks. Under a limit, a reservation takes at
+ * most this share of it. */
+#define RESERVATION_SHARE_OF_LIMIT 16u
+
 void *os_reserve(size_t *size_in_out)
 {
+    size_t wanted = *size_in_out;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+        && wanted > limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT)
+        wanted = limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT;
     /* An inaccessible mapping commits no memory, even under strict overcommit
      * (vm.overcommit_memory=2); halve all the same until the kernel agrees. */
-    for (size_t size = *size_in_out; size >= (1u << 20); size /= 2) {
+    for (size_t size = wanted; size >= (1u << 20); size /= 2) {
         void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                        -1, 0);
         if (p != MAP_FAILED) {

@@ -524,10 +524,15 @@ __attribute__((constructor(101))) static void tracer_start(void)
  * the program's own executable, whose default-priority destructors run first. */
 __attribute__((destructor(101))) static void tracer_finish(void)
 {
-    if (malloc_trace_guard)
-        return; /* exit() from a signal handler that interrupted the tracer itself */
     if (atomic_load(&state) != STATE_TRACING || atomic_exchange(&exit_pass_started, true))
         return;
+    if (malloc_trace_guard) {
+        /* exit() from a signal handler that interrupted the tracer itself, which may hold
+         * any of its locks: the pass would wait for them for ever. */
+        os_message("exit() was called in a signal handler that interrupted the tracer: no "
+                   "exit rows are written");
+        return;
+    }
     /* Still tracing during the pass: a block another thread frees meanwhile must leave the
      * table before its memory goes (the scan reads every block in it). */
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
