@@ -326,6 +326,12 @@ void csv_writer_end(void)
 
 void csv_writer_reset_in_child(void)
 {
+    /* The open file's mark is the parent's pid, which a child in a new pid namespace sees as
+     * 0: the mark is what the child sees. */
+    struct stat status;
+    if (fd >= 0 && fstat(fd, &status) == 0 && status.st_dev == file_device
+        && status.st_ino == file_inode)
+        file_owner = fcntl(fd, F_GETOWN);
     /* Without %p both processes append to one file: the child goes on with the descriptor
      * it shares with its parent, which it might not be allowed to open again (after the
      * parent dropped its privileges, say). */
