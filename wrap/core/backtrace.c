@@ -446,7 +446,8 @@ extern size_t _dl_tls_static_size __attribute__((weak));
  * write what the program's streams held. */
 __attribute__((noinline)) uintptr_t backtrace_exit_caller_stack(void)
 {
-    /* A static program's tables were never looked up from its exit pass: there, no root. */
+    /* No stack root in a static program, as before this walk: libgcc's unwinder, used here
+     * then, finds no unwind tables without --eh-frame-hdr, which gcc -static leaves out. */
     if (&_dl_tls_static_size != NULL)
         return 0;
     /* dlsym finds libc's exit where the program's own reference is a PLT entry. */
