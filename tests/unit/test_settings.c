@@ -441,74 +441,59 @@ static void test_load_invalid_keeps_defaults(void)
     expect_one_message(PERIOD, "\x7f", "'\\x7f'", __LINE__);
 }
 
+/* Loads out_file_path given and checks it became expected, with no message. */
+static void expect_path(const char *given, const char *expected, int line)
+{
+    struct settings s;
+    set_table(given, NULL, NULL, NULL, NULL);
+    char *messages = load(&s);
+    check_str(s.out_file_path, expected, false, "out_file_path", "expected", __FILE__, line);
+    check_str(messages, "", false, "messages", "none", __FILE__, line);
+    free(messages);
+}
+
 /* A relative path is made absolute with the working directory at start, so that a program
  * that changes directory keeps writing the same file. */
 static void test_load_relative_path(void)
 {
     char start[PATH_MAX], directory[] = "/tmp/settings.XXXXXX", expected[PATH_MAX + 32];
     struct settings s;
-    char *messages;
     if (!CHECK_TRUE(getcwd(start, sizeof start) != NULL) || !CHECK_TRUE(mkdtemp(directory) != NULL))
         return;
     CHECK_EQ_U64(chdir(directory), 0);
 
-    set_table("trace.%p.csv", NULL, NULL, NULL, NULL);
-    messages = load(&s);
     snprintf(expected, sizeof expected, "%s/trace.%%p.csv", directory);
-    CHECK_EQ_STR(s.out_file_path, expected);
+    expect_path("trace.%p.csv", expected, __LINE__);
+    free(load(&s));
     check_defaults_except(&s, PATH);
-    CHECK_EQ_STR(messages, "");
-    free(messages);
-
-    set_table("./sub/../t.csv", NULL, NULL, NULL, NULL);
-    messages = load(&s);
     snprintf(expected, sizeof expected, "%s/./sub/../t.csv", directory);
-    CHECK_EQ_STR(s.out_file_path, expected);
-    free(messages);
+    expect_path("./sub/../t.csv", expected, __LINE__);
 
     /* Fits alone, not after the directory: kept relative, as given. */
     static char long_relative[PATH_MAX - 1];
     memset(long_relative, 'c', sizeof long_relative - 1);
     long_relative[sizeof long_relative - 1] = '\0';
-    set_table(long_relative, NULL, NULL, NULL, NULL);
-    messages = load(&s);
-    CHECK_EQ_STR(s.out_file_path, long_relative);
-    CHECK_EQ_STR(messages, "");
-    free(messages);
+    expect_path(long_relative, long_relative, __LINE__);
 
     /* A '%' in the directory would be read as part of %p: kept relative. */
     char percent[PATH_MAX + 8];
     snprintf(percent, sizeof percent, "%s/run%%pdir", directory);
     CHECK_EQ_U64(mkdir(percent, 0700), 0);
     CHECK_EQ_U64(chdir(percent), 0);
-    set_table("t.%p.csv", NULL, NULL, NULL, NULL);
-    messages = load(&s);
-    CHECK_EQ_STR(s.out_file_path, "t.%p.csv");
-    CHECK_EQ_STR(messages, "");
-    free(messages);
+    expect_path("t.%p.csv", "t.%p.csv", __LINE__);
     CHECK_EQ_U64(chdir(directory), 0);
     CHECK_EQ_U64(rmdir(percent), 0);
 
     /* At the root, no second slash; the same path fits there. */
     CHECK_EQ_U64(chdir("/"), 0);
-    set_table("t.csv", NULL, NULL, NULL, NULL);
-    messages = load(&s);
-    CHECK_EQ_STR(s.out_file_path, "/t.csv");
-    free(messages);
-    set_table(long_relative, NULL, NULL, NULL, NULL);
-    messages = load(&s);
-    CHECK_EQ_U64(strlen(s.out_file_path), PATH_MAX - 1);
-    CHECK_EQ_STR(messages, "");
-    free(messages);
+    expect_path("t.csv", "/t.csv", __LINE__);
+    snprintf(expected, sizeof expected, "/%s", long_relative);
+    expect_path(long_relative, expected, __LINE__);
 
     /* A working directory removed before start: kept relative, as given. */
     CHECK_EQ_U64(chdir(directory), 0);
     CHECK_EQ_U64(rmdir(directory), 0);
-    set_table("t.csv", NULL, NULL, NULL, NULL);
-    messages = load(&s);
-    CHECK_EQ_STR(s.out_file_path, "t.csv");
-    CHECK_EQ_STR(messages, "");
-    free(messages);
+    expect_path("t.csv", "t.csv", __LINE__);
     CHECK_EQ_U64(chdir(start), 0);
 }
 
