@@ -430,6 +430,66 @@ static void test_growth(void)
     CHECK_EQ_U64(live_table_count(), 0);
 }
 
+/* ---- a table that emptied gives its memory back ------------------------------------------ */
+
+#define BURST_BASE 0x40000000u /* one region of 64 MiB: the 16 shards of one group */
+#define BURST_BLOCKS 200000u
+#define BURST_KEEP_EVERY 3125u /* 64 blocks kept */
+#define BURST_SHARDS 16u
+#define FIRST_SHARD_SLOTS 256u /* a page of slots: what an emptied shard keeps */
+#define BURST_ROWS 3000u       /* 144,000 bytes of queued rows in one shard */
+
+static struct trace_event free_event(uintptr_t address, uint64_t size, uint64_t time_ms);
+
+static void test_sparse_shards_give_slots_back(void)
+{
+    struct event_log log = {0};
+    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log); /* the earlier tests' shards */
+    size_t before = live_table_slots();
+    /* Twice: the second burst grows back into the pages the first gave back. */
+    for (unsigned round = 0; round < 2; round++) {
+        for (uintptr_t i = 0; i < BURST_BLOCKS; i++) {
+            struct live_block block = make_block(BURST_BASE + 32 * i, i + round, i);
+            live_table_insert(&block, NULL);
+        }
+        CHECK_EQ_U64(live_table_count(), BURST_BLOCKS);
+        CHECK_GE_U64(live_table_slots(), BURST_BLOCKS + BURST_BLOCKS * 3 / 17);
+        unsigned missing = 0;
+        for (uintptr_t i = 0; i < BURST_BLOCKS; i++) {
+            struct live_block out;
+            if (i % BURST_KEEP_EVERY != 0 && !live_table_take(BURST_BASE + 32 * i, &out))
+                missing++;
+        }
+        CHECK_EQ_U64(missing, 0);
+        live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log);
+        CHECK_EQ_U64(log.count, 0); /* no block old enough for a row */
+        CHECK_LE_U64(live_table_slots(), before + BURST_SHARDS * FIRST_SHARD_SLOTS);
+        unsigned wrong = 0;
+        for (uintptr_t i = 0; i < BURST_BLOCKS; i += BURST_KEEP_EVERY) {
+            struct live_block out, expected = make_block(BURST_BASE + 32 * i, i + round, i);
+            if (!live_table_take(BURST_BASE + 32 * i, &out) || !blocks_equal(&out, &expected))
+                wrong++;
+        }
+        CHECK_EQ_U64(wrong, 0);
+        CHECK_EQ_U64(live_table_count(), 0);
+
+        /* A burst of queued rows in one shard, whose memory goes too: the next burst's rows
+         * must all come out. */
+        for (uint64_t i = 0; i < BURST_ROWS; i++) {
+            struct trace_event row = free_event(BURST_BASE, i + round, i);
+            live_table_queue_event(&row);
+        }
+        live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log);
+        CHECK_EQ_U64(log.count, BURST_ROWS);
+        unsigned out_of_order = 0;
+        for (size_t i = 0; i < log.count && i < BURST_ROWS; i++)
+            out_of_order += log.events[i].size != i + round;
+        CHECK_EQ_U64(out_of_order, 0);
+        log.count = 0;
+    }
+    event_log_release(&log);
+}
+
 /* ---- blocks that do not fit a 16-byte slot -------------------------------------------- */
 
 static void check_row(const struct event_log *log, long index, const struct live_block *block,
@@ -943,6 +1003,7 @@ int main(void)
     RUN_TEST(test_add_flags);
     RUN_TEST(test_wrapping_probe_runs);
     RUN_TEST(test_growth);
+    RUN_TEST(test_sparse_shards_give_slots_back);
     RUN_TEST(test_blocks_that_do_not_fit_a_slot);
     RUN_TEST(test_times_kept_exactly);
     RUN_TEST(test_contexts_renumbered);

@@ -221,11 +221,26 @@ void block_context_renumber(uint32_t *used)
         }
     }
     atomic_store_explicit(&count, kept, memory_order_relaxed);
-    /* The index keeps its size: it only has fewer ids to hold. */
-    for (size_t slot = 0; slot < adding.index_capacity; slot++)
-        adding.index_slots[slot] = 0;
-    for (uint32_t id = 0; id < kept; id++)
-        index_add(id);
+    /* The memory of the contexts dropped goes back to the kernel (a program that started
+     * threads by the thousand in a burst must not keep their contexts' pages): no one reads
+     * an id at or above count, and no intern runs meanwhile (every shard lock is held). */
+    size_t needed = ((size_t)kept * sizeof *contexts + COMMIT_CHUNK - 1) / COMMIT_CHUNK
+                    * COMMIT_CHUNK;
+    if (needed < adding.region_committed) {
+        os_decommit((char *)contexts + needed, adding.region_committed - needed);
+        adding.region_committed = needed;
+    }
+    /* The index gets smaller when it is four times the size the ids left need, else it is
+     * emptied and filled again. */
+    size_t index_capacity = INITIAL_INDEX_CAPACITY;
+    while (index_capacity < (size_t)kept * 2)
+        index_capacity *= 2;
+    if (index_capacity * 4 > adding.index_capacity || !build_index(index_capacity)) {
+        for (size_t slot = 0; slot < adding.index_capacity; slot++)
+            adding.index_slots[slot] = 0;
+        for (uint32_t id = 0; id < kept; id++)
+            index_add(id);
+    }
     generation = generation == UINT32_MAX ? 1 : generation + 1; /* 0: an empty cache entry */
     adding.kept = kept;
     atomic_store_explicit(&adding.failed, false, memory_order_relaxed);

@@ -48,3 +48,10 @@ void event_log_release(struct event_log *log)
     log->events = NULL;
     log->count = log->capacity = 0;
 }
+
+void event_log_clear(struct event_log *log)
+{
+    if (log->capacity * sizeof *log->events > EVENT_LOG_KEPT_BYTES)
+        event_log_release(log);
+    log->count = 0;
+}

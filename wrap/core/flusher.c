@@ -46,25 +46,26 @@ static const char *row_function(enum event_kind kind)
     return "?";
 }
 
-/* Called with flush_lock held and the guard set: writes what rows holds. */
+/* Called with flush_lock held and the guard set: writes what rows holds, and empties it
+ * (rows the file refused are lost: the writer said why). */
 static void write_rows(void)
 {
-    if (!csv_writer_begin())
-        return;
-    symbolizer_new_batch();
-    for (size_t i = 0; i < rows.count; i++) {
-        const struct trace_event *row = &rows.events[i];
-        csv_writer_row(row_function((enum event_kind)row->kind), row->thread_id, row->address,
-                       row->size, row->time_ms,
-                       stack_json_frame0((enum entry_point)row->entry_point),
-                       stack_json_frames(row->stack_id, config.symbols));
+    if (csv_writer_begin()) {
+        symbolizer_new_batch();
+        for (size_t i = 0; i < rows.count; i++) {
+            const struct trace_event *row = &rows.events[i];
+            csv_writer_row(row_function((enum event_kind)row->kind), row->thread_id,
+                           row->address, row->size, row->time_ms,
+                           stack_json_frame0((enum entry_point)row->entry_point),
+                           stack_json_frames(row->stack_id, config.symbols));
+        }
+        csv_writer_end();
     }
-    csv_writer_end();
+    event_log_clear(&rows);
 }
 
 static void write_pass(enum live_table_pass pass)
 {
-    rows.count = 0;
     live_table_collect(pass, os_now_ms(), (uint64_t)config.period_seconds * 1000u, &rows);
     write_rows();
 }
@@ -83,7 +84,6 @@ static void push_row(const struct live_block *block, enum event_kind kind)
 static long scan_and_write(uintptr_t caller_stack, const void *caller_registers,
                            size_t registers_size, bool at_exit)
 {
-    rows.count = 0;
     live_table_collect(PASS_FREE_ROWS, 0, 0, &rows);
     struct leak_scan scan;
     struct leak_scan_caller caller = {caller_stack, caller_registers, registers_size};

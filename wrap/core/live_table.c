@@ -237,6 +237,30 @@ static bool relocate(struct shard *shard, size_t capacity)
     return true;
 }
 
+/* Rehashes the shard's blocks into the first capacity of its slots (committed), through the
+ * scratch slots; false, with nothing changed, when there is no memory for those. */
+static bool rehash_in_place(struct shard *shard, size_t capacity)
+{
+    spin_lock_take(&scratch.lock);
+    if (!scratch_hold(shard->count + 1)) {
+        spin_lock_release(&scratch.lock);
+        return false;
+    }
+    /* Only the blocks are copied, each over the last copy when the slot was empty: a branch
+     * on emptiness here and in rehash_into went either way at random, a third of the time. */
+    struct slot *slots = shard->slots;
+    size_t held = 0;
+    for (size_t i = 0; i < shard->capacity; i++) {
+        scratch.slots[held] = slots[i];
+        held += slots[i].address_size != 0;
+        slots[i].address_size = 0;
+    }
+    __atomic_store_n(&shard->capacity, capacity, __ATOMIC_RELAXED);
+    rehash_into(slots, capacity, scratch.slots, held);
+    spin_lock_release(&scratch.lock);
+    return true;
+}
+
 /* A shard grows in place, into address space reserved beyond its slots: only the new quarter
  * is fresh memory. On this machine (a virtual machine) a page costs about 2.3 us at its first
  * touch, even when the mmap backed it; growing into new slots each time touched 5 times the
@@ -254,25 +278,44 @@ static bool grow(struct shard *shard)
         return relocate(shard, capacity);
     if (!os_commit_populated(shard->slots + old_capacity,
                              (capacity - old_capacity) * sizeof(struct slot)))
-        return false;
-    spin_lock_take(&scratch.lock);
-    if (!scratch_hold(old_capacity)) {
-        spin_lock_release(&scratch.lock);
         return false; /* the pages committed stay for the next try */
-    }
-    /* Only the blocks are copied, each over the last copy when the slot was empty: a branch
-     * on emptiness here and in rehash_into went either way at random, a third of the time. */
-    struct slot *slots = shard->slots;
-    size_t held = 0;
-    for (size_t i = 0; i < old_capacity; i++) {
-        scratch.slots[held] = slots[i];
-        held += slots[i].address_size != 0;
-        slots[i].address_size = 0;
-    }
-    __atomic_store_n(&shard->capacity, capacity, __ATOMIC_RELAXED);
-    rehash_into(slots, capacity, scratch.slots, held);
-    spin_lock_release(&scratch.lock);
+    return rehash_in_place(shard, capacity);
+}
+
+/* A shard this sparse at a periodic flush (at most an eighth full) gives most of its slots
+ * back to the kernel: a daemon's burst of a million blocks must not hold 20 MiB of the
+ * tracer's for the rest of its life. It keeps room for four times its blocks (a quarter
+ * full, so that it grows again only once they have doubled), and its reservation, which it
+ * grows into again. A table that falls by less than seven eighths, or stays level, moves
+ * nothing. */
+#define SPARSE_LOAD_DENOMINATOR 8u
+#define SHRUNK_LOAD_DENOMINATOR 4u
+
+static bool shrink_if_sparse(struct shard *shard)
+{
+    if (shard->capacity <= INITIAL_CAPACITY
+        || shard->count * SPARSE_LOAD_DENOMINATOR > shard->capacity)
+        return false;
+    size_t capacity = shard->count * SHRUNK_LOAD_DENOMINATOR;
+    if (capacity < INITIAL_CAPACITY)
+        capacity = INITIAL_CAPACITY;
+    capacity = (capacity + SLOTS_PER_PAGE - 1) / SLOTS_PER_PAGE * SLOTS_PER_PAGE;
+    size_t old_capacity = shard->capacity;
+    if (capacity >= old_capacity || !rehash_in_place(shard, capacity))
+        return false;
+    os_decommit(shard->slots + capacity, (old_capacity - capacity) * sizeof(struct slot));
     return true;
+}
+
+/* Gives back the scratch slots, once shards shrank: they were as many as the blocks of the
+ * largest shard at its last change, and the next growth maps what it needs. */
+static void scratch_release(void)
+{
+    spin_lock_take(&scratch.lock);
+    os_unmap(scratch.slots, scratch.capacity * sizeof *scratch.slots);
+    scratch.slots = NULL;
+    scratch.capacity = 0;
+    spin_lock_release(&scratch.lock);
 }
 
 /* The slot holding address, or the empty slot where it would go; the shard has slots. */
@@ -598,6 +641,17 @@ size_t live_table_queue_event(const struct trace_event *event)
     return count;
 }
 
+size_t live_table_slots(void)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        spin_lock_take(&shards[i].lock);
+        total += shards[i].capacity;
+        spin_lock_release(&shards[i].lock);
+    }
+    return total;
+}
+
 size_t live_table_count(void)
 {
     size_t total = 0;
@@ -634,14 +688,17 @@ static uint8_t collect_block(const struct live_block *block, enum live_table_pas
     return pass == PASS_EXIT ? BLOCK_WRITTEN_AT_EXIT : BLOCK_WRITTEN_AS_MALLOC;
 }
 
-static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64_t now_ms,
+/* Returns whether the shard shrank (shrink_if_sparse). */
+static bool collect_shard(struct shard *shard, enum live_table_pass pass, uint64_t now_ms,
                           uint64_t min_age_ms, struct event_log *out)
 {
-    if (!event_log_move_all(out, &shard->queued))
+    if (event_log_move_all(out, &shard->queued))
+        event_log_clear(&shard->queued);
+    else
         say_out_of_memory();
     atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
     if (pass == PASS_FREE_ROWS)
-        return;
+        return false;
     for (size_t i = 0; i < shard->capacity; i++) {
         if (shard->slots[i].address_size == 0
             || (shard->slots[i].context_time & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))
@@ -651,6 +708,7 @@ static void collect_shard(struct shard *shard, enum live_table_pass pass, uint64
     }
     for (uint32_t i = 0; i < shard->spilled_count; i++)
         shard->spilled[i].flags |= collect_block(&shard->spilled[i], pass, now_ms, min_age_ms, out);
+    return pass == PASS_PERIODIC && shrink_if_sparse(shard);
 }
 
 /* Drops the contexts no block uses any more: each thread that ever allocated from a place
@@ -685,11 +743,14 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
         renumber_contexts();
         live_table_unlock_all();
     }
+    bool shrank = false;
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         spin_lock_take(&shards[i].lock);
-        collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
+        shrank |= collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
         spin_lock_release(&shards[i].lock);
     }
+    if (shrank)
+        scratch_release();
 }
 
 void live_table_lock_all(void)

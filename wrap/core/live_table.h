@@ -43,10 +43,13 @@ size_t live_table_queue_event(const struct trace_event *event);
 
 /* Number of blocks held (locks each shard in turn). */
 size_t live_table_count(void);
+/* Slots the shards have room for, 16 bytes each (locks each shard in turn). */
+size_t live_table_slots(void);
 
 enum live_table_pass {
     /* queued free rows, then a `malloc` row for each block older than min_age_ms not yet
-     * written; those blocks are marked BLOCK_WRITTEN_AS_MALLOC */
+     * written; those blocks are marked BLOCK_WRITTEN_AS_MALLOC. A shard left sparse gives
+     * most of its slots back. */
     PASS_PERIODIC,
     /* queued free rows, then a `leak` row for each block neither ignored nor written at
      * exit; those are marked BLOCK_WRITTEN_AT_EXIT (the exit pass when no leak scan can

@@ -116,6 +116,21 @@ bool os_commit_populated(void *address, size_t size)
     return true;
 }
 
+void os_decommit(void *address, size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *start = (char *)address + ((page - ((uintptr_t)address & (page - 1))) & (page - 1));
+    char *end = (char *)address + size;
+    end -= (uintptr_t)end & (page - 1);
+    if (end <= start)
+        return;
+    /* The pages go back to the kernel with MADV_DONTNEED; PROT_NONE makes them a reservation
+     * again, which nothing scans (os_reserve). A refusal leaves them committed: only memory
+     * not returned. */
+    if (madvise(start, (size_t)(end - start), MADV_DONTNEED) == 0)
+        mprotect(start, (size_t)(end - start), PROT_NONE);
+}
+
 void os_unmap(void *address, size_t size)
 {
     if (address != NULL)

@@ -39,6 +39,9 @@ void *os_reserve(size_t *size_in_out);
 bool os_commit(void *address, size_t size);
 /* The same with every page backed at once (see os_map_populated). */
 bool os_commit_populated(void *address, size_t size);
+/* Gives the whole pages of a committed range back to the kernel and makes them reserved
+ * again (os_commit or os_commit_populated takes them back, zero-filled). */
+void os_decommit(void *address, size_t size);
 void os_unmap(void *address, size_t size);
 
 /* LeakSanitizer scans the data segments, stacks and thread-local storage for pointers, not
