@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """make bench: overhead of malloc-trace against the untraced run and against heaptrack,
 measured side by side in one series (runs alternate), medians of several runs, on the micro
-bench and on real programs (bench/workloads.py); and the cost of a flush of 100,000 rows
-sharing about 1,000 distinct stacks."""
+bench and on real programs (bench/workloads.py); the cost of a flush of 100,000 rows
+sharing about 1,000 distinct stacks; and the memory held after a burst of blocks is freed."""
 import argparse
 import concurrent.futures
 import os
@@ -36,7 +36,7 @@ def build(stage, work):
                               capture_output=True, text=True).stdout.split()
 
     programs = {}
-    for name in ("alloc", "flush", "leak_scan"):
+    for name in ("alloc", "flush", "leak_scan", "after_peak"):
         source = os.path.join(HERE, f"{name}.c")
         common = ["gcc", "-O2", "-g", "-fno-omit-frame-pointer", "-pthread", "-I",
                   os.path.join(stage, "include"), source]
@@ -187,6 +187,21 @@ def scan_series(programs, stage, work, blocks, runs):
           f"(medians of {runs})")
 
 
+def after_peak_series(programs, stage, work, blocks):
+    """What the process holds once a burst of blocks is freed and two periodic flushes have
+    passed (a period of 1 s), untraced and traced."""
+    base, preload = measure.environments(stage, os.path.join(work, "after_peak.csv"),
+                                         malloc_second_peremption="1")
+    held = {}
+    for name, env in (("untraced", base), ("malloc-trace preload", preload)):
+        out, _, _ = run_measured([programs["after_peak"]["plain"], str(blocks), "3"], env)
+        held[name] = [int(kib) / 1024 for kib in out.split()]
+    print(f"after a peak: {blocks} blocks of 16 to 79 bytes allocated, freed, then 3 s "
+          f"(two periodic flushes), RSS in MB at the peak / after the frees / after the "
+          f"flushes: " + "; ".join(f"{name} {peak:.1f} / {freed:.1f} / {later:.1f}"
+                                  for name, (peak, freed, later) in held.items()))
+
+
 def write_trace(path, rows, stacks):
     """A deterministic trace: rows cycling through distinct stacks of 12 frames; a third
     each malloc, free and leak rows."""
@@ -237,6 +252,7 @@ def main():
     flush_series(programs, stage, work, 10, 98, 3 if options.quick else 5)
     scan_series(programs, stage, work, 100000 if options.quick else 1000000,
                 3 if options.quick else 5)
+    after_peak_series(programs, stage, work, 500000 if options.quick else 2000000)
     report_series(options.build, work, 200000 if options.quick else 1000000,
                   3 if options.quick else 5)
     workloads.run_workloads(stage, work, options.quick)
