@@ -520,27 +520,6 @@ __attribute__((constructor(101))) static void tracer_start(void)
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
-/* glibc (2.36) gives exit() called by a second thread, while the first runs this pass, no
- * handler to run (the first took them all): it goes straight on to end the process, which
- * killed the pass half-way (every exit row lost, or the last line cut). On its way it flushes
- * stdio, under the lock of the list of streams (_IO_cleanup), as every path to the end of a
- * process through exit does, main's return included: held for the pass, that lock makes the
- * second exit wait for the pass's end. Nothing the pass does waits for a thread that wants
- * it: the program's threads are stopped or wait, and fork takes the flush lock first. Weak:
- * a C library without them leaves the race as it was. */
-extern void _IO_list_lock(void) __attribute__((weak));
-extern void _IO_list_unlock(void) __attribute__((weak));
-
-static void hold_other_exits(bool hold)
-{
-    if (_IO_list_lock == NULL || _IO_list_unlock == NULL)
-        return;
-    if (hold)
-        _IO_list_lock();
-    else
-        _IO_list_unlock();
-}
-
 /* Priority 101 runs last among the destructors of its object: in the wrap forms that is
  * the program's own executable, whose default-priority destructors run first. */
 __attribute__((destructor(101))) static void tracer_finish(void)
@@ -557,12 +536,10 @@ __attribute__((destructor(101))) static void tracer_finish(void)
     /* Still tracing during the pass: a block another thread frees meanwhile must leave the
      * table before its memory goes (the scan reads every block in it). */
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    hold_other_exits(true);
     /* The frames of the program that called exit(3) are roots, as LeakSanitizer has them
      * (main's locals, when main called exit); not the frames below, where exit's own lie
      * over the stale pointers of the program's returned calls. */
     flusher_exit_pass(backtrace_exit_caller_stack());
     atomic_store(&state, STATE_FINISHED);
-    hold_other_exits(false);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
