@@ -437,7 +437,7 @@ static void test_growth(void)
 #define BURST_KEEP_EVERY 3125u /* 64 blocks kept */
 #define BURST_SHARDS 16u
 #define FIRST_SHARD_SLOTS 256u /* a page of slots: what an emptied shard keeps */
-#define BURST_ROWS 3000u       /* 144,000 bytes of queued rows in one shard */
+#define BURST_ROWS 3000u       /* 120,000 bytes of queued rows in one shard */
 
 static struct trace_event free_event(uintptr_t address, uint64_t size, uint64_t time_ms);
 

@@ -182,7 +182,7 @@ static size_t next_slot(size_t capacity, size_t slot)
 
 /* Slots to copy a shard's into while it grows in place: kept, so that its pages are warm. */
 static struct {
-    struct spin_lock lock; /* taken with a shard's lock held */
+    struct spin_lock lock; /* taken with a shard's lock held, or (scratch_release) alone */
     struct slot *slots;
     size_t capacity;
 } scratch __attribute__((aligned(64)));
