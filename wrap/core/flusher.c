@@ -258,13 +258,30 @@ void flusher_wake(void)
     pthread_mutex_unlock(&wait_lock);
 }
 
+/* glibc (2.36) gives exit() called by a second thread, while the first runs the exit pass,
+ * no handler to run (the first took them all): it goes straight on to end the process, which
+ * killed the pass half-way (every exit row lost, or the last line cut). On its way it flushes
+ * stdio under the lock of the list of streams (_IO_cleanup), as every path to the end of a
+ * process through exit does, main's return included: held for the pass, that lock makes the
+ * second exit wait for the pass's end. It is taken after flush_lock, in the order fork (our
+ * prepare handler, then glibc's) and every fopen under flush_lock take them, and before the
+ * program's threads are stopped, so that none of them holds it. It is recursive: the pass's
+ * own fopen calls take it again. Weak: a C library without them leaves the race as it was. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+
 void flusher_exit_pass(uintptr_t caller_stack)
 {
     pthread_mutex_lock(&flush_lock);
+    bool hold_streams = _IO_list_lock != NULL && _IO_list_unlock != NULL;
+    if (hold_streams)
+        _IO_list_lock();
     if (!finished) {
         finished = true;
         write_leak_pass(caller_stack, NULL, 0, true);
     }
+    if (hold_streams)
+        _IO_list_unlock();
     pthread_mutex_unlock(&flush_lock);
 }
 
