@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,8 +84,26 @@ static bool holds_own_file(struct stat *status)
     return fd >= 0;
 }
 
-/* A write that the kernel refuses for RLIMIT_FSIZE raises SIGXFSZ, whose default action
- * kills the program: keep it blocked around the write and take it back if it came. */
+/* What the file may still take under RLIMIT_FSIZE (SIZE_MAX: no limit). A write that starts
+ * at the limit raises SIGXFSZ, whose default action kills the program, and the kernel sends
+ * it to the process: blocked in the writing thread, another thread takes it. A write that
+ * the limit cuts short raises nothing, so no write starts at the limit. */
+static size_t room_below_size_limit(void)
+{
+    struct rlimit limit;
+    struct stat status;
+    if (getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY
+        || fstat(fd, &status) != 0)
+        return SIZE_MAX;
+    if ((uint64_t)status.st_size >= limit.rlim_cur)
+        return 0;
+    uint64_t room = limit.rlim_cur - (uint64_t)status.st_size;
+    return room < SIZE_MAX ? (size_t)room : SIZE_MAX;
+}
+
+/* Another process appending to the same file (a forked child) may still take the room
+ * between the check and the write: then SIGXFSZ is kept blocked around the write and taken
+ * back if it came to this thread. */
 static ssize_t write_without_sigxfsz(const void *data, size_t length)
 {
     sigset_t xfsz, previous;
@@ -106,34 +126,46 @@ static ssize_t write_without_sigxfsz(const void *data, size_t length)
 
 static bool open_file(void);
 
+/* The data's last `done` bytes went to the file and end inside a line: cut the file back to
+ * the last whole line, so that no reader sees a cut row. */
+static void cut_back_to_whole_line(const char *data, size_t done)
+{
+    size_t whole = done;
+    while (whole > 0 && data[whole - 1] != '\n')
+        whole--;
+    struct stat status;
+    size_t cut = done - whole;
+    if (cut > 0 && fstat(fd, &status) == 0 && (uint64_t)status.st_size >= cut
+        && ftruncate(fd, status.st_size - (off_t)cut) == 0)
+        file_size = (uint64_t)status.st_size - cut;
+}
+
 static bool write_all(const char *data, size_t length)
 {
     struct stat status;
     if (!holds_own_file(&status) && !open_file())
         return false;
-    while (length > 0) {
-        ssize_t written = write_without_sigxfsz(data, length);
+    size_t done = 0;
+    while (done < length) {
+        size_t room = room_below_size_limit();
+        size_t wanted = length - done < room ? length - done : room;
+        ssize_t written = -1;
+        errno = EFBIG;
+        if (wanted > 0)
+            written = write_without_sigxfsz(data + done, wanted);
+        if (written > 0) {
+            done += (size_t)written;
+            file_size += (uint64_t)written;
+            continue;
+        }
         if (written < 0 && errno == EINTR)
             continue;
-        if (written <= 0) {
-            say_once(&write_error_said, written < 0 ? errno : ENOSPC, "cannot write");
-            return false;
-        }
-        file_size += (uint64_t)written;
-        if ((size_t)written < length) {
-            /* A full disk or a file-size limit: the file now ends inside a line. Cut it back
-             * to the last whole line, so that no reader sees a cut row. */
-            size_t whole = (size_t)written;
-            while (whole > 0 && data[whole - 1] != '\n')
-                whole--;
-            if (fstat(fd, &status) == 0 && (uint64_t)status.st_size >= (size_t)written - whole
-                && ftruncate(fd, status.st_size - (off_t)((size_t)written - whole)) == 0)
-                file_size = (uint64_t)status.st_size - ((size_t)written - whole);
-            say_once(&write_error_said, ENOSPC, "cannot write all of");
-            return false;
-        }
-        data += written;
-        length -= (size_t)written;
+        /* A short write said nothing of why: the write of the rest that fails says it (a
+         * full disk), or the limit does. */
+        int error = written < 0 ? errno : ENOSPC;
+        cut_back_to_whole_line(data, done);
+        say_once(&write_error_said, error, done > 0 ? "cannot write all of" : "cannot write");
+        return false;
     }
     write_error_said = 0;
     return true;
