@@ -126,6 +126,19 @@ def test_exit_from_two_threads():
                   (50000, {("leak", "48", "]")}), f"exit rows ({form}, {first} first)")
 
 
+def test_exit_while_a_thread_walks_modules():
+    """A thread holds the loader's lock (in dl_iterate_phdr) and opens a file, which takes
+    stdio's lock, while main returns: the exit pass holds stdio's lock (see above) and must
+    not ask the loader under it. Asking it there hung every run, in every form."""
+    for form in ("wrap", "static", "preload"):
+        program = build("exit_while_a_thread_walks_modules.c", form)
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stderr), (3, ""), f"exit status, stderr ({form})")
+        leaks = [(row["function"], row["size"]) for row in result.rows()
+                 if "leak_blocks" in program_frames(row, program)]
+        equal(leaks, [("leak", 40)] * 1000, f"exit rows ({form})")
+
+
 def test_no_descriptor_left_at_exit():
     """A program that can open no file at exit: the leak scan cannot read /proc/self/maps,
     says why in one line (it said "out of memory"), and writes every block left as a leak."""

@@ -169,6 +169,7 @@ static unsigned table_flags(const void *block)
 static bool scan_as_at_exit(struct leak_scan *scan)
 {
     struct leak_scan_caller caller = {0, NULL, 0};
+    leak_scan_begin(scan);
     return leak_scan_run(scan, &caller, flusher_tid);
 }
 
@@ -640,10 +641,12 @@ static __attribute__((noinline)) void scan_with_caller_roots(void *in_stack, voi
     volatile uintptr_t frame[4] = {0, (uintptr_t)in_stack, 0, 0};
     uintptr_t registers[8] = {1, 2, 3, (uintptr_t)in_registers, 5, 6, 7, 8};
     struct leak_scan_caller caller = {(uintptr_t)frame, registers, sizeof registers};
+    leak_scan_begin(with);
     if (!leak_scan_run(with, &caller, flusher_tid))
         memset(with, 0, sizeof *with);
     frame[1] = 0;
     struct leak_scan_caller none = {0, NULL, 0};
+    leak_scan_begin(without);
     if (!leak_scan_run(without, &none, flusher_tid))
         memset(without, 0, sizeof *without);
 }

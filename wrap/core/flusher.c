@@ -77,34 +77,30 @@ static void push_row(const struct live_block *block, enum event_kind kind)
         os_message("out of memory for the tracer's own tables: some rows are not written");
 }
 
-/* The queued free rows, then the leak scan's verdicts: a `leak` or `indirect` row for each
+/* After leak_scan_begin, the scan's verdicts: a `leak` or `indirect` row for each
  * unreachable block not written before, and at exit a `reachable` row for each reachable
  * block when asked for, and always for a block written as `malloc` (its exit row settles
  * that suspect). Returns the unreachable blocks found, or -1. */
-static long scan_and_write(uintptr_t caller_stack, const void *caller_registers,
-                           size_t registers_size, bool at_exit)
+static long push_leak_rows(struct leak_scan *scan, const struct leak_scan_caller *caller,
+                           bool at_exit)
 {
-    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows);
-    struct leak_scan scan;
-    struct leak_scan_caller caller = {caller_stack, caller_registers, registers_size};
-    if (!leak_scan_run(&scan, &caller, atomic_load(&flusher_thread_id))) {
+    if (!leak_scan_run(scan, caller, atomic_load(&flusher_thread_id))) {
         os_message("the leak scan cannot run (no memory, or /proc/self/maps cannot be read: "
                    "a chroot, a limit on descriptors): %s",
                    at_exit ? "every block left is written as a leak" : "no rows written");
         if (at_exit)
             live_table_collect(PASS_EXIT, 0, 0, &rows);
-        write_rows();
         return -1;
     }
-    for (size_t i = 0; i < scan.count; i++) {
-        const struct live_block *block = &scan.blocks[i];
+    for (size_t i = 0; i < scan->count; i++) {
+        const struct live_block *block = &scan->blocks[i];
         if (block->flags & BLOCK_IGNORED)
             continue;
-        switch ((enum block_class)scan.classes[i]) {
+        switch ((enum block_class)scan->classes[i]) {
         case CLASS_LEAK:
         case CLASS_INDIRECT:
             if (!(block->flags & BLOCK_WRITTEN_AT_EXIT))
-                push_row(block, scan.classes[i] == CLASS_LEAK ? EVENT_LEAK : EVENT_INDIRECT);
+                push_row(block, scan->classes[i] == CLASS_LEAK ? EVENT_LEAK : EVENT_INDIRECT);
             break;
         case CLASS_REACHABLE: /* a block written as leak before keeps that verdict */
             if (at_exit && !(block->flags & BLOCK_WRITTEN_AT_EXIT)
@@ -113,10 +109,29 @@ static long scan_and_write(uintptr_t caller_stack, const void *caller_registers,
             break;
         }
     }
-    long unreachable = (long)scan.unreachable;
-    leak_scan_release(&scan);
-    write_rows();
+    long unreachable = (long)scan->unreachable;
+    leak_scan_release(scan);
     return unreachable;
+}
+
+/* glibc (2.36) gives exit() called by a second thread, while the first runs the exit pass,
+ * no handler to run (the first took them all): it goes straight on to end the process, which
+ * killed the pass half-way (every exit row lost, or the last line cut). On its way it flushes
+ * stdio under the lock of the list of streams (_IO_cleanup), as every path to the end of a
+ * process through exit does, main's return included: held for the pass, that lock makes the
+ * second exit wait for the pass's end. A thread may hold it while it waits for a lock of ours
+ * or of the loader's (a constructor that opens a file in dlopen, a dl_iterate_phdr callback
+ * that does): so it is taken after flush_lock (as fork, and every fopen under flush_lock,
+ * take them) and after the scan has asked the loader (leak_scan_begin), and nothing under it
+ * asks the loader; and before the program's threads are stopped, so that none of them holds
+ * it. It is recursive: the pass's own fopen calls take it again. Weak: a C library without
+ * them leaves the race as it was. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+
+static bool can_hold_other_exits(void)
+{
+    return _IO_list_lock != NULL && _IO_list_unlock != NULL;
 }
 
 static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
@@ -127,7 +142,17 @@ static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    long found = scan_and_write(caller_stack, caller_registers, registers_size, at_exit);
+    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows); /* the queued free rows come first */
+    struct leak_scan scan;
+    struct leak_scan_caller caller = {caller_stack, caller_registers, registers_size};
+    leak_scan_begin(&scan);
+    bool hold_other_exits = at_exit && can_hold_other_exits();
+    if (hold_other_exits)
+        _IO_list_lock();
+    long found = push_leak_rows(&scan, &caller, at_exit);
+    write_rows();
+    if (hold_other_exits)
+        _IO_list_unlock();
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     return found;
 }
@@ -258,30 +283,13 @@ void flusher_wake(void)
     pthread_mutex_unlock(&wait_lock);
 }
 
-/* glibc (2.36) gives exit() called by a second thread, while the first runs the exit pass,
- * no handler to run (the first took them all): it goes straight on to end the process, which
- * killed the pass half-way (every exit row lost, or the last line cut). On its way it flushes
- * stdio under the lock of the list of streams (_IO_cleanup), as every path to the end of a
- * process through exit does, main's return included: held for the pass, that lock makes the
- * second exit wait for the pass's end. It is taken after flush_lock, in the order fork (our
- * prepare handler, then glibc's) and every fopen under flush_lock take them, and before the
- * program's threads are stopped, so that none of them holds it. It is recursive: the pass's
- * own fopen calls take it again. Weak: a C library without them leaves the race as it was. */
-extern void _IO_list_lock(void) __attribute__((weak));
-extern void _IO_list_unlock(void) __attribute__((weak));
-
 void flusher_exit_pass(uintptr_t caller_stack)
 {
     pthread_mutex_lock(&flush_lock);
-    bool hold_streams = _IO_list_lock != NULL && _IO_list_unlock != NULL;
-    if (hold_streams)
-        _IO_list_lock();
     if (!finished) {
         finished = true;
         write_leak_pass(caller_stack, NULL, 0, true);
     }
-    if (hold_streams)
-        _IO_list_unlock();
     pthread_mutex_unlock(&flush_lock);
 }
 

@@ -231,15 +231,20 @@ static void *map_array(size_t count, size_t size)
     return os_map(count ? count * size : 1);
 }
 
+void leak_scan_begin(struct leak_scan *scan)
+{
+    memset(scan, 0, sizeof *scan);
+    scan->modules_read = heap_roots_add_modules(&scan->module_roots, &scan->libc_data);
+}
+
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
                    pid_t skip_tid)
 {
-    memset(scan, 0, sizeof *scan);
-    struct range_list roots = {0}, libc_data = {0};
+    struct range_list *roots = &scan->module_roots, *libc_data = &scan->libc_data;
     struct memory_map map = {0};
     static struct thread_stop threads; /* kept: a late handler may still read it */
     struct unseen_threads unseen = {.count = 0};
-    bool ok = heap_roots_add_modules(&roots, &libc_data);
+    bool ok = scan->modules_read;
 
     live_table_lock_all();
     size_t count = live_table_count_locked();
@@ -256,9 +261,9 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         thread_stop_all(&threads, skip_tid);
         ok = memory_map_read(&map);
         if (ok) {
-            heap_roots_cut_allocator_state(&roots, &libc_data, &map);
-            ok = add_thread_roots(&roots, &threads, caller->stack, &map, &unseen)
-                 && heap_roots_add_control_blocks(&roots, &map);
+            heap_roots_cut_allocator_state(roots, libc_data, &map);
+            ok = add_thread_roots(roots, &threads, caller->stack, &map, &unseen)
+                 && heap_roots_add_control_blocks(roots, &map);
         }
         if (ok) {
             const struct live_block *last = &scan->blocks[scan->count ? scan->count - 1 : 0];
@@ -271,7 +276,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
                 .span = scan->count ? last->address + extent(last) - scan->blocks[0].address : 0,
                 .careful = any_thread_running(&threads),
             };
-            classify(&marker, &roots, &threads, caller, &map);
+            classify(&marker, roots, &threads, caller, &map);
         }
         thread_stop_resume(&threads);
         for (size_t i = 0; i < unseen.count; i++)
@@ -295,8 +300,8 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     live_table_unlock_all();
     os_unmap(work, count ? count * sizeof *work : 1);
     memory_map_release(&map);
-    range_list_release(&roots);
-    range_list_release(&libc_data);
+    range_list_release(roots);
+    range_list_release(libc_data);
     if (!ok)
         leak_scan_release(scan);
     return ok;

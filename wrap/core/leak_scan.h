@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "events.h"
+#include "heap_roots.h"
 
 enum block_class { CLASS_REACHABLE, CLASS_LEAK, CLASS_INDIRECT };
 
@@ -20,6 +21,9 @@ struct leak_scan {
     size_t count;
     size_t unreachable;        /* leaks and indirect leaks among the blocks not ignored */
     size_t capacity;           /* blocks[] and classes[] were mapped for this many */
+    /* Between leak_scan_begin and leak_scan_run: what the loader said. */
+    struct range_list module_roots, libc_data;
+    bool modules_read;
 };
 
 /* The roots of the thread that runs the scan, besides its thread-local storage: its stack
@@ -31,8 +35,13 @@ struct leak_scan_caller {
     size_t registers_size;
 };
 
-/* Stops the other threads (but skip_tid), classifies every live block and lets the threads
- * go on. Each unreachable block that is not ignored
+/* Asks the loader for the modules' writable segments: the one step of a scan that takes
+ * the loader's locks, so that a caller can take a lock that a thread holding them may wait
+ * for (flusher_exit_pass) between this and leak_scan_run. */
+void leak_scan_begin(struct leak_scan *scan);
+
+/* After leak_scan_begin: stops the other threads (but skip_tid), classifies every live
+ * block and lets the threads go on. Each unreachable block that is not ignored
  * and has no exit row yet gets BLOCK_WRITTEN_AT_EXIT in the live table; blocks[] keeps the
  * flags from before. False when memory for the scan is refused, or the process's map
  * cannot be read (nothing is marked). */
