@@ -323,6 +323,33 @@ def test_file_already_at_its_size_limit_is_left_alone():
           "exit status, messages, file size")
 
 
+def test_messages_stay_in_english_in_another_locale():
+    """A program in a German Latin-1 locale, whose trace file is at its size limit at exit:
+    the message is English (strerror translated it, loading a gconv module with dlopen under
+    the exit pass's stdio lock, which could wait for ever for a thread in dlopen)."""
+    import resource
+    locales = os.path.join(scratch_dir(), "locales")
+    os.mkdir(locales)
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "ISO-8859-1",
+                    os.path.join(locales, "de_DE.ISO-8859-1")], check=True, capture_output=True)
+    program = build("leaker_in_a_locale.c", "preload")
+    trace = os.path.join(scratch_dir(), "localized.csv")
+    with open(trace, "w") as out:
+        out.write(HEADER + "\n")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(HEADER) + 1, len(HEADER) + 1))
+    env = dict(os.environ, out_file_path=trace, LOCPATH=locales, LANG="de_DE.ISO-8859-1",
+               LC_ALL="de_DE.ISO-8859-1", LANGUAGE="",
+               LD_PRELOAD=os.path.join(os.environ["MT_STAGE"], "lib", "malloc-trace.so"))
+    completed = subprocess.run([program], env=env, capture_output=True, timeout=60,
+                               preexec_fn=limit)
+    check(completed.stdout not in (b"", b"File too large\n"),
+          f"the locale translates strerror (libc-l10n): {completed.stdout!r}")
+    equal((completed.returncode, completed.stderr.decode("latin-1").splitlines()),
+          (6, [f"malloc-trace: cannot write {trace}: File too large"]), "exit status, messages")
+
+
 def test_file_size_limit_cuts_back_to_whole_lines():
     import resource
     program = build("leaker.c", "preload")

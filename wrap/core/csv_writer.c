@@ -65,7 +65,7 @@ static void say_once(int *said, int error, const char *what)
     if (error == *said)
         return;
     *said = error;
-    os_message("%s %s: %s", what, path, strerror(error));
+    os_message("%s %s: %s", what, path, os_error_text(error));
 }
 
 /* A program may close every descriptor it did not open (a daemon's start does), and its next

@@ -243,7 +243,7 @@ static void start_thread(void)
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (error != 0) {
         os_message("cannot start the flusher thread (%s): only the exit rows are written",
-                   strerror(error));
+                   os_error_text(error));
         return;
     }
     pthread_detach(thread);

@@ -37,7 +37,7 @@ struct leak_scan_caller {
 
 /* Asks the loader for the modules' writable segments: the one step of a scan that takes
  * the loader's locks, so that a caller can take a lock that a thread holding them may wait
- * for (flusher_exit_pass) between this and leak_scan_run. */
+ * for (the exit pass: see flusher.c) between this and leak_scan_run. */
 void leak_scan_begin(struct leak_scan *scan);
 
 /* After leak_scan_begin: stops the other threads (but skip_tid), classifies every live

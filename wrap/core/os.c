@@ -116,6 +116,12 @@ bool os_commit_populated(void *address, size_t size)
     return true;
 }
 
+const char *os_error_text(int error)
+{
+    const char *text = strerrordesc_np(error);
+    return text != NULL ? text : "unknown error";
+}
+
 void os_decommit(void *address, size_t size)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);

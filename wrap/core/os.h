@@ -57,4 +57,9 @@ void os_leak_root_remove(const void *address, size_t size);
  * with one write(2): safe from inside an allocation, never interleaved with other lines. */
 void os_message(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
+/* What an errno value means, in English whatever the program's locale: strerror translates
+ * through gettext, which for a locale of another charset loads a gconv module with dlopen,
+ * taking the loader's lock, which the exit pass must not wait for (see flusher.c). */
+const char *os_error_text(int error);
+
 #endif
