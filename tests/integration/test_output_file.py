@@ -302,23 +302,28 @@ def test_missing_directory_is_reported():
     refused(setup, "cannot open")
 
 
+def run_preloaded_under_size_limit(program, args, trace, limit, env=None):
+    """Runs program under the preload library, writing to trace, with RLIMIT_FSIZE at limit
+    bytes; stdout and stderr as bytes."""
+    def set_limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    full_env = dict(os.environ, out_file_path=trace,
+                    LD_PRELOAD=os.path.join(os.environ["MT_STAGE"], "lib", "malloc-trace.so"))
+    full_env.update(env or {})
+    return subprocess.run([program, *args], env=full_env, capture_output=True,
+                          preexec_fn=set_limit, timeout=60)
+
+
 def test_file_already_at_its_size_limit_is_left_alone():
     """A file that the program's RLIMIT_FSIZE leaves no room in: a write there raises
     SIGXFSZ for the whole process, which killed the program (status -25, whatever thread
     wrote); now nothing is written, and the limit is said once."""
-    import resource
     program = build("leaker.c", "preload")
     trace = os.path.join(scratch_dir(), "at_limit.csv")
     with open(trace, "w") as out:
         out.write(HEADER + "\n" + "x" * (8192 - len(HEADER) - 2) + "\n")
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
-    env = dict(os.environ, out_file_path=trace,
-               LD_PRELOAD=os.path.join(os.environ["MT_STAGE"], "lib", "malloc-trace.so"))
-    completed = subprocess.run([program, "6", "1000", "10"], env=env, capture_output=True,
-                               text=True, preexec_fn=limit, timeout=60)
-    equal((completed.returncode, completed.stderr.splitlines(), os.path.getsize(trace)),
+    completed = run_preloaded_under_size_limit(program, ["6", "1000", "10"], trace, 8192)
+    equal((completed.returncode, completed.stderr.decode().splitlines(), os.path.getsize(trace)),
           (6, [f"malloc-trace: cannot write {trace}: File too large"], 8192),
           "exit status, messages, file size")
 
@@ -327,7 +332,6 @@ def test_messages_stay_in_english_in_another_locale():
     """A program in a German Latin-1 locale, whose trace file is at its size limit at exit:
     the message is English (strerror translated it, loading a gconv module with dlopen under
     the exit pass's stdio lock, which could wait for ever for a thread in dlopen)."""
-    import resource
     locales = os.path.join(scratch_dir(), "locales")
     os.mkdir(locales)
     subprocess.run(["localedef", "-i", "de_DE", "-f", "ISO-8859-1",
@@ -336,14 +340,9 @@ def test_messages_stay_in_english_in_another_locale():
     trace = os.path.join(scratch_dir(), "localized.csv")
     with open(trace, "w") as out:
         out.write(HEADER + "\n")
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (len(HEADER) + 1, len(HEADER) + 1))
-    env = dict(os.environ, out_file_path=trace, LOCPATH=locales, LANG="de_DE.ISO-8859-1",
-               LC_ALL="de_DE.ISO-8859-1", LANGUAGE="",
-               LD_PRELOAD=os.path.join(os.environ["MT_STAGE"], "lib", "malloc-trace.so"))
-    completed = subprocess.run([program], env=env, capture_output=True, timeout=60,
-                               preexec_fn=limit)
+    locale = {"LOCPATH": locales, "LANG": "de_DE.ISO-8859-1", "LC_ALL": "de_DE.ISO-8859-1",
+              "LANGUAGE": ""}
+    completed = run_preloaded_under_size_limit(program, [], trace, len(HEADER) + 1, locale)
     check(completed.stdout not in (b"", b"File too large\n"),
           f"the locale translates strerror (libc-l10n): {completed.stdout!r}")
     equal((completed.returncode, completed.stderr.decode("latin-1").splitlines()),
@@ -351,18 +350,11 @@ def test_messages_stay_in_english_in_another_locale():
 
 
 def test_file_size_limit_cuts_back_to_whole_lines():
-    import resource
     program = build("leaker.c", "preload")
     trace = os.path.join(scratch_dir(), "limited.csv")
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
-    env = dict(os.environ, out_file_path=trace,
-               LD_PRELOAD=os.path.join(os.environ["MT_STAGE"], "lib", "malloc-trace.so"))
-    completed = subprocess.run([program, "6", "1000", "10"], env=env, capture_output=True,
-                               text=True, preexec_fn=limit, timeout=60)
+    completed = run_preloaded_under_size_limit(program, ["6", "1000", "10"], trace, 8192)
     equal(completed.returncode, 6, "exit status (no SIGXFSZ)")
-    lines = completed.stderr.splitlines()
+    lines = completed.stderr.decode().splitlines()
     equal(len(lines), 1, f"messages: {lines}")
     # The cause is the limit, not a full disk (it said "No space left on device"); "all of"
     # unless the limit fell on the end of a line.
