@@ -62,8 +62,39 @@ struct module_walk {
     struct range_list *roots;
     size_t libc_first, libc_count;       /* the C library's ranges among roots */
     size_t program_first, program_count; /* the executable's */
+    struct modules_seen *seen;
     bool ok;
 };
+
+/* The address DT_DEBUG holds in a module's dynamic section (the loader fills it in), or 0. */
+static uintptr_t loader_debug_of(const struct dl_phdr_info *info)
+{
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        uintptr_t dynamic = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+        const ElfW(Dyn) *entry = (const ElfW(Dyn) *)dynamic; // NOLINT(performance-no-int-to-ptr)
+        for (; entry->d_tag != DT_NULL; entry++) {
+            if (entry->d_tag == DT_DEBUG)
+                return (uintptr_t)entry->d_un.d_ptr;
+        }
+    }
+    return 0;
+}
+
+/* Adds the writable loaded segments of a module's program headers to roots. */
+static bool add_writable_segments(struct range_list *roots, uintptr_t load_address,
+                                  const ElfW(Phdr) *segments, size_t count)
+{
+    bool ok = true;
+    for (size_t i = 0; i < count; i++) {
+        if (segments[i].p_type != PT_LOAD || !(segments[i].p_flags & PF_W))
+            continue;
+        uintptr_t start = load_address + segments[i].p_vaddr;
+        ok &= range_list_add(roots, start, start + segments[i].p_memsz);
+    }
+    return ok;
+}
 
 static bool is_libc(const char *path)
 {
@@ -77,13 +108,13 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *context)
     (void)size;
     struct module_walk *walk = context;
     size_t first = walk->roots->count;
-    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
-        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_W))
-            continue;
-        uintptr_t start = info->dlpi_addr + segment->p_vaddr;
-        walk->ok &= range_list_add(walk->roots, start, start + segment->p_memsz);
-    }
+    walk->ok &= add_writable_segments(walk->roots, info->dlpi_addr, info->dlpi_phdr,
+                                      info->dlpi_phnum);
+    if (walk->seen->count == 0)
+        walk->seen->loader_debug = loader_debug_of(info);
+    if (walk->seen->count < MODULES_SEEN_MAX)
+        walk->seen->addresses[walk->seen->count] = info->dlpi_addr;
+    walk->seen->count++;
     size_t added = walk->roots->count - first;
     if (is_libc(info->dlpi_name)) {
         walk->libc_first = first;
@@ -95,9 +126,12 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *context)
     return 0;
 }
 
-bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data)
+bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data,
+                            struct modules_seen *seen)
 {
-    struct module_walk walk = {roots, 0, 0, 0, 0, true};
+    seen->count = 0;
+    seen->loader_debug = 0;
+    struct module_walk walk = {roots, 0, 0, 0, 0, seen, true};
     read_tls_layout();
     dl_iterate_phdr(add_module, &walk);
     /* No libc.so: a static program, whose C library is part of the executable. */
@@ -106,6 +140,60 @@ bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_da
     for (size_t i = first; i < first + count; i++)
         walk.ok &= range_list_add(libc_data, roots->ranges[i].start, roots->ranges[i].end);
     return walk.ok;
+}
+
+/* Copies size bytes at address when they lie in one readable mapping. */
+static bool copy_readable(const struct memory_map *map, uintptr_t address, void *out, size_t size)
+{
+    const struct mapping *mapping = memory_map_find(map, address);
+    return mapping != NULL && mapping->readable && size <= mapping->end - address
+           && memory_map_copy(address, out, size) == size;
+}
+
+static bool was_seen(const struct modules_seen *seen, uintptr_t load_address)
+{
+    for (size_t i = 0; i < seen->count && i < MODULES_SEEN_MAX; i++) {
+        if (seen->addresses[i] == load_address)
+            return true;
+    }
+    return false;
+}
+
+/* Bounds on what is read from the loader's list: a list this long is no list of modules. */
+#define MAX_LISTED_MODULES 65536u
+#define MAX_SEGMENTS 64u
+
+bool heap_roots_add_new_modules(struct range_list *roots, const struct modules_seen *seen,
+                                const struct memory_map *map)
+{
+    struct r_debug debug = {0};
+    /* A full list seen, a loader that says where its list is, and no thread stopped while it
+     * changed the list (RT_ADD, RT_DELETE: a list being linked). */
+    if (seen->count > MODULES_SEEN_MAX || seen->loader_debug == 0
+        || !copy_readable(map, seen->loader_debug, &debug, sizeof debug)
+        || debug.r_state != RT_CONSISTENT)
+        return true;
+    bool ok = true;
+    uintptr_t at = (uintptr_t)debug.r_map;
+    for (unsigned listed = 0; at != 0 && listed < MAX_LISTED_MODULES; listed++) {
+        struct link_map module = {0};
+        if (!copy_readable(map, at, &module, sizeof module))
+            break;
+        at = (uintptr_t)module.l_next;
+        if (was_seen(seen, module.l_addr))
+            continue;
+        /* A shared library's first segment maps its ELF header at its load address. */
+        ElfW(Ehdr) header = {0};
+        ElfW(Phdr) segments[MAX_SEGMENTS] = {0};
+        if (!copy_readable(map, module.l_addr, &header, sizeof header)
+            || memcmp(header.e_ident, ELFMAG, SELFMAG) != 0
+            || header.e_phentsize != sizeof segments[0] || header.e_phnum > MAX_SEGMENTS
+            || !copy_readable(map, module.l_addr + header.e_phoff, segments,
+                              header.e_phnum * sizeof segments[0]))
+            continue;
+        ok &= add_writable_segments(roots, module.l_addr, segments, header.e_phnum);
+    }
+    return ok;
 }
 
 /* The top chunk is the last of its heap: its size field (PREV_INUSE always set) reaches

@@ -25,9 +25,27 @@ struct range_list {
 bool range_list_add(struct range_list *list, uintptr_t start, uintptr_t end);
 void range_list_release(struct range_list *list);
 
+/* The modules heap_roots_add_modules saw (their load addresses), and where the loader keeps
+ * its list of modules for debuggers (0: it does not say, as in a static program). */
+#define MODULES_SEEN_MAX 512u
+struct modules_seen {
+    uintptr_t addresses[MODULES_SEEN_MAX];
+    size_t count;
+    uintptr_t loader_debug; /* the loader's struct r_debug, from the executable's DT_DEBUG */
+};
+
 /* The writable segments of every loaded module into roots, the C library's also into
  * libc_data. Takes the loader's lock (dl_iterate_phdr): call it before stopping threads. */
-bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data);
+bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data,
+                            struct modules_seen *seen);
+
+/* With the other threads stopped: the writable segments of the modules loaded since
+ * heap_roots_add_modules into roots, read from the loader's list for debuggers, without its
+ * lock (which a stopped thread may hold). The scan may ask the loader only before it takes
+ * a lock that a thread in the loader may wait for (see flusher.c); a library loaded in
+ * between holds the program's pointers all the same. */
+bool heap_roots_add_new_modules(struct range_list *roots, const struct modules_seen *seen,
+                                const struct memory_map *map);
 
 /* Cuts glibc's main arena out of roots: its pointers to the top chunk and to free chunks
  * are chunk headers, which lie inside the last bytes of the live block before them when

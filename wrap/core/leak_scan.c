@@ -234,7 +234,8 @@ static void *map_array(size_t count, size_t size)
 void leak_scan_begin(struct leak_scan *scan)
 {
     memset(scan, 0, sizeof *scan);
-    scan->modules_read = heap_roots_add_modules(&scan->module_roots, &scan->libc_data);
+    scan->modules_read =
+        heap_roots_add_modules(&scan->module_roots, &scan->libc_data, &scan->modules);
 }
 
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
@@ -262,7 +263,8 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         ok = memory_map_read(&map);
         if (ok) {
             heap_roots_cut_allocator_state(roots, libc_data, &map);
-            ok = add_thread_roots(roots, &threads, caller->stack, &map, &unseen)
+            ok = heap_roots_add_new_modules(roots, &scan->modules, &map)
+                 && add_thread_roots(roots, &threads, caller->stack, &map, &unseen)
                  && heap_roots_add_control_blocks(roots, &map);
         }
         if (ok) {

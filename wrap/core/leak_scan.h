@@ -23,6 +23,7 @@ struct leak_scan {
     size_t capacity;           /* blocks[] and classes[] were mapped for this many */
     /* Between leak_scan_begin and leak_scan_run: what the loader said. */
     struct range_list module_roots, libc_data;
+    struct modules_seen modules;
     bool modules_read;
 };
 
