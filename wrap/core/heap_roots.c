@@ -28,6 +28,7 @@
  * are never bound at link time. */
 extern __typeof__(dlsym) dlsym __attribute__((weak));
 extern size_t _dl_tls_static_size __attribute__((weak));
+extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
 
 bool range_list_add(struct range_list *list, uintptr_t start, uintptr_t end)
 {
@@ -66,18 +67,28 @@ struct module_walk {
     bool ok;
 };
 
-/* The address DT_DEBUG holds in a module's dynamic section (the loader fills it in), or 0. */
-static uintptr_t loader_debug_of(const struct dl_phdr_info *info)
+/* Where a module's dynamic section is mapped (0: it has none, as a static program): what
+ * the loader's list gives each module (l_ld), which tells modules apart where their load
+ * addresses do not (0 for a program not built as PIE, and for a library loaded where it was
+ * linked to be). */
+static uintptr_t dynamic_section_of(const struct dl_phdr_info *info)
 {
     for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-            continue;
-        uintptr_t dynamic = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-        const ElfW(Dyn) *entry = (const ElfW(Dyn) *)dynamic; // NOLINT(performance-no-int-to-ptr)
-        for (; entry->d_tag != DT_NULL; entry++) {
-            if (entry->d_tag == DT_DEBUG)
-                return (uintptr_t)entry->d_un.d_ptr;
-        }
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            return info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+    }
+    return 0;
+}
+
+/* The address DT_DEBUG holds in a dynamic section (the loader fills it in), or 0. */
+static uintptr_t loader_debug_in(uintptr_t dynamic)
+{
+    if (dynamic == 0)
+        return 0;
+    for (const ElfW(Dyn) *entry = (const ElfW(Dyn) *)dynamic; // NOLINT(performance-no-int-to-ptr)
+         entry->d_tag != DT_NULL; entry++) {
+        if (entry->d_tag == DT_DEBUG)
+            return (uintptr_t)entry->d_un.d_ptr;
     }
     return 0;
 }
@@ -107,19 +118,19 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *context)
 {
     (void)size;
     struct module_walk *walk = context;
+    bool executable = walk->seen->dynamic_sections.count == 0; /* it comes first */
     size_t first = walk->roots->count;
     walk->ok &= add_writable_segments(walk->roots, info->dlpi_addr, info->dlpi_phdr,
                                       info->dlpi_phnum);
-    if (walk->seen->count == 0)
-        walk->seen->loader_debug = loader_debug_of(info);
-    if (walk->seen->count < MODULES_SEEN_MAX)
-        walk->seen->addresses[walk->seen->count] = info->dlpi_addr;
-    walk->seen->count++;
+    uintptr_t dynamic = dynamic_section_of(info);
+    if (executable)
+        walk->seen->loader_debug = loader_debug_in(dynamic);
+    walk->ok &= range_list_add(&walk->seen->dynamic_sections, dynamic, dynamic + 1);
     size_t added = walk->roots->count - first;
     if (is_libc(info->dlpi_name)) {
         walk->libc_first = first;
         walk->libc_count = added;
-    } else if (first == 0) { /* the executable comes first */
+    } else if (executable) {
         walk->program_first = first;
         walk->program_count = added;
     }
@@ -129,7 +140,6 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *context)
 bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data,
                             struct modules_seen *seen)
 {
-    seen->count = 0;
     seen->loader_debug = 0;
     struct module_walk walk = {roots, 0, 0, 0, 0, seen, true};
     read_tls_layout();
@@ -150,13 +160,25 @@ static bool copy_readable(const struct memory_map *map, uintptr_t address, void 
            && memory_map_copy(address, out, size) == size;
 }
 
-static bool was_seen(const struct modules_seen *seen, uintptr_t load_address)
+static bool was_seen(const struct modules_seen *seen, uintptr_t dynamic)
 {
-    for (size_t i = 0; i < seen->count && i < MODULES_SEEN_MAX; i++) {
-        if (seen->addresses[i] == load_address)
+    for (size_t i = 0; i < seen->dynamic_sections.count; i++) {
+        if (seen->dynamic_sections.ranges[i].start == dynamic)
             return true;
     }
     return false;
+}
+
+/* Where a module's ELF header is mapped (the start of its first segment, which maps the
+ * file from its start): glibc's lock-free _dl_find_object says where the module that holds
+ * its dynamic section begins; without it, the load address, where a shared library's first
+ * segment usually lies. */
+static uintptr_t elf_header_of(const struct link_map *module)
+{
+    struct dl_find_object found;
+    if (_dl_find_object != NULL && _dl_find_object(module->l_ld, &found) == 0)
+        return (uintptr_t)found.dlfo_map_start;
+    return module->l_addr;
 }
 
 /* Bounds on what is read from the loader's list: a list this long is no list of modules. */
@@ -167,11 +189,9 @@ bool heap_roots_add_new_modules(struct range_list *roots, const struct modules_s
                                 const struct memory_map *map)
 {
     struct r_debug debug = {0};
-    /* A full list seen, a loader that says where its list is, and no thread stopped while it
-     * changed the list (RT_ADD, RT_DELETE: a list being linked). */
-    if (seen->count > MODULES_SEEN_MAX || seen->loader_debug == 0
-        || !copy_readable(map, seen->loader_debug, &debug, sizeof debug)
-        || debug.r_state != RT_CONSISTENT)
+    /* Whatever r_state says: a module being added is linked in once it is mapped, one being
+     * removed is still mapped, and every read is checked. */
+    if (seen->loader_debug == 0 || !copy_readable(map, seen->loader_debug, &debug, sizeof debug))
         return true;
     bool ok = true;
     uintptr_t at = (uintptr_t)debug.r_map;
@@ -180,15 +200,15 @@ bool heap_roots_add_new_modules(struct range_list *roots, const struct modules_s
         if (!copy_readable(map, at, &module, sizeof module))
             break;
         at = (uintptr_t)module.l_next;
-        if (was_seen(seen, module.l_addr))
+        if (was_seen(seen, (uintptr_t)module.l_ld))
             continue;
-        /* A shared library's first segment maps its ELF header at its load address. */
+        uintptr_t header_address = elf_header_of(&module);
         ElfW(Ehdr) header = {0};
         ElfW(Phdr) segments[MAX_SEGMENTS] = {0};
-        if (!copy_readable(map, module.l_addr, &header, sizeof header)
+        if (!copy_readable(map, header_address, &header, sizeof header)
             || memcmp(header.e_ident, ELFMAG, SELFMAG) != 0
             || header.e_phentsize != sizeof segments[0] || header.e_phnum > MAX_SEGMENTS
-            || !copy_readable(map, module.l_addr + header.e_phoff, segments,
+            || !copy_readable(map, header_address + header.e_phoff, segments,
                               header.e_phnum * sizeof segments[0]))
             continue;
         ok &= add_writable_segments(roots, module.l_addr, segments, header.e_phnum);

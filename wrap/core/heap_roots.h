@@ -25,12 +25,11 @@ struct range_list {
 bool range_list_add(struct range_list *list, uintptr_t start, uintptr_t end);
 void range_list_release(struct range_list *list);
 
-/* The modules heap_roots_add_modules saw (their load addresses), and where the loader keeps
- * its list of modules for debuggers (0: it does not say, as in a static program). */
-#define MODULES_SEEN_MAX 512u
+/* The modules heap_roots_add_modules saw (each by where its dynamic section lies, a range of
+ * one byte), and where the loader keeps its list of modules for debuggers (0: it does not
+ * say, as in a static program). Released with range_list_release. */
 struct modules_seen {
-    uintptr_t addresses[MODULES_SEEN_MAX];
-    size_t count;
+    struct range_list dynamic_sections;
     uintptr_t loader_debug; /* the loader's struct r_debug, from the executable's DT_DEBUG */
 };
 

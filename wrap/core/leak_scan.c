@@ -304,6 +304,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     memory_map_release(&map);
     range_list_release(roots);
     range_list_release(libc_data);
+    range_list_release(&scan->modules.dynamic_sections);
     if (!ok)
         leak_scan_release(scan);
     return ok;
