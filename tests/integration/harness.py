@@ -56,6 +56,11 @@ def build(source, form, extra=(), optimization="-O0"):
     elif form == "static":
         command = command[:1] + ["-static"] + command[1:] + pkg_config("--cflags", "--libs",
                                                                        "--static")
+    elif form == "static-pie":
+        # The README's recipe: libunwind.a is not position independent, so it is left out.
+        flags = pkg_config("--cflags", "--libs", "--static")
+        command = command[:1] + ["-static-pie"] + command[1:] + [
+            flag for flag in flags if flag != "-Wl,-u,malloc_trace_libunwind_backtrace"]
     else:
         command += ["-I", os.path.join(STAGE, "include")]
     result = subprocess.run(command, capture_output=True, text=True)

@@ -27,6 +27,12 @@ def test_c_events_preload():
     events_in("preload")
 
 
+def test_c_events_static_pie():
+    """A static PIE links libdw.a's dlopen in: the tracer must not load libunwind.so into it
+    with a second C library (it crashed at start)."""
+    events_in("static-pie")
+
+
 def cxx_events_in(form):
     program = build("cxx_events.cpp", form)
     result = run(program, form)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unwind.h>
@@ -555,7 +556,9 @@ static bool unwinder_pipe_intact(void)
  * The names are those of libunwind 1.x's local-only x86_64 build (UNW_LOCAL_ONLY). */
 static void load_libunwind(void)
 {
-    if (dlopen == NULL || dlsym == NULL)
+    /* A static program (no program interpreter: AT_BASE is 0) that links dlopen in, as a
+     * static PIE does through libdw.a, would load libunwind.so with a second C library. */
+    if (dlopen == NULL || dlsym == NULL || getauxval(AT_BASE) == 0)
         return;
     void *library = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (library == NULL)
