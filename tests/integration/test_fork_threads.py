@@ -5,7 +5,7 @@ import re
 import tempfile
 
 from harness import (HEADER, WORK, assert_expected_rows, build, build_shared, check, equal,
-                     program_frames, read_trace, run)
+                     pkg_config, program_frames, read_trace, run)
 
 
 def fork_with_pid_files_in(form):
@@ -124,6 +124,21 @@ def test_exit_from_two_threads():
                      if '"f":"leak_blocks"' in line]
             equal((len(leaks), {(row[0], row[3], row[5][-1]) for row in leaks}),
                   (50000, {("leak", "48", "]")}), f"exit rows ({form}, {first} first)")
+
+
+def test_threads_throwing_while_the_exit_pass_runs():
+    """Two threads throw and catch in a loop while main returns: a static program's frames
+    stay registered with libgcc's unwinder through the exit pass (crtbeginT.o takes its own
+    registration back before the pass, and every static run aborted in a throw)."""
+    for form in ("static", "wrap", "preload"):
+        extra = pkg_config("--variable=static_cxx") if form == "static" else []
+        program = build("unwinding_threads_at_exit.cpp", form, extra=extra)
+        for _ in range(3):
+            result = run(program, form, timeout=30)
+            equal((result.returncode, result.stderr), (3, ""), f"exit status, stderr ({form})")
+            leaks = [(row["function"], row["size"]) for row in result.rows()
+                     if "leak_a_block()" in program_frames(row, program)]
+            equal(leaks, [("leak", 123)], f"exit rows ({form})")
 
 
 def test_exit_while_a_thread_walks_modules():

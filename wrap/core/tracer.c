@@ -12,6 +12,7 @@
 #include "../include/malloctrace.h"
 #include "backtrace.h"
 #include "flusher.h"
+#include "frame_registration.h"
 #include "leak_scan.h"
 #include "live_table.h"
 #include "os.h"
@@ -512,6 +513,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     frames_kept = settings.depth - 1;
     leak_scan_remember_main_thread();
     backtrace_init(settings.unwinder, frames_kept);
+    frame_registration_add_executable();
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */

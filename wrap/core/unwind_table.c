@@ -231,6 +231,14 @@ static bool find_eh_frame(const struct dl_find_object *found, uintptr_t *start, 
            && map->l_name[0] == '\0' && eh_frame_of_executable(map->l_addr, start, end);
 }
 
+bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end)
+{
+    void *entry = (void *)getauxval(AT_ENTRY); // NOLINT(performance-no-int-to-ptr)
+    struct dl_find_object found;
+    return _dl_find_object != NULL && entry != NULL && _dl_find_object(entry, &found) == 0
+           && found.dlfo_eh_frame == NULL && find_eh_frame(&found, start, end);
+}
+
 /* Called with build_lock held. A module whose table cannot be built gets an empty one, so
  * that it is not read again on every stack. */
 static void build_table(struct module_table *table, const struct dl_find_object *found)

@@ -112,6 +112,10 @@ static inline struct unwind_rule unwind_table_find(struct unwind_cache *cache, u
     return entry->rule;
 }
 
+/* The executable's .eh_frame when it has no .eh_frame_hdr (a `gcc -static` link), as its
+ * file places it; false when it has one, or the file cannot say. */
+bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end);
+
 /* Once, at start: walks take at most walk_frames frames (makes the key whose destructor
  * recycles an exiting thread's cache). */
 void unwind_table_init(uint32_t walk_frames);
