@@ -1,7 +1,7 @@
 """The leak scan at exit and on demand: each block of programs with known layouts gets its
 exact class (leak, indirect, reachable) in every form, and what libc and libstdc++ keep is
 never a leak."""
-from harness import FORMS, assert_expected_rows, build, check, equal, run
+from harness import FORMS, assert_expected_rows, build, check, equal, program_frames, run
 
 UNREACHABLE = ("leak", "indirect")
 
@@ -86,6 +86,19 @@ def test_check_leaks_on_demand():
         # The rows of the first check come before those of the exit pass.
         order = [r["size"] for r in rows if r["function"] in UNREACHABLE]
         equal(sorted(order[:2]), [16, 32], f"rows of the check first ({form})")
+
+
+def test_thread_that_ends_while_the_scan_waits_for_it():
+    """A thread that blocks every signal ends while a scan waits for it to stop: gone, not a
+    thread that could not be stopped (a line said so, after the whole 2 s wait)."""
+    for form in FORMS:
+        program = build("thread_ending_during_a_scan.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr), (0, "FOUND 1\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        leaks = [(row["function"], row["size"]) for row in result.rows()
+                 if "leak_a_block" in program_frames(row, program)]
+        equal(leaks, [("leak", 55)], f"leak rows ({form})")
 
 
 def test_threads_that_block_every_signal():

@@ -260,7 +260,17 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
-/* Threads still blocking the signal after the grace period keep it blocked: given up. */
+/* Whether the thread has ended since it was listed (a thread blocks every signal on its way
+ * out, in pthread_exit or when its function returns, so the signal never reached it). By
+ * tgkill, which needs no descriptor: a program at its limit of open files cannot read /proc,
+ * and a thread taken for gone would have its stack left out of the roots. */
+static bool has_ended(pid_t tid)
+{
+    return raw_syscall_keep_errno(SYS_tgkill, getpid(), tid, 0, 0) == -ESRCH;
+}
+
+/* Threads still blocking the signal after the grace period keep it blocked: given up. Those
+ * that ended meanwhile are gone. */
 static void give_up_on_blocking(struct thread_stop *stop, int signal_number)
 {
     for (size_t i = 0; i < stop->count; i++) {
@@ -269,10 +279,11 @@ static void give_up_on_blocking(struct thread_stop *stop, int signal_number)
         if (atomic_load(&thread->state) != THREAD_SIGNALLED)
             continue;
         read_status(thread->tid, signal_number, &blocks, &zombie);
+        bool gone = zombie || has_ended(thread->tid);
         int expected = THREAD_SIGNALLED;
-        if (blocks || zombie)
+        if (blocks || gone)
             atomic_compare_exchange_strong(&thread->state, &expected,
-                                           zombie ? THREAD_GONE : THREAD_UNREACHED);
+                                           gone ? THREAD_GONE : THREAD_UNREACHED);
     }
 }
 
@@ -337,8 +348,11 @@ void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
         atomic_compare_exchange_strong(&thread->state, &expected, THREAD_UNREACHED);
         while (atomic_load(&thread->state) == THREAD_ANSWERING)
             sched_yield();
-        if (atomic_load(&thread->state) == THREAD_UNREACHED)
+        if (atomic_load(&thread->state) == THREAD_UNREACHED) {
             read_syscall(thread->tid, &thread->stack_pointer);
+            if (thread->stack_pointer == 0 && has_ended(thread->tid))
+                atomic_store(&thread->state, THREAD_GONE);
+        }
     }
 }
 
