@@ -48,7 +48,9 @@ __attribute__((noinline)) static void leak_realloc(void)
 
 __attribute__((noinline)) static void leak_reallocarray(void)
 {
-    void *p = reallocarray(NULL, 7, 9);
+    /* A block the table holds: glibc's reallocarray calls realloc, which a static link
+     * wraps too, and the inner call wrote the block as an orphan free. */
+    void *p = reallocarray(reallocarray(NULL, 1, 5), 7, 9);
     expect("leak", p, 63, "reallocarray", "leak_reallocarray");
     keep(p);
 }

@@ -14,21 +14,6 @@
 #define REAL(name) __libc_##name
 #include "../shared/c_allocators.h"
 
-INTERPOSE void *reallocarray(void *old, size_t count, size_t size)
-{
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) {
-        errno = ENOMEM; /* as glibc's reallocarray */
-        return NULL;
-    }
-    struct malloc_trace_move move;
-    malloc_trace_on_move_begin(old, &move);
-    void *ptr = __libc_realloc(old, total);
-    malloc_trace_on_move_end(&move, old, ptr != NULL || total == 0, ptr, total,
-                             ENTRY_REALLOCARRAY);
-    return ptr;
-}
-
 static bool is_power_of_two(size_t value)
 {
     return value != 0 && (value & (value - 1)) == 0;

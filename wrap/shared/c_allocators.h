@@ -5,6 +5,7 @@
 #ifndef MALLOC_TRACE_C_ALLOCATORS_H
 #define MALLOC_TRACE_C_ALLOCATORS_H
 
+#include <errno.h>
 #include <stddef.h>
 
 #include "../core/tracer.h"
@@ -38,6 +39,24 @@ __attribute__((visibility("default"))) void *ENTRY(realloc)(void *old, size_t si
     void *ptr = REAL(realloc)(old, size);
     /* glibc's realloc(p, 0) frees p and returns NULL. */
     malloc_trace_on_move_end(&move, old, ptr != NULL || size == 0, ptr, size, ENTRY_REALLOC);
+    return ptr;
+}
+
+/* glibc's own reallocarray, whose call to realloc a static link wraps too: the inner call,
+ * inside this one's hooks, found the block taken out and wrote it as an orphan free. */
+__attribute__((visibility("default"))) void *ENTRY(reallocarray)(void *old, size_t count,
+                                                                 size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM; /* as glibc's reallocarray */
+        return NULL;
+    }
+    struct malloc_trace_move move;
+    malloc_trace_on_move_begin(old, &move);
+    void *ptr = REAL(realloc)(old, total);
+    malloc_trace_on_move_end(&move, old, ptr != NULL || total == 0, ptr, total,
+                             ENTRY_REALLOCARRAY);
     return ptr;
 }
 
