@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,18 @@ __attribute__((noinline)) static void *keep_after_failed_realloc(void)
     return block;
 }
 
+static int errno_in_handler;
+
+/* The first stack through a signal frame, which the unwind tables leave to libunwind: its
+ * address checks read its pipe, which left EAGAIN in errno. */
+static void allocate_in_handler(int signal_number)
+{
+    (void)signal_number;
+    errno = 4242;
+    free(malloc(10));
+    errno_in_handler = errno;
+}
+
 int main(void)
 {
     TRY("malloc 0", malloc(0), 16);
@@ -67,6 +80,9 @@ int main(void)
     free(s);
     free(NULL);
     say("errno kept: %d\n", errno);
+    signal(SIGUSR1, allocate_in_handler);
+    raise(SIGUSR1);
+    say("errno kept in a signal handler: %d\n", errno_in_handler);
     keep_after_failed_realloc();
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "backtrace.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -613,6 +614,26 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
     warm_up_entry(max);
 }
 
+/* The stack from libunwind (or libgcc's unwinder, without it), in the layout of the
+ * others: what the tables do not cover. Inlined: a frame of its own would be counted as the
+ * program's. */
+static inline __attribute__((always_inline)) uint32_t fallback_backtrace(void **frames,
+                                                                         uint32_t wanted)
+{
+    struct thread_slot *slot = enter_unwinder();
+    int count = malloc_trace_libunwind_backtrace
+                    ? malloc_trace_libunwind_backtrace(frames, (int)wanted)
+                : loaded_unw_backtrace ? (int)loaded_libunwind_backtrace(frames, wanted)
+                                       : (int)libgcc_backtrace(frames, wanted);
+    leave_unwinder(slot);
+    uint32_t got = count > 0 ? (uint32_t)count : 0;
+    /* libgcc reports the end of the stack (the caller of _start) as address 0. */
+    for (uint32_t i = BACKTRACE_TRACER_FRAMES; i < got; i++)
+        if ((uintptr_t)frames[i] < 4096)
+            got = i;
+    return got;
+}
+
 /* What backtrace_capture hands out as kept when no memo keeps the stack: nothing. */
 static __thread struct backtrace_kept kept_by_none __attribute__((tls_model("initial-exec")));
 
@@ -629,18 +650,13 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
     uint32_t got = chosen_unwinder == UNWINDER_FRAME_POINTERS ? frame_pointer_backtrace(frames, wanted)
                    : chosen_unwinder == UNWINDER_TABLES ? table_backtrace(frames, wanted, kept)
                                                         : 0;
-    if (got == 0 && unwinder_pipe_intact()) {
-        struct thread_slot *slot = enter_unwinder();
-        int count = malloc_trace_libunwind_backtrace
-                        ? malloc_trace_libunwind_backtrace(frames, (int)wanted)
-                    : loaded_unw_backtrace ? (int)loaded_libunwind_backtrace(frames, wanted)
-                                           : (int)libgcc_backtrace(frames, wanted);
-        leave_unwinder(slot);
-        got = count > 0 ? (uint32_t)count : 0;
-        /* libgcc reports the end of the stack (the caller of _start) as address 0. */
-        for (uint32_t i = BACKTRACE_TRACER_FRAMES; i < got; i++)
-            if ((uintptr_t)frames[i] < 4096)
-                got = i;
+    if (got == 0) {
+        /* errno as the program left it: libunwind's address checks read its pipe (EAGAIN
+         * when it is empty), and the pipe's own check may find a descriptor closed. */
+        int saved_errno = errno;
+        if (unwinder_pipe_intact())
+            got = fallback_backtrace(frames, wanted);
+        errno = saved_errno;
     }
     return got > BACKTRACE_TRACER_FRAMES ? got - BACKTRACE_TRACER_FRAMES : 0;
 }
