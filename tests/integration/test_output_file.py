@@ -302,6 +302,18 @@ def test_missing_directory_is_reported():
     refused(setup, "cannot open")
 
 
+def test_message_about_a_path_stays_one_line():
+    """A control character in out_file_path (a newline in a directory that does not exist)
+    is shown as \\xHH: the message about the path is one line (it was two)."""
+    program = build("leaker.c", "wrap")
+    path = os.path.join(scratch_dir(), "no\nsuch", "trace.csv")
+    result = run(program, "wrap", args=["9", "2", "10"], trace=path, timeout=20)
+    shown = path.replace("\n", "\\x0a")
+    equal((result.returncode, result.stderr),
+          (9, f"malloc-trace: cannot open {shown}: No such file or directory\n"),
+          "exit status, stderr")
+
+
 def run_preloaded_under_size_limit(program, args, trace, limit, env=None):
     """Runs program under the preload library, writing to trace, with RLIMIT_FSIZE at limit
     bytes; stdout and stderr as bytes."""

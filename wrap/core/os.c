@@ -167,16 +167,21 @@ void os_message(const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    char line[1024];
+    char body[1024], line[1024];
     int saved_errno = errno;
-    int prefix = snprintf(line, sizeof line, "malloc-trace: ");
     /* args is started above; the analyzer loses track of it through glibc's headers. */
-    int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, format, // NOLINT
-                         args);
+    if (vsnprintf(body, sizeof body, format, args) < 0) // NOLINT
+        body[0] = '\0';
     va_end(args);
-    size_t length = (size_t)prefix + (body < 0 ? 0 : (size_t)body);
-    if (length > sizeof line - 2)
-        length = sizeof line - 2;
+    /* One line, whatever a path or a value in it holds: a control character as \xHH. */
+    size_t length = (size_t)snprintf(line, sizeof line, "malloc-trace: ");
+    for (const char *at = body; *at != '\0' && length + sizeof "\\xHH" < sizeof line; at++) {
+        unsigned char c = (unsigned char)*at;
+        if (c < 0x20 || c == 0x7f)
+            length += (size_t)snprintf(line + length, sizeof line - length, "\\x%02x", c);
+        else
+            line[length++] = (char)c;
+    }
     line[length++] = '\n';
     ssize_t ignored = write(STDERR_FILENO, line, length);
     (void)ignored;

@@ -60,27 +60,18 @@ bool settings_parse_unsigned(const char *text, unsigned max, unsigned *out)
     return true;
 }
 
-/* A rejected value as its message shows it: its first SHOWN_BYTES bytes, each control
- * character as \xHH, so that the message stays one line whatever the environment holds. */
+/* A rejected value as its message shows it: its first SHOWN_BYTES bytes (os_message shows a
+ * control character as \xHH). */
 #define SHOWN_BYTES 64u
 struct shown_value {
-    char text[SHOWN_BYTES * sizeof "\\xHH" + sizeof "..."];
+    char text[SHOWN_BYTES + sizeof "..."];
 };
 
 static struct shown_value shown(const char *value)
 {
     struct shown_value out;
-    size_t at = 0;
-    for (size_t i = 0; i < SHOWN_BYTES && value[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f)
-            at += (size_t)snprintf(out.text + at, sizeof out.text - at, "\\x%02x", c);
-        else
-            out.text[at++] = (char)c;
-    }
-    out.text[at] = '\0';
-    if (strlen(value) > SHOWN_BYTES)
-        memcpy(out.text + at, "...", sizeof "...");
+    snprintf(out.text, sizeof out.text, "%.*s%s", (int)SHOWN_BYTES, value,
+             strnlen(value, SHOWN_BYTES + 1) > SHOWN_BYTES ? "..." : "");
     return out;
 }
 
