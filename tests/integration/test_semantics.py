@@ -1,6 +1,6 @@
 """What a call returns, its errno and alignment are the same traced or not; the runtime API
 works in every form and is harmless without the tracer."""
-from harness import FORMS, assert_expected_rows, build, equal, run
+from harness import FORMS, assert_expected_rows, build, equal, pkg_config, run
 
 
 def test_semantics_unchanged():
@@ -16,6 +16,18 @@ def test_semantics_unchanged():
         equal(strip(result.stdout), strip(plain.stdout), f"results ({form})")
         # The block a failed realloc left in place is still tracked.
         assert_expected_rows(result, program)
+
+
+def test_new_handler_run_by_nothrow_new_is_traced():
+    """What a new-handler frees and allocates, run by a failing nothrow operator new, is
+    traced: no leak, no orphan free (the preload form wrote both)."""
+    for form in FORMS:
+        extra = pkg_config("--variable=static_cxx") if form == "static" else []
+        program = build("new_handler_in_nothrow_new.cpp", form, extra=extra)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr, result.rows()),
+              (0, "result NULL, reserve released\n", "", []),
+              f"exit status, stdout, stderr, rows ({form})")
 
 
 def test_runtime_api_every_form():

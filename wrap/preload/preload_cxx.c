@@ -77,9 +77,21 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
     }
 }
 
-/* The nothrow operators are libstdc++'s own: they call the throwing operator (ours, which
- * records nothing inside this internal section) and turn any exception, a new-handler's
- * included, into NULL, which C cannot do. Without libstdc++ in reach, our loop. */
+/* The nothrow operators are libstdc++'s own: they call the throwing operator and turn any
+ * exception, a new-handler's included, into NULL, which C cannot do. Without libstdc++ in
+ * reach, our loop. The throwing operator they call is ours, and must not record the block
+ * that the nothrow one records: this mark tells it, and it takes the mark down as it starts,
+ * so that what a new-handler it runs allocates or frees is traced (under the tracer's guard,
+ * as this was, a handler's calls went unseen: a block it freed stayed a leak). */
+static __thread bool called_by_nothrow __attribute__((tls_model("initial-exec")));
+
+static bool take_nothrow_mark(void)
+{
+    bool marked = called_by_nothrow;
+    called_by_nothrow = false;
+    return marked;
+}
+
 typedef void *nothrow_new_fn(size_t size, const void *tag);
 typedef void *aligned_nothrow_new_fn(size_t size, size_t alignment, const void *tag);
 
@@ -95,10 +107,10 @@ static void *nothrow_new(_Atomic(void *) *cache, const char *mangled, size_t siz
     }
     if (real == NULL)
         return allocate(size, aligned, alignment, true);
-    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    called_by_nothrow = true;
     void *ptr = aligned ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)
                         : ((nothrow_new_fn *)real)(size, tag);
-    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    called_by_nothrow = false; /* not taken down when libstdc++ allocated some other way */
     return ptr;
 }
 
@@ -109,8 +121,10 @@ typedef size_t align_val;               /* std::align_val_t is an enum of size_t
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
     {                                                                                       \
+        bool recorded_by_caller = take_nothrow_mark();                                      \
         void *ptr = allocation;                                                             \
-        malloc_trace_on_alloc(ptr, size, entry);                                            \
+        if (!recorded_by_caller)                                                            \
+            malloc_trace_on_alloc(ptr, size, entry);                                        \
         return ptr;                                                                         \
     }
 
