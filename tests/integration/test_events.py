@@ -1,5 +1,7 @@
 """Every intercepted entry point, in every form: the exact rows of known programs."""
-from harness import FORMS, assert_expected_rows, build, check, equal, pkg_config, run
+import os
+
+from harness import FORMS, PROGRAMS, assert_expected_rows, build, check, equal, pkg_config, run
 
 
 def events_in(form):
@@ -68,3 +70,21 @@ def test_cxx_allocations_inside_libstdcxx():
         result = run(program, form)
         equal(result.returncode, 0, f"exit status ({form})")
         assert_expected_rows(result, program)
+
+
+def test_programs_own_operator_new_with_a_header():
+    """The program's own global operator new takes each block from malloc and hands out an
+    address 16 bytes in; its delete frees the block. Only malloc's block is traced, as in
+    the preload form, with no frame of the tracer's wrapper in its stack: the wrap forms
+    recorded the address new handed out as a second block, and wrote malloc's as a leak."""
+    operators = os.path.join(PROGRAMS, "own_operator_new.cpp")
+    for form in FORMS:
+        extra = [operators] + (pkg_config("--variable=static_cxx") if form == "static" else [])
+        program = build("own_operator_new_user.cpp", form, extra=extra)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr), (0, "live bytes 4\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        rows = [(row["function"], row["size"], [frame["f"] for frame in row["stack"][:4]])
+                for row in result.rows()]
+        equal(rows, [("leak", 20, ["malloc", "operator new(unsigned long)", "leak_one()",
+                                   "main"])], f"rows ({form})")

@@ -46,6 +46,30 @@ static uint8_t new_block_flags(void)
     return disabled_depth ? BLOCK_IGNORED : 0;
 }
 
+/* The operator call the thread is inside of (see tracer.h): depth 0 outside any. Its fields
+ * are restored by the call's end; an exception out of the program's operator new skips that,
+ * leaving a depth no call ends, which costs nothing but the notes below (note_settled). */
+static __thread struct malloc_trace_operator operator_call
+    __attribute__((tls_model("initial-exec")));
+
+/* The wrap form's operators (wrap_cxx.c), in a section of their own: in a stack taken inside
+ * the program's own operator new, the frame of the wrapper that called it is the tracer's,
+ * and is left out, as it is not there in the preload form. Weak: a C program links none. */
+extern const char __start_malloc_trace_operators[] __attribute__((weak));
+extern const char __stop_malloc_trace_operators[] __attribute__((weak));
+
+/* Leaves the operators' frames out of frames[0, count); returns how many are left. */
+static uint32_t drop_operator_frames(void **frames, uint32_t count)
+{
+    uintptr_t start = (uintptr_t)__start_malloc_trace_operators;
+    uintptr_t end = (uintptr_t)__stop_malloc_trace_operators;
+    uint32_t left = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if ((uintptr_t)frames[i] <= start || (uintptr_t)frames[i] > end)
+            frames[left++] = frames[i];
+    return left;
+}
+
 /* Captures the caller's stack, and sets *context_hint (if context_hint is not NULL) to a word
  * kept with the stack (NULL when not tracing: no stack). Only hooks call this, and it is
  * always inlined into them, so that the number of tracer frames above the unwinder stays
@@ -63,6 +87,11 @@ static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing
     void *frames[SETTINGS_MAX_DEPTH + BACKTRACE_TRACER_FRAMES];
     struct backtrace_kept *kept;
     uint32_t count = backtrace_capture(frames, frames_kept, &kept);
+    if (__builtin_expect(operator_call.depth != 0, 0)) {
+        uint32_t left = drop_operator_frames(frames + BACKTRACE_TRACER_FRAMES, count);
+        if (left != count)
+            return stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, left);
+    }
     if (kept->stack_id == STACK_ID_EMPTY)
         kept->stack_id = stack_table_intern(frames + BACKTRACE_TRACER_FRAMES, count);
     if (context_hint != NULL)
@@ -236,7 +265,22 @@ static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t s
     return true;
 }
 
-MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry)
+/* A block that an allocation or a free inside an operator call settled. */
+static void note_settled(uintptr_t start, size_t size)
+{
+    operator_call.inner_start = start;
+    operator_call.inner_end = start + (size != 0 ? size : 1);
+}
+
+static void begin_operator_call(struct malloc_trace_operator *saved, uintptr_t operand)
+{
+    *saved = operator_call;
+    operator_call = (struct malloc_trace_operator){.depth = saved->depth + 1, .operand = operand};
+}
+
+/* Records the block the real function returned; a hook's body (see capture_stack). */
+static inline __attribute__((always_inline)) void trace_alloc(void *ptr, size_t size,
+                                                              enum entry_point entry)
 {
     int now;
     if (!enter_hook(ptr, size, entry, DEFERRED_ALLOC, &now))
@@ -245,7 +289,14 @@ MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_
     uint32_t *context_hint;
     uint32_t stack_id = capture_stack(now == STATE_TRACING, &context_hint);
     record_block(ptr, size, stack_id, entry, new_block_flags(), context_hint);
+    if (__builtin_expect(operator_call.depth != 0, 0))
+        note_settled((uintptr_t)ptr, size);
     leave_hook();
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry)
+{
+    trace_alloc(ptr, size, entry);
 }
 
 /* Removes the block at ptr. A row only for an address not held (an orphan free) or a block
@@ -258,6 +309,12 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
 {
     struct live_block block;
     bool held = live_table_remove((uintptr_t)ptr, &block, release);
+    if (__builtin_expect(operator_call.depth != 0, 0)) {
+        if (held)
+            note_settled((uintptr_t)ptr, block.size);
+        else if ((uintptr_t)ptr == operator_call.operand)
+            return; /* the operator delete's own pointer: its end writes the row */
+    }
     if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
         return;
     uint32_t stack_id = with_stack ? capture_stack(tracing, NULL) : STACK_ID_EMPTY;
@@ -274,6 +331,65 @@ MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry,
         return;
     }
     free_block(ptr, entry, now == STATE_TRACING, true, release);
+    leave_hook();
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_operator_begin(struct malloc_trace_operator *saved)
+{
+    begin_operator_call(saved, 0);
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_new_end(const struct malloc_trace_operator *saved,
+                                               void *ptr, size_t size, enum entry_point entry)
+{
+    struct malloc_trace_operator inner = operator_call;
+    operator_call = *saved;
+    uintptr_t address = (uintptr_t)ptr;
+    if (address > inner.inner_start && address < inner.inner_end) {
+        /* Inside the block the program's operator new took from malloc, which holds it. */
+        if (operator_call.depth != 0)
+            note_settled(inner.inner_start, inner.inner_end - inner.inner_start);
+        return;
+    }
+    trace_alloc(ptr, size, entry);
+}
+
+MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point entry,
+                                                    struct malloc_trace_operator *saved)
+{
+    int now;
+    if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
+        return true;
+    struct live_block block;
+    bool held = live_table_remove((uintptr_t)ptr, &block, NULL);
+    if (held && (block.flags & BLOCK_WRITTEN_AS_MALLOC))
+        queue_free_row(ptr, block.size, capture_stack(now == STATE_TRACING, NULL), entry);
+    if (held && operator_call.depth != 0)
+        note_settled((uintptr_t)ptr, block.size);
+    leave_hook();
+    if (!held)
+        begin_operator_call(saved, (uintptr_t)ptr);
+    return held;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(const struct malloc_trace_operator *saved,
+                                                  void *ptr, enum entry_point entry)
+{
+    struct malloc_trace_operator inner = operator_call;
+    operator_call = *saved;
+    uintptr_t address = (uintptr_t)ptr;
+    if (address >= inner.inner_start && address < inner.inner_end) {
+        /* A free inside released the block that held it (the program's operator delete). */
+        if (operator_call.depth != 0)
+            note_settled(inner.inner_start, inner.inner_end - inner.inner_start);
+        return;
+    }
+    if (operator_call.depth != 0 && operator_call.operand == address)
+        return; /* a sized or array delete calling the plain one: the outer call writes it */
+    int now;
+    if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
+        return;
+    queue_free_row(ptr, 0, capture_stack(now == STATE_TRACING, NULL), entry);
     leave_hook();
 }
 

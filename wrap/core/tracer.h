@@ -50,6 +50,33 @@ MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entr
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void);
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
 
+/* Around the real operator new or delete of the wrap forms, which may be the program's own:
+ * a replacement global operator new that takes a block from malloc and hands out an address
+ * inside it (after a header), and the operator delete that gives that block back to free.
+ * The hooks inside the call (the program's malloc and free, wrapped too) then hold the
+ * block, and the operator's hooks must not hold its address as a second block.
+ *
+ * new: begin, the real call, then new_end, which records ptr unless an allocation inside
+ * the call holds it (a block ptr lies inside, not at the start of: a static libstdc++'s new
+ * calls malloc for ptr itself, and the operator's record replaces malloc's).
+ * delete: delete_begin takes ptr out of the table; true when it held ptr (or the call passes
+ * through): the real call then runs under the guard, so that libstdc++'s delete calling free
+ * does not see it again. false: the real call runs watched, then delete_end writes ptr as an
+ * orphan free unless a free inside the call released a block holding it. */
+struct malloc_trace_operator {
+    unsigned depth;       /* operator calls on the thread's stack */
+    uintptr_t operand;    /* delete's pointer; 0 for new */
+    uintptr_t inner_start; /* the last block an allocation or a free inside the call settled, */
+    uintptr_t inner_end;   /* [inner_start, inner_end); both 0 when none */
+};
+MALLOC_TRACE_HOOK void malloc_trace_on_operator_begin(struct malloc_trace_operator *saved);
+MALLOC_TRACE_HOOK void malloc_trace_on_new_end(const struct malloc_trace_operator *saved,
+                                               void *ptr, size_t size, enum entry_point entry);
+MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point entry,
+                                                    struct malloc_trace_operator *saved);
+MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(const struct malloc_trace_operator *saved,
+                                                  void *ptr, enum entry_point entry);
+
 /* realloc and the like: begin takes the old block out of the table before the real call
  * (for the same reason as on_free), end settles it after: old_released tells whether the
  * real call released old (a successful realloc, realloc(p, 0)), result is the new block. */

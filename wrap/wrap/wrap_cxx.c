@@ -4,30 +4,41 @@
 
 #include "../core/tracer.h"
 
-#define WRAP __attribute__((visibility("default")))
+/* In a section of their own, which the tracer finds by the linker's __start_ and __stop_
+ * symbols (see drop_operator_frames). */
+#define WRAP __attribute__((visibility("default"), section("malloc_trace_operators")))
 
-/* operator new and new[]: recorded after the real call. In a static link, libstdc++'s own
+/* operator new and new[]: recorded after the real call, unless a malloc inside it holds the
+ * block (the program's own operator new, see tracer.h). In a static link, libstdc++'s own
  * call to malloc inside is recorded too and then replaced by this more precise record. */
 #define WRAP_NEW(mangled, entry, parameters, arguments)                                     \
     void *__real_##mangled parameters;                                                      \
     WRAP void *__wrap_##mangled parameters                                                  \
     {                                                                                       \
+        struct malloc_trace_operator saved;                                                 \
+        malloc_trace_on_operator_begin(&saved);                                             \
         void *ptr = __real_##mangled arguments;                                             \
-        malloc_trace_on_alloc(ptr, size, entry);                                            \
+        malloc_trace_on_new_end(&saved, ptr, size, entry);                                  \
         return ptr;                                                                         \
     }
 
-/* operator delete and delete[]: recorded before the real call, which runs under the guard:
- * libstdc++'s sized or array delete calls the plain one (or free), whose wrapper must not
- * see the block again and report an orphan free. */
+/* operator delete and delete[]: a block the tracer holds is taken out before the real call,
+ * which then runs under the guard: libstdc++'s sized or array delete calls the plain one (or
+ * free), whose wrapper must not see the block again and report an orphan free. Any other
+ * pointer is settled after the call, by what the frees inside it released. */
 #define WRAP_DELETE(mangled, entry, parameters, arguments)                                  \
     void __real_##mangled parameters;                                                       \
     WRAP void __wrap_##mangled parameters                                                   \
     {                                                                                       \
-        malloc_trace_on_free(ptr, entry, NULL);                                             \
-        malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                                  \
-        __real_##mangled arguments;                                                         \
-        malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                                  \
+        struct malloc_trace_operator saved;                                                 \
+        if (malloc_trace_on_delete_begin(ptr, entry, &saved)) {                             \
+            malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                              \
+            __real_##mangled arguments;                                                     \
+            malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                              \
+        } else {                                                                            \
+            __real_##mangled arguments;                                                     \
+            malloc_trace_on_delete_end(&saved, ptr, entry);                                 \
+        }                                                                                   \
     }
 
 typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by reference */
