@@ -4,7 +4,7 @@ import os
 import re
 import tempfile
 
-from harness import (HEADER, WORK, assert_expected_rows, build, build_shared, check, equal,
+from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, build_shared, check, equal,
                      pkg_config, program_frames, read_trace, run)
 
 
@@ -139,6 +139,20 @@ def test_threads_throwing_while_the_exit_pass_runs():
             leaks = [(row["function"], row["size"]) for row in result.rows()
                      if "leak_a_block()" in program_frames(row, program)]
             equal(leaks, [("leak", 123)], f"exit rows ({form})")
+
+
+def test_main_that_calls_pthread_exit():
+    """main ends with pthread_exit, alone or before a worker that leaks: the process ends
+    with status 0 when its last thread does, and writes the leak (the flusher thread kept it
+    alive for ever: a timeout)."""
+    for form in FORMS:
+        program = build("main_calls_pthread_exit.c", form)
+        for mode in ("alone", "worker"):
+            result = run(program, form, args=[mode], timeout=30)
+            equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+            leaks = [(row["function"], row["size"]) for row in result.rows()
+                     if "leak_a_block" in program_frames(row, program)]
+            equal(leaks, [("leak", 33)], f"exit rows ({form}, {mode})")
 
 
 def test_exit_while_a_thread_walks_modules():

@@ -157,10 +157,26 @@ static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers
     return found;
 }
 
+/* glibc's count of the live threads (a private symbol of libc.so and libc.a): the thread
+ * that takes it to 0 ends the process with exit(0), as when main called pthread_exit and
+ * its last thread returns. The flusher leaves it, as if it were not there: counted, it kept
+ * such a process alive for ever, waiting for a thread that never ends. Weak: a C library
+ * without it keeps that behaviour. */
+extern unsigned int __nptl_nthreads __attribute__((weak));
+
+static void change_thread_count(int change)
+{
+    if (&__nptl_nthreads != NULL)
+        __atomic_fetch_add(&__nptl_nthreads, (unsigned)change, __ATOMIC_SEQ_CST);
+}
+
 static void *flusher_main(void *unused)
 {
     (void)unused;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* for the thread's whole life */
+    /* Before the thread says it runs: the thread that started it waits for that, so the
+     * count cannot reach 0 on the program's side first. */
+    change_thread_count(-1);
     atomic_store(&flusher_thread_id, os_thread_id());
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -181,8 +197,10 @@ static void *flusher_main(void *unused)
         if (!stop)
             write_pass(PASS_PERIODIC);
         pthread_mutex_unlock(&flush_lock);
-        if (stop)
+        if (stop) {
+            change_thread_count(1); /* glibc takes the thread off as it returns */
             return NULL;
+        }
     }
 }
 

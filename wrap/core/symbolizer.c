@@ -27,7 +27,9 @@ static bool read_modules(void)
     /* Reported from /proc/self/maps itself, not with dwfl_linux_proc_report, which first reads
      * /proc/PID/auxv: a daemon that dropped its privileges (memcached -u nobody) may no longer
      * read that file, and would then get no module at all. */
-    FILE *maps = fopen("/proc/self/maps", "re");
+    FILE *maps = fopen("/proc/thread-self/maps", "re");
+    if (maps == NULL) /* the thread's own view: the process's is empty once main has exited */
+        maps = fopen("/proc/self/maps", "re");
     if (maps == NULL)
         return false;
     dwfl_report_begin(session);
