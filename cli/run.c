@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,46 @@ static void forward(int signal_number)
 {
     if (child > 0)
         kill(child, signal_number);
+}
+
+/* SIGINT and SIGQUIT typed at the terminal reach the program with its process group (as
+ * under a shell's system()); sent to this process alone (kill, a CI runner's timeout), they
+ * are passed on. */
+static void forward_if_sent(int signal_number, siginfo_t *info, void *context)
+{
+    (void)context;
+    if (info->si_code <= 0) /* from a process (SI_USER, SI_QUEUE, SI_TKILL), not the kernel */
+        forward(signal_number);
+}
+
+/* Signals that ask the program to do something (stop, reload, rotate its logs...), passed
+ * on; in the child, put back as they were. */
+static const int passed_on[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+#define PASSED_ON_COUNT (sizeof passed_on / sizeof *passed_on)
+
+/* Whether a file may be replaced: it is not there, or is a regular file (a device, a FIFO,
+ * a directory or a symbolic link at that path is the user's, not a trace). */
+static bool replaceable(const char *path)
+{
+    struct stat status;
+    if (lstat(path, &status) != 0)
+        return errno == ENOENT;
+    return S_ISREG(status.st_mode);
+}
+
+/* Replaces path, the report covering this run only; false, said, when it cannot. */
+static bool remove_old_trace(const char *path)
+{
+    if (!replaceable(path)) {
+        fprintf(stderr, "malloc-trace run: %s is not a regular file, which a trace would "
+                        "replace\n", path);
+        return false;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        fprintf(stderr, "malloc-trace run: cannot replace %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 /* In the child: the environment that traces this process and none of its descendants (the
@@ -134,22 +175,24 @@ int run_command(int argc, char **argv)
     if (output != NULL) {
         snprintf(trace, sizeof trace, "%s%s%s", output[0] == '/' ? "" : directory,
                  output[0] == '/' ? "" : "/", output);
-        if (unlink(trace) != 0 && errno != ENOENT) { /* the report covers this run only */
-            fprintf(stderr, "malloc-trace run: cannot replace %s: %s\n", trace,
-                    strerror(errno));
+        if (!remove_old_trace(trace))
             return 2;
-        }
     }
-    /* The parent waits: interrupts typed at the terminal are for the program (as under a
-     * shell's system()), termination requests are passed on to it. */
-    struct sigaction ignore = {.sa_handler = SIG_IGN}, pass_on = {.sa_handler = forward},
-                     saved_int, saved_quit;
-    sigemptyset(&ignore.sa_mask);
+    /* The parent waits, passing signals on (see passed_on and forward_if_sent); a closed
+     * stderr must not kill it before it returns the program's status. */
+    struct sigaction pass_on = {.sa_handler = forward}, pass_on_if_sent = {0},
+                     ignore = {.sa_handler = SIG_IGN}, saved_int, saved_quit, saved_pipe,
+                     saved[PASSED_ON_COUNT];
+    pass_on_if_sent.sa_sigaction = forward_if_sent;
+    pass_on_if_sent.sa_flags = SA_SIGINFO;
     sigemptyset(&pass_on.sa_mask);
-    sigaction(SIGINT, &ignore, &saved_int);
-    sigaction(SIGQUIT, &ignore, &saved_quit);
-    sigaction(SIGTERM, &pass_on, NULL);
-    sigaction(SIGHUP, &pass_on, NULL);
+    sigemptyset(&pass_on_if_sent.sa_mask);
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGINT, &pass_on_if_sent, &saved_int);
+    sigaction(SIGQUIT, &pass_on_if_sent, &saved_quit);
+    sigaction(SIGPIPE, &ignore, &saved_pipe);
+    for (size_t i = 0; i < PASSED_ON_COUNT; i++)
+        sigaction(passed_on[i], &pass_on, &saved[i]);
     fflush(NULL);
     child = fork();
     if (child < 0) {
@@ -159,10 +202,16 @@ int run_command(int argc, char **argv)
     if (child == 0) {
         sigaction(SIGINT, &saved_int, NULL);
         sigaction(SIGQUIT, &saved_quit, NULL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        if (output == NULL)
+        sigaction(SIGPIPE, &saved_pipe, NULL);
+        for (size_t i = 0; i < PASSED_ON_COUNT; i++)
+            sigaction(passed_on[i], &saved[i], NULL);
+        if (output == NULL) {
+            /* A file of an earlier process with the same id (ids come round again, from 1
+             * in every new container) would be appended to. */
             snprintf(trace, sizeof trace, "%s/malloc-trace.%d.csv", directory, (int)getpid());
+            if (!remove_old_trace(trace))
+                _exit(126);
+        }
         prepare_environment(preload, trace, period);
         execvp(argv[optind], argv + optind);
         fprintf(stderr, "malloc-trace run: cannot run %s: %s\n", argv[optind],
@@ -196,7 +245,11 @@ int run_command(int argc, char **argv)
         free(list);
         trace_summary_free(summary);
     }
-    if (fail_on_leak && exit_status == 0 && check_files_quietly(paths, 1) == 1)
-        return EXIT_LEAKED;
+    if (fail_on_leak && exit_status == 0) {
+        /* A damaged trace gives no verdict, and a gate cannot pass on that. */
+        int verdict = check_files_quietly(paths, 1);
+        if (verdict != 0)
+            return verdict == 1 ? EXIT_LEAKED : 2;
+    }
     return exit_status;
 }

@@ -228,6 +228,71 @@ def test_run_signals_streams_and_descendants():
     equal(mt("run", "-p", "0", "--", "/bin/true").returncode, 2, "a bad period")
 
 
+def test_run_passes_signals_on_and_survives_a_closed_stderr():
+    """SIGUSR1 or SIGINT sent to `run` alone reach the program (USR1 killed `run` and left
+    the program running; INT was dropped), and a stderr whose reader is gone does not kill
+    `run` before it returns the program's status (SIGPIPE gave 141)."""
+    program = build("waits_for_a_signal.c", "preload")
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    for sent, status in ((signal.SIGUSR1, 7), (signal.SIGINT, 8)):
+        process = subprocess.Popen([command(), "run", "-o", os.path.join(WORK, "signal.csv"),
+                                    "--", program], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, env=env)
+        equal(process.stdout.readline(), "READY\n", "the program runs")
+        process.send_signal(sent)
+        equal(process.wait(timeout=60), status, f"the program's status after {sent.name}")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    closed = subprocess.run([command(), "run", "-o", os.path.join(WORK, "pipe.csv"), "--",
+                             "/bin/sh", "-c", "exit 3"], stderr=write_end, env=env,
+                            timeout=60)
+    os.close(write_end)
+    equal(closed.returncode, 3, "the program's status, with stderr's reader gone")
+
+
+def test_run_replaces_only_a_regular_file():
+    """-o naming a FIFO (or a device, a directory, a link) is refused: `run` deleted it and
+    put a trace there (as root, -o /dev/null deleted the system's)."""
+    directory = tempfile.mkdtemp(prefix="fifo.", dir=WORK)
+    fifo = os.path.join(directory, "fifo")
+    os.mkfifo(fifo)
+    result = mt("run", "-o", fifo, "--", "/bin/true")
+    equal((result.returncode, result.stderr),
+          (2, f"malloc-trace run: {fifo} is not a regular file, which a trace would replace\n"),
+          "exit status, stderr")
+    check(os.path.exists(fifo) and not os.path.isfile(fifo), "the FIFO is still there")
+
+
+def test_run_replaces_an_old_trace_of_the_same_process_id():
+    """Without -o, an old ./malloc-trace.PID.csv of an earlier process with the program's id
+    is replaced, not appended to (its leak failed a clean program's --fail-on-leak run). In
+    a new PID namespace, where the program's id is 2."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return  # a PID namespace needs root; CI runs as root
+    directory = tempfile.mkdtemp(prefix="pid.", dir=WORK)
+    with open(os.path.join(directory, "malloc-trace.2.csv"), "w") as old:
+        old.write(HEADER + "\nleak;2;0x10;64;1;[{\"f\":\"malloc\",\"s\":\"\",\"l\":0,"
+                  "\"m\":\"\"}]\n")
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    result = subprocess.run(["unshare", "--pid", "--fork", command(), "run", "--fail-on-leak",
+                             "--", "/bin/true"], capture_output=True, text=True, cwd=directory,
+                            env=env, timeout=60)
+    equal(result.returncode, 0, f"a clean program's run: {result.stderr}")
+    check("leak:" not in result.stderr, result.stderr)
+
+
+def test_run_fail_on_leak_fails_on_a_damaged_trace():
+    """A trace that `check` cannot read (exit 2) is no verdict: --fail-on-leak exits 2 (it
+    returned the program's 0)."""
+    trace = os.path.join(WORK, "damaged.csv")
+    result = mt("run", "-o", trace, "--fail-on-leak", "--", "/bin/sh", "-c",
+                f"echo garbage >> {trace}")
+    equal(result.returncode, 2, f"exit status: {result.stderr}")
+    check(f"{trace}:2: " in result.stderr, result.stderr)
+
+
 def test_svg_flame_graph():
     result = mt("report", "--format", "svg", INPUT)
     equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
