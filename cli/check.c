@@ -53,12 +53,7 @@ bool suppression_matches(const char *pattern, const char *text)
         if (text[0] == '\0')
             return false;
         size_t run = strcspn(pattern, "*$");
-        char literal[4096];
-        if (run >= sizeof literal)
-            return false;
-        memcpy(literal, pattern, run);
-        literal[run] = '\0';
-        const char *found = strstr(text, literal);
+        const char *found = memmem(text, strlen(text), pattern, run);
         if (found == NULL || (anchored && found != text))
             return false;
         text = found + run;
@@ -121,6 +116,10 @@ static bool read_suppressions(const char *path, struct suppressions *out)
                     path, number);
             good = false;
         }
+    }
+    if (ferror(file)) { /* a directory reads as EISDIR */
+        fprintf(stderr, "malloc-trace check: %s: %s\n", path, strerror(errno));
+        good = false;
     }
     free(line);
     fclose(file);

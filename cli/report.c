@@ -4,6 +4,7 @@
 
 #include "flame_graph.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -190,5 +191,9 @@ int report_command(int argc, char **argv)
         report_print_text(stdout, list, count, top);
     free(list);
     trace_summary_free(summary);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "malloc-trace report: cannot write the report: %s\n", strerror(errno));
+        return 2;
+    }
     return bad_input ? 2 : 0;
 }

@@ -510,3 +510,30 @@ def test_run_trace_path_survives_chdir_and_descendants_do_not_write_into_it():
     result = mt("run", "-o", "w.csv", "--fail-on-leak", "--", plain_static, "0", "0", "0",
                 cwd=directory)
     equal(result.returncode, 2, "no trace written")
+
+
+def test_report_write_errors_and_odd_suppression_files():
+    """A report that cannot be written exits 2 with one line (it exited 0, the output lost);
+    a directory given as a suppression file is an error (it was read as an empty file); a
+    pattern of 4,096 characters or more still matches (it never did)."""
+    with open("/dev/full", "w") as device:
+        full = subprocess.run([command(), "report", INPUT], stdout=device,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    equal((full.returncode, full.stderr),
+          (2, "malloc-trace report: cannot write the report: No space left on device\n"),
+          "report to /dev/full")
+    directory = tempfile.mkdtemp(prefix="supp.", dir=WORK)
+    result = mt("check", INPUT, "--suppressions", directory)
+    equal((result.returncode, result.stderr),
+          (2, f"malloc-trace check: {directory}: Is a directory\n"), "a directory")
+    name = "T<" + "int," * 1100 + "int>"
+    trace = os.path.join(directory, "long.csv")
+    with open(trace, "w") as out:
+        out.write(HEADER + '\nleak;1;0x10;8;1;[{"f":"malloc","s":"","l":0,"m":""},'
+                  f'{{"f":"{name}","s":"","l":0,"m":""}}]\n')
+    suppressions = os.path.join(directory, "long.supp")
+    with open(suppressions, "w") as out:
+        out.write(f"leak:{name}\n")
+    equal(mt("check", trace).returncode, 1, "the leak fails the gate")
+    equal(mt("check", trace, "--suppressions", suppressions).returncode, 0,
+          "a 4,406-character pattern suppresses it")
