@@ -8,34 +8,58 @@ row about the same address that is a `free` (a late free: both rows go) or an ex
 goes). Where processes share a file (fork without %p), several `malloc` rows may wait on one
 address: each settling row takes the oldest. Every other row stays, in its order, byte for
 byte; the header is kept. The file is read twice, streaming: memory grows with the `malloc`
-rows not yet settled, and by one bit a line for the lines to drop.
+rows not yet settled, and by one bit a line for the lines to drop. An input that cannot be
+read twice (a pipe, /dev/stdin, a FIFO) is copied to a temporary file first.
 
-Exit status: 0; 2 when the input cannot be read, does not begin with the header, or has
-malformed lines (each named on stderr as IN:LINE: reason; they are copied unchanged)."""
+A line is read as `malloc-trace check` reads it: malformed lines (cut, a NUL byte, a field
+that does not parse) are named on stderr as IN:LINE: reason, with check's reasons, copied
+unchanged, and settle nothing; an address is a number (0x010 is 0x10).
+
+Exit status: 0; 2 when the input cannot be read or written, does not begin with the header,
+or has malformed lines."""
 import argparse
 import collections
 import os
+import re
+import shutil
+import stat
 import sys
+import tempfile
 
 HEADER = "function;thread_id;address;size;timestamp_ms;callstack"
 EVENTS = {"malloc", "free", "leak", "indirect", "reachable"}
 EXIT_EVENTS = {"leak", "indirect", "reachable"}
 
 
+DECIMAL = re.compile(r"[0-9]{1,20}")
+ADDRESS = re.compile(r"0x[0-9a-f]{1,16}")
+BELOW_2_63 = 1 << 63
+
+
 def row_of(line):
-    """(function, address) of a data line, or a reason why it is malformed."""
-    fields = line.rstrip("\r\n").split(";", 5)
+    """(function, address) of a data line, or the reason check gives for rejecting it."""
+    if not line.endswith("\n"):
+        return None, "the line is cut (no line end)"
+    text = line[:-2] if line.endswith("\r\n") else line[:-1]
+    if "\0" in text:
+        return None, "a NUL byte in the line"
+    fields = text.split(";", 5)
     if len(fields) != 6:
-        return None, f"{len(fields)} fields, not 6"
-    function, thread_id, address, size, timestamp, _ = fields
+        return None, "fewer than 6 fields"
+    function, thread_id, address, size, timestamp, callstack = fields
     if function not in EVENTS:
-        return None, f"unknown event {function!r}"
-    if not (address.startswith("0x") and len(address) > 2
-            and all(c in "0123456789abcdef" for c in address[2:])):
-        return None, f"bad address {address!r}"
-    if not (thread_id.isdigit() and size.isdigit() and timestamp.isdigit()):
-        return None, "thread_id, size and timestamp_ms must be whole numbers"
-    return (function, address), None
+        return None, "unknown event (not malloc, free, leak, indirect or reachable)"
+    if not DECIMAL.fullmatch(thread_id) or int(thread_id) > 0x7FFFFFFF:
+        return None, "thread_id is not a thread id"
+    if not ADDRESS.fullmatch(address):
+        return None, "address is not 0x and lower-case hex"
+    if not DECIMAL.fullmatch(size) or int(size) >= BELOW_2_63:
+        return None, "size is not a whole number below 2^63"
+    if not DECIMAL.fullmatch(timestamp) or int(timestamp) >= BELOW_2_63:
+        return None, "timestamp_ms is not a whole number below 2^63"
+    if not callstack.startswith("["):
+        return None, "callstack is not a JSON array"
+    return (function, int(address, 16)), None
 
 
 class LineSet:
@@ -55,15 +79,16 @@ class LineSet:
         return index < len(self.bits) and bool(self.bits[index] & (1 << (number & 7)))
 
 
-def settled_lines(path):
-    """Line numbers to drop, and the malformed lines (number, reason)."""
+def settled_lines(path, name):
+    """Line numbers to drop, and the malformed lines (number, reason); name is the input's
+    name for messages (path may be a copy of it)."""
     pending = collections.defaultdict(collections.deque)  # address -> unsettled malloc rows
     drop = LineSet()
     malformed = []
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as trace:
         first = trace.readline()
         if first.rstrip("\r\n") != HEADER:
-            raise ValueError(f"{path}:1: not a malloc-trace file (no header line)")
+            raise ValueError(f"{name}:1: not a malloc-trace file (no header line)")
         for number, line in enumerate(trace, start=2):
             row, reason = row_of(line)
             if row is None:
@@ -88,13 +113,19 @@ def main(argv=None):
     parser.add_argument("-i", "--in_file", required=True, help="trace to read")
     parser.add_argument("-o", "--out_file", required=True, help="trace to write")
     options = parser.parse_args(argv)
+    copy = None
     try:
         if os.path.exists(options.out_file) and os.path.samefile(options.in_file,
                                                                  options.out_file):
             raise ValueError(f"{options.out_file}: the output would overwrite the input")
-        drop, malformed = settled_lines(options.in_file)
-        with open(options.in_file, encoding="utf-8", errors="surrogateescape",
-                  newline="") as trace, \
+        source = options.in_file
+        if not stat.S_ISREG(os.stat(source).st_mode):
+            copy = tempfile.NamedTemporaryFile(prefix="remove_malloc_free.", delete=False)
+            with copy, open(source, "rb") as stream:
+                shutil.copyfileobj(stream, copy)
+            source = copy.name
+        drop, malformed = settled_lines(source, options.in_file)
+        with open(source, encoding="utf-8", errors="surrogateescape", newline="") as trace, \
                 open(options.out_file, "w", encoding="utf-8", errors="surrogateescape",
                      newline="\n") as out:
             for number, line in enumerate(trace, start=1):
@@ -102,9 +133,12 @@ def main(argv=None):
                     out.write(line)
     except (OSError, ValueError) as error:
         message = str(error) if isinstance(error, ValueError) else \
-            f"{error.filename}: {error.strerror}"
+            f"{error.filename or options.out_file}: {error.strerror}"
         print(f"remove_malloc_free.py: {message}", file=sys.stderr)
         return 2
+    finally:
+        if copy is not None:
+            os.unlink(copy.name)
     for number, reason in malformed:
         print(f"{options.in_file}:{number}: {reason}", file=sys.stderr)
     return 2 if malformed else 0

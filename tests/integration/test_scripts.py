@@ -47,12 +47,40 @@ def test_remove_malloc_free_bad_input():
                    "leak;1;0x10;8;2;[]\n")
     result = remove("-i", damaged, "-o", out)
     equal(result.returncode, 2, "exit status for malformed lines")
-    equal(result.stderr, f"{damaged}:3: 4 fields, not 6\n"
-                         f"{damaged}:4: thread_id, size and timestamp_ms must be whole numbers\n",
+    equal(result.stderr, f"{damaged}:3: fewer than 6 fields\n"
+                         f"{damaged}:4: thread_id is not a thread id\n",
           "messages")
     with open(out) as text:
         equal(text.read(), HEADER + "\nmalloc;1;0x10;8\nleak;x;0x10;8;1;[]\nleak;1;0x10;8;2;[]\n",
               "the rest of the file is still read, malformed lines kept")
+
+
+def test_remove_malloc_free_reads_lines_as_check_does():
+    """Input from a pipe is read whole (it was read twice: an empty output); a cut last line,
+    digits that are not ASCII, a size of 2^63 are malformed with check's reasons and settle
+    nothing (a cut free settled its malloc); 0x010 is the address 0x10; a write error is
+    named after the output."""
+    frame = '[{"f":"malloc","s":"","l":0,"m":""}]'
+    text = (f"{HEADER}\nmalloc;1;0x10;8;1;{frame}\nmalloc;1;0x20;8;1;{frame}\n"
+            f"free;\u00b2;0x20;8;2;{frame}\nmalloc;1;0x30;9223372036854775808;1;{frame}\n"
+            f"free;1;0x010;8;2;{frame}\nfree;1;0x20;8;3;{frame}")
+    directory = tempfile.mkdtemp(prefix="rmf.", dir=WORK)
+    out = os.path.join(directory, "out.csv")
+    piped = subprocess.run(["python3", SCRIPT, "-i", "/dev/stdin", "-o", out], input=text,
+                           capture_output=True, text=True, timeout=60)
+    equal((piped.returncode, piped.stderr),
+          (2, "/dev/stdin:4: thread_id is not a thread id\n"
+              "/dev/stdin:5: size is not a whole number below 2^63\n"
+              "/dev/stdin:7: the line is cut (no line end)\n"), "exit status, stderr")
+    with open(out) as written:
+        equal(written.read(), text.replace(f"malloc;1;0x10;8;1;{frame}\n", "")
+              .replace(f"free;1;0x010;8;2;{frame}\n", ""), "the output")
+    source = os.path.join(directory, "in.csv")
+    with open(source, "w") as trace:
+        trace.write(f"{HEADER}\nleak;1;0x10;8;1;{frame}\n")
+    full = remove("-i", source, "-o", "/dev/full")
+    equal((full.returncode, full.stderr),
+          (2, "remove_malloc_free.py: /dev/full: No space left on device\n"), "/dev/full")
 
 
 def test_remove_malloc_free_real_trace():
