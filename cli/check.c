@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "report.h"
 #include "trace_summary.h"
@@ -301,6 +302,19 @@ int check_files_quietly(char *const *paths, int count)
 static const char usage[] = "usage: malloc-trace check FILE... [--suppressions FILE] "
                             "[--max-leaked-bytes N] [--fail-on-free] [--junit FILE]\n";
 
+/* Whether path is the same file as one of paths. */
+static bool is_one_of(const char *path, char **paths, int count)
+{
+    struct stat target, other;
+    if (stat(path, &target) != 0)
+        return false;
+    for (int i = 0; i < count; i++)
+        if (stat(paths[i], &other) == 0 && other.st_dev == target.st_dev
+            && other.st_ino == target.st_ino)
+            return true;
+    return false;
+}
+
 int check_command(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -343,6 +357,12 @@ int check_command(int argc, char **argv)
     }
     if (status < 0 && optind >= argc) {
         fputs(usage, stderr);
+        status = 2;
+    }
+    if (status < 0 && gate.junit_path != NULL
+        && is_one_of(gate.junit_path, argv + optind, argc - optind)) {
+        fprintf(stderr, "malloc-trace check: --junit %s would overwrite a trace it reads\n",
+                gate.junit_path);
         status = 2;
     }
     if (status < 0)

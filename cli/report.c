@@ -14,14 +14,29 @@
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_FOLDED, FORMAT_SVG };
 
+/* A name as text output shows it: a control character (a newline, an escape sequence for
+ * the terminal) as \xHH, so that a frame stays one line and nothing reaches the terminal. */
+static void put_shown(FILE *out, const char *text)
+{
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            fprintf(out, "\\x%02x", *c);
+        else
+            fputc(*c, out);
+    }
+}
+
 void report_frame_text(FILE *out, json_t *frame)
 {
     const char *function = json_string_value(json_object_get(frame, "f"));
     const char *file = json_string_value(json_object_get(frame, "s"));
     json_int_t line = json_integer_value(json_object_get(frame, "l"));
-    fputs(function != NULL ? function : "?", out);
-    if (file != NULL && file[0] != '\0')
-        fprintf(out, " (%s:%" JSON_INTEGER_FORMAT ")", file, line);
+    put_shown(out, function != NULL ? function : "?");
+    if (file != NULL && file[0] != '\0') {
+        fputs(" (", out);
+        put_shown(out, file);
+        fprintf(out, ":%" JSON_INTEGER_FORMAT ")", line);
+    }
 }
 
 static void format_time(uint64_t ms, char *out, size_t size)

@@ -537,3 +537,25 @@ def test_report_write_errors_and_odd_suppression_files():
     equal(mt("check", trace).returncode, 1, "the leak fails the gate")
     equal(mt("check", trace, "--suppressions", suppressions).returncode, 0,
           "a 4,406-character pattern suppresses it")
+
+
+def test_text_output_escapes_names_and_junit_spares_the_input():
+    """A frame name holding a newline or an escape sequence is one line of text output, the
+    character as \\xHH (it went to the terminal raw); --junit naming an input trace is refused
+    (it overwrote the trace)."""
+    directory = tempfile.mkdtemp(prefix="names.", dir=WORK)
+    trace = os.path.join(directory, "names.csv")
+    with open(trace, "w") as out:
+        out.write(HEADER + '\nleak;1;0x10;8;1;[{"f":"malloc","s":"","l":0,"m":""},'
+                  '{"f":"two\\nlines\\u001b[31m","s":"a\\tb.c","l":3,"m":""}]\n')
+    report = mt("report", trace)
+    equal(report.returncode, 0, "report's exit status")
+    check("    #1 two\\x0alines\\x1b[31m (a\\x09b.c:3)\n" in report.stdout, report.stdout)
+    with open(trace) as before:
+        text = before.read()
+    refused = mt("check", trace, "--junit", trace)
+    equal((refused.returncode, refused.stderr),
+          (2, f"malloc-trace check: --junit {trace} would overwrite a trace it reads\n"),
+          "exit status, stderr")
+    with open(trace) as after:
+        equal(after.read(), text, "the trace")
