@@ -60,12 +60,22 @@ void csv_writer_configure(const char *template, uint64_t max)
     max_size = max;
 }
 
+/* "WHAT PATH: the error's text", once until the error changes. */
 static void say_once(int *said, int error, const char *what)
 {
     if (error == *said)
         return;
     *said = error;
     os_message("%s %s: %s", what, path, os_error_text(error));
+}
+
+/* The same for a refusal of the tracer's own (a link, a file of another kind or owner): it
+ * is its own reason, and an error's text would only mislead. */
+static void refuse_once(int *said, int error, const char *what)
+{
+    if (error != *said)
+        os_message("%s %s", what, path);
+    *said = error;
 }
 
 /* A program may close every descriptor it did not open (a daemon's start does), and its next
@@ -192,21 +202,23 @@ static bool open_file(void)
     }
     if (new_fd < 0) {
         /* ENXIO: a FIFO (or socket) with no reader; ELOOP: O_NOFOLLOW met a symbolic link. */
-        say_once(&open_error_said, errno,
-                 errno == ELOOP   ? "refusing to follow a symbolic link at"
-                 : errno == ENXIO ? "not a regular file, not writing to"
-                                  : "cannot open");
+        if (errno == ELOOP)
+            refuse_once(&open_error_said, errno, "refusing to follow a symbolic link at");
+        else if (errno == ENXIO)
+            refuse_once(&open_error_said, errno, "not a regular file, not writing to");
+        else
+            say_once(&open_error_said, errno, "cannot open");
         return false;
     }
     struct stat status;
     if (fstat(new_fd, &status) != 0 || !S_ISREG(status.st_mode)) {
         close(new_fd);
-        say_once(&open_error_said, EINVAL, "not a regular file, not writing to");
+        refuse_once(&open_error_said, EINVAL, "not a regular file, not writing to");
         return false;
     }
     if (status.st_uid != geteuid()) {
         close(new_fd);
-        say_once(&open_error_said, EPERM, "owned by another user, not writing to");
+        refuse_once(&open_error_said, EPERM, "owned by another user, not writing to");
         return false;
     }
     fcntl(new_fd, F_SETFL, O_WRONLY | O_APPEND);
