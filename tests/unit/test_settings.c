@@ -537,6 +537,25 @@ static void test_load_all_invalid(void)
     free(messages);
 }
 
+static void test_check_names(void)
+{
+    char *environment[] = {"MALLOC_TRACE_DEPHT=5", "MALLOC_TRACE_DEPTH=5", "MALLOC_TRACE=/x",
+                           "MALLOC_TRACE_RUN=1", "MALLOC_TRACE_SYMBOLS", "MALLOC_TRACE_=1",
+                           "PATH=/bin", "MALLOC_TRACE_UNWIND_X=fp", NULL};
+    struct stderr_capture capture;
+    check_stderr_begin(&capture);
+    settings_check_names(environment);
+    settings_check_names(NULL);
+    char *messages = check_stderr_end(&capture);
+    const char *known = " is not a setting (MALLOC_TRACE_DEPTH, MALLOC_TRACE_SYMBOLS, "
+                        "MALLOC_TRACE_UNWIND, MALLOC_TRACE_REACHABLE); ignored\n";
+    char expected[1024];
+    snprintf(expected, sizeof expected, "malloc-trace: MALLOC_TRACE_DEPHT%smalloc-trace: "
+             "MALLOC_TRACE_%smalloc-trace: MALLOC_TRACE_UNWIND_X%s", known, known, known);
+    CHECK_EQ_STR(messages, expected);
+    free(messages);
+}
+
 int main(void)
 {
     RUN_TEST(test_parse_size_decimal);
@@ -550,5 +569,6 @@ int main(void)
     RUN_TEST(test_load_all_invalid);
     RUN_TEST(test_load_reachable);
     RUN_TEST(test_load_unwind);
+    RUN_TEST(test_check_names);
     return check_exit_status();
 }

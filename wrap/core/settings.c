@@ -152,3 +152,26 @@ void settings_load(struct settings *out, settings_lookup_fn *lookup)
                        shown(text).text);
     }
 }
+
+/* The settings with the prefix, and MALLOC_TRACE_RUN, which `malloc-trace run` sets. */
+static const char *const prefixed_names[] = {"MALLOC_TRACE_DEPTH", "MALLOC_TRACE_SYMBOLS",
+                                             "MALLOC_TRACE_UNWIND", "MALLOC_TRACE_REACHABLE",
+                                             "MALLOC_TRACE_RUN"};
+#define SETTING_PREFIX "MALLOC_TRACE_"
+
+void settings_check_names(char *const *environment)
+{
+    for (char *const *entry = environment; entry != NULL && *entry != NULL; entry++) {
+        if (strncmp(*entry, SETTING_PREFIX, sizeof SETTING_PREFIX - 1) != 0)
+            continue;
+        size_t length = strcspn(*entry, "=");
+        bool known = false;
+        for (size_t i = 0; i < sizeof prefixed_names / sizeof *prefixed_names && !known; i++)
+            known = strlen(prefixed_names[i]) == length
+                    && strncmp(*entry, prefixed_names[i], length) == 0;
+        if (!known)
+            os_message("%.*s is not a setting (MALLOC_TRACE_DEPTH, MALLOC_TRACE_SYMBOLS, "
+                       "MALLOC_TRACE_UNWIND, MALLOC_TRACE_REACHABLE); ignored",
+                       (int)(length < SHOWN_BYTES ? length : SHOWN_BYTES), *entry);
+    }
+}

@@ -32,6 +32,11 @@ typedef const char *settings_lookup_fn(const char *name);
  * variable) and its default is kept. */
 void settings_load(struct settings *out, settings_lookup_fn *lookup);
 
+/* Says, once each, which variables of environment (NAME=VALUE entries, NULL-terminated)
+ * have the MALLOC_TRACE_ prefix but are no setting (a misspelt MALLOC_TRACE_DEPTH would
+ * otherwise be ignored without a word, as LeakSanitizer warns of a flag it does not know). */
+void settings_check_names(char *const *environment);
+
 /* Parsers, exposed for the unit tests. Each returns false when text is not acceptable. */
 bool settings_parse_size(const char *text, uint64_t *out);               /* decimal or 0x hex, > 0 */
 bool settings_parse_unsigned(const char *text, unsigned max, unsigned *out); /* decimal, 1..max */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "../include/malloctrace.h"
 #include "backtrace.h"
@@ -625,6 +626,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     }
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     settings_load(&settings, lookup_environment);
+    settings_check_names(environ);
     untrace_descendants();
     frames_kept = settings.depth - 1;
     leak_scan_remember_main_thread();
