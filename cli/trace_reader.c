@@ -164,6 +164,16 @@ int trace_read_files(char *const *paths, int count, row_visitor *visit, void *co
             *stop_now = true;
             return 2;
         }
+        /* A file named twice would count every row twice. */
+        for (int j = 0; j < i; j++) {
+            struct stat earlier;
+            if (stat(paths[j], &earlier) == 0 && earlier.st_dev == status.st_dev
+                && earlier.st_ino == status.st_ino) {
+                fprintf(stderr, "malloc-trace: %s: named twice (as %s)\n", paths[i], paths[j]);
+                *stop_now = true;
+                return 2;
+            }
+        }
     }
     for (int i = 0; i < count; i++) {
         if (read_file(paths[i], visit, context) != 0) {

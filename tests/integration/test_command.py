@@ -541,8 +541,8 @@ def test_report_write_errors_and_odd_suppression_files():
 
 def test_text_output_escapes_names_and_junit_spares_the_input():
     """A frame name holding a newline or an escape sequence is one line of text output, the
-    character as \\xHH (it went to the terminal raw); --junit naming an input trace is refused
-    (it overwrote the trace)."""
+    character as \\xHH (it went to the terminal raw); a trace named twice is refused (its rows
+    counted twice), and so is --junit naming an input trace (it overwrote the trace)."""
     directory = tempfile.mkdtemp(prefix="names.", dir=WORK)
     trace = os.path.join(directory, "names.csv")
     with open(trace, "w") as out:
@@ -553,6 +553,10 @@ def test_text_output_escapes_names_and_junit_spares_the_input():
     check("    #1 two\\x0alines\\x1b[31m (a\\x09b.c:3)\n" in report.stdout, report.stdout)
     with open(trace) as before:
         text = before.read()
+    twice = mt("check", trace, os.path.join(directory, ".", "names.csv"))
+    equal((twice.returncode, twice.stderr),
+          (2, f"malloc-trace: {directory}/./names.csv: named twice (as {trace})\n"),
+          "a trace named twice")
     refused = mt("check", trace, "--junit", trace)
     equal((refused.returncode, refused.stderr),
           (2, f"malloc-trace check: --junit {trace} would overwrite a trace it reads\n"),
