@@ -52,18 +52,11 @@ static void forward(int signal_number)
         kill(child, signal_number);
 }
 
-/* SIGINT and SIGQUIT typed at the terminal reach the program with its process group (as
- * under a shell's system()); sent to this process alone (kill, a CI runner's timeout), they
- * are passed on. */
-static void forward_if_sent(int signal_number, siginfo_t *info, void *context)
-{
-    (void)context;
-    if (info->si_code <= 0) /* from a process (SI_USER, SI_QUEUE, SI_TKILL), not the kernel */
-        forward(signal_number);
-}
-
 /* Signals that ask the program to do something (stop, reload, rotate its logs...), passed
- * on; in the child, put back as they were. */
+ * on; in the child, put back as they were. Sent to the whole process group, the program
+ * gets them twice (from the sender, then from here), as it gets SIGTERM under a shell script
+ * that passes it on; SIGINT and SIGQUIT, which the terminal sends to the group, are left to
+ * reach the program that way only (as under a shell's system()). */
 static const int passed_on[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
 #define PASSED_ON_COUNT (sizeof passed_on / sizeof *passed_on)
 
@@ -178,18 +171,14 @@ int run_command(int argc, char **argv)
         if (!remove_old_trace(trace))
             return 2;
     }
-    /* The parent waits, passing signals on (see passed_on and forward_if_sent); a closed
-     * stderr must not kill it before it returns the program's status. */
-    struct sigaction pass_on = {.sa_handler = forward}, pass_on_if_sent = {0},
-                     ignore = {.sa_handler = SIG_IGN}, saved_int, saved_quit, saved_pipe,
-                     saved[PASSED_ON_COUNT];
-    pass_on_if_sent.sa_sigaction = forward_if_sent;
-    pass_on_if_sent.sa_flags = SA_SIGINFO;
+    /* The parent waits, passing signals on (see passed_on); a closed stderr must not kill it
+     * before it returns the program's status. */
+    struct sigaction pass_on = {.sa_handler = forward}, ignore = {.sa_handler = SIG_IGN},
+                     saved_int, saved_quit, saved_pipe, saved[PASSED_ON_COUNT];
     sigemptyset(&pass_on.sa_mask);
-    sigemptyset(&pass_on_if_sent.sa_mask);
     sigemptyset(&ignore.sa_mask);
-    sigaction(SIGINT, &pass_on_if_sent, &saved_int);
-    sigaction(SIGQUIT, &pass_on_if_sent, &saved_quit);
+    sigaction(SIGINT, &ignore, &saved_int);
+    sigaction(SIGQUIT, &ignore, &saved_quit);
     sigaction(SIGPIPE, &ignore, &saved_pipe);
     for (size_t i = 0; i < PASSED_ON_COUNT; i++)
         sigaction(passed_on[i], &pass_on, &saved[i]);
