@@ -46,7 +46,8 @@ def build(source, form, extra=(), optimization="-O0"):
     source_path = os.path.join(PROGRAMS, source)
     # The program's headers (common.h, stress.h) count too: an edited header rebuilds.
     inputs = [source_path, os.path.join(STAGE, "lib", "libmalloctrace.a"),
-              *glob.glob(os.path.join(PROGRAMS, "*.h"))]
+              *glob.glob(os.path.join(PROGRAMS, "*.h")),
+              *(e for e in extra if os.path.isfile(e))]  # a second source among the flags
     if os.path.exists(output) and os.path.getmtime(output) > max(map(os.path.getmtime, inputs)):
         return output
     compiler = "g++" if extension == ".cpp" else "gcc"

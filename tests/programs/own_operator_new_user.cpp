@@ -1,18 +1,33 @@
 // own_operator_new_user.cpp: 1,000 objects made and deleted through the program's own
-// operator new and delete (own_operator_new.cpp), and one leaked: its block is malloc's,
-// 20 bytes, and nothing else is reported. The wrap forms recorded the address new handed
-// out as a second block, which delete took out, leaving malloc's as a leak every time.
+// operator new and delete (own_operator_new.cpp), one leaked (its block is malloc's, 20
+// bytes, its tracking node reachable), then an array too large for any allocator, whose
+// std::bad_alloc is caught, and a block of 33 bytes leaked after it. Nothing else is
+// reported. The wrap forms recorded the address new handed out as a second block, which
+// delete took out, leaving malloc's as a leak every time; and the block after the throw
+// stayed reachable through the state the throw left behind.
 #include "common.h"
 
 #include <cstddef>
+#include <cstdlib>
+#include <new>
 
 extern size_t live_bytes;
-static int *volatile kept;
+static void *volatile kept;
 
 __attribute__((noinline)) static void leak_one()
 {
     int *leaked = new int(7);
-    kept = static_cast<int *>(hide(leaked));
+    kept = hide(leaked);
+}
+
+__attribute__((noinline)) static void leak_after_a_throw()
+{
+    try {
+        volatile size_t huge = (size_t)1 << 50;
+        kept = new char[huge];
+    } catch (const std::bad_alloc &) {
+    }
+    kept = forget(malloc(33));
 }
 
 int main()
@@ -22,6 +37,7 @@ int main()
         delete value;
     }
     leak_one();
+    leak_after_a_throw();
     say("live bytes %zu\n", live_bytes);
     return 0;
 }

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "tracer.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -47,9 +49,7 @@ static uint8_t new_block_flags(void)
     return disabled_depth ? BLOCK_IGNORED : 0;
 }
 
-/* The operator call the thread is inside of (see tracer.h): depth 0 outside any. Its fields
- * are restored by the call's end; an exception out of the program's operator new skips that,
- * leaving a depth no call ends, which costs nothing but the notes below (note_settled). */
+/* The operator call the thread is inside of (see tracer.h): depth 0 outside any. */
 static __thread struct malloc_trace_operator operator_call
     __attribute__((tls_model("initial-exec")));
 
@@ -266,17 +266,85 @@ static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t s
     return true;
 }
 
-/* A block that an allocation or a free inside an operator call settled. */
+/* The blocks' bounds are kept hidden: thread-local storage is a root of the leak scan, and
+ * an address left there from a call long ended made its block reachable. */
+#define HIDDEN_BITS 0x5a5a5a5a5a5a5a5aull
+
+/* A block that an allocation or a free inside an operator call settled. Past
+ * MALLOC_TRACE_OPERATOR_BLOCKS (a signal handler's allocations besides the operator's own,
+ * say) the first ones are kept: the operator's own block comes first. */
 static void note_settled(uintptr_t start, size_t size)
 {
-    operator_call.inner_start = start;
-    operator_call.inner_end = start + (size != 0 ? size : 1);
+    unsigned at = operator_call.settled;
+    if (at >= MALLOC_TRACE_OPERATOR_BLOCKS)
+        return;
+    operator_call.start[at] = start ^ HIDDEN_BITS;
+    operator_call.end[at] = (start + (size != 0 ? size : 1)) ^ HIDDEN_BITS;
+    operator_call.settled = at + 1;
 }
 
 static void begin_operator_call(struct malloc_trace_operator *saved, uintptr_t operand)
 {
-    *saved = operator_call;
-    operator_call = (struct malloc_trace_operator){.depth = saved->depth + 1, .operand = operand};
+    /* Only a nested call has an outer state worth the copy. */
+    if (operator_call.depth != 0)
+        *saved = operator_call;
+    else
+        saved->depth = 0;
+    saved->open = true;
+    operator_call.depth = saved->depth + 1;
+    operator_call.settled = 0;
+    operator_call.operand = operand;
+    operator_call.operand_released = false;
+}
+
+/* Ends the call: the thread's state is the outer call's again (or none). */
+static void end_operator_call(struct malloc_trace_operator *saved)
+{
+    saved->open = false;
+    if (saved->depth != 0) {
+        operator_call = *saved;
+    } else {
+        operator_call.depth = 0;
+        operator_call.settled = 0;
+        operator_call.operand = 0;
+    }
+}
+
+/* The block settled inside the call that holds address, strictly inside or from its start:
+ * true, with its bounds in *start and *end. */
+static bool settled_block_of(uintptr_t address, bool from_start, uintptr_t *start, uintptr_t *end)
+{
+    for (unsigned i = 0; i < operator_call.settled && i < MALLOC_TRACE_OPERATOR_BLOCKS; i++) {
+        *start = operator_call.start[i] ^ HIDDEN_BITS;
+        *end = operator_call.end[i] ^ HIDDEN_BITS;
+        if (from_start ? address == *start : address > *start && address < *end)
+            return true;
+    }
+    return false;
+}
+
+/* Weak, as in unwind_table.c: glibc 2.35's. */
+extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
+
+/* The executable's mapping: an operator there is the program's own (or, in a static link,
+ * libstdc++'s, which allocates and frees through the wrapped malloc and free). */
+static _Atomic uintptr_t executable_start, executable_end;
+
+static void find_executable(void)
+{
+    void *entry = (void *)getauxval(AT_ENTRY); // NOLINT(performance-no-int-to-ptr)
+    struct dl_find_object found;
+    if (_dl_find_object != NULL && entry != NULL && _dl_find_object(entry, &found) == 0) {
+        atomic_store(&executable_start, (uintptr_t)found.dlfo_map_start);
+        atomic_store(&executable_end, (uintptr_t)found.dlfo_map_end);
+    }
+}
+
+static bool is_programs_operator(const void *real)
+{
+    uintptr_t address = (uintptr_t)real;
+    return real != NULL && address >= atomic_load_explicit(&executable_start, memory_order_relaxed)
+           && address < atomic_load_explicit(&executable_end, memory_order_relaxed);
 }
 
 /* Records the block the real function returned; a hook's body (see capture_stack). */
@@ -313,8 +381,10 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
     if (__builtin_expect(operator_call.depth != 0, 0)) {
         if (held)
             note_settled((uintptr_t)ptr, block.size);
-        else if ((uintptr_t)ptr == operator_call.operand)
-            return; /* the operator delete's own pointer: its end writes the row */
+        else if ((uintptr_t)ptr == operator_call.operand) {
+            operator_call.operand_released = true; /* the operator delete's end writes it */
+            return;
+        }
     }
     if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
         return;
@@ -340,24 +410,35 @@ MALLOC_TRACE_HOOK void malloc_trace_on_operator_begin(struct malloc_trace_operat
     begin_operator_call(saved, 0);
 }
 
-MALLOC_TRACE_HOOK void malloc_trace_on_new_end(const struct malloc_trace_operator *saved,
-                                               void *ptr, size_t size, enum entry_point entry)
+MALLOC_TRACE_HOOK void malloc_trace_on_operator_unwound(struct malloc_trace_operator *saved)
 {
-    struct malloc_trace_operator inner = operator_call;
-    operator_call = *saved;
-    uintptr_t address = (uintptr_t)ptr;
-    if (address > inner.inner_start && address < inner.inner_end) {
-        /* Inside the block the program's operator new took from malloc, which holds it. */
+    if (saved->open)
+        end_operator_call(saved);
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_new_end(struct malloc_trace_operator *saved, void *ptr,
+                                               size_t size, enum entry_point entry,
+                                               const void *real)
+{
+    uintptr_t address = (uintptr_t)ptr, holding_start, holding_end, start, end;
+    bool holding = settled_block_of(address, false, &holding_start, &holding_end);
+    bool at_start = settled_block_of(address, true, &start, &end);
+    end_operator_call(saved);
+    if (holding) {
+        /* Inside a block the program's operator took from malloc, which holds it. */
         if (operator_call.depth != 0)
-            note_settled(inner.inner_start, inner.inner_end - inner.inner_start);
+            note_settled(holding_start, holding_end - holding_start);
         return;
     }
+    if (!at_start && is_programs_operator(real))
+        return; /* the program's own operator, from a pool or a cache: nothing of malloc's */
     trace_alloc(ptr, size, entry);
 }
 
 MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point entry,
                                                     struct malloc_trace_operator *saved)
 {
+    saved->open = false;
     int now;
     if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return true;
@@ -373,20 +454,28 @@ MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point 
     return held;
 }
 
-MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(const struct malloc_trace_operator *saved,
-                                                  void *ptr, enum entry_point entry)
+MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *saved,
+                                                  void *ptr, enum entry_point entry,
+                                                  const void *real)
 {
-    struct malloc_trace_operator inner = operator_call;
-    operator_call = *saved;
-    uintptr_t address = (uintptr_t)ptr;
-    if (address >= inner.inner_start && address < inner.inner_end) {
+    uintptr_t address = (uintptr_t)ptr, holding_start, holding_end;
+    bool holding = settled_block_of(address, false, &holding_start, &holding_end)
+                   || settled_block_of(address, true, &holding_start, &holding_end);
+    bool released = operator_call.operand_released;
+    bool touched = operator_call.settled != 0 || released;
+    end_operator_call(saved);
+    if (holding) {
         /* A free inside released the block that held it (the program's operator delete). */
         if (operator_call.depth != 0)
-            note_settled(inner.inner_start, inner.inner_end - inner.inner_start);
+            note_settled(holding_start, holding_end - holding_start);
         return;
     }
-    if (operator_call.depth != 0 && operator_call.operand == address)
-        return; /* a sized or array delete calling the plain one: the outer call writes it */
+    if (!released && (touched || is_programs_operator(real)))
+        return; /* the program's own operator delete kept the block, or freed another */
+    if (operator_call.depth != 0 && operator_call.operand == address) {
+        operator_call.operand_released = true; /* a sized delete calling the plain one */
+        return;
+    }
     int now;
     if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return;
@@ -632,6 +721,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     leak_scan_remember_main_thread();
     backtrace_init(settings.unwinder, frames_kept);
     frame_registration_add_executable();
+    find_executable();
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */

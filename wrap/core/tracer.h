@@ -50,32 +50,48 @@ MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entr
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void);
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
 
-/* Around the real operator new or delete of the wrap forms, which may be the program's own:
- * a replacement global operator new that takes a block from malloc and hands out an address
- * inside it (after a header), and the operator delete that gives that block back to free.
- * The hooks inside the call (the program's malloc and free, wrapped too) then hold the
- * block, and the operator's hooks must not hold its address as a second block.
+/* Around a real operator new or delete that may be the program's own: a replacement global
+ * operator new that takes a block from malloc and hands out an address inside it (after a
+ * header), or from a pool or a cache of its own; an operator delete that gives the block
+ * back to free, or keeps it. The hooks inside the call (the program's malloc and free, which
+ * the wrap forms wrap too) see what it does with malloc's blocks, and the operator's hooks
+ * add nothing of their own to that, as in the preload form, where the program's operators
+ * are not the tracer's. Also around libstdc++'s nothrow operator new in the preload form.
  *
- * new: begin, the real call, then new_end, which records ptr unless an allocation inside
- * the call holds it (a block ptr lies inside, not at the start of: a static libstdc++'s new
- * calls malloc for ptr itself, and the operator's record replaces malloc's).
+ * new: operator_begin, the real call, then new_end, which records ptr as the operator's
+ * block when it is the start of a block allocated inside the call (libstdc++'s new calling
+ * malloc: the operator's record replaces malloc's), or when nothing inside allocated it and
+ * the operator is not the program's (libstdc++.so's, whose malloc the tracer does not see).
  * delete: delete_begin takes ptr out of the table; true when it held ptr (or the call passes
  * through): the real call then runs under the guard, so that libstdc++'s delete calling free
  * does not see it again. false: the real call runs watched, then delete_end writes ptr as an
- * orphan free unless a free inside the call released a block holding it. */
+ * orphan free when a free inside released ptr itself unknown, or when nothing inside touched
+ * it and the operator is not the program's. real: the real operator (NULL: not the
+ * program's).
+ *
+ * The saved state lies in the front-end's frame; an exception out of the real call (the
+ * program's operator new throwing bad_alloc) ends the call through operator_unwound, which
+ * the front-end runs as the frame's cleanup: a call left open kept the addresses of the
+ * thread's later blocks in its thread-local state, which the leak scan reads as a root. */
+#define MALLOC_TRACE_OPERATOR_BLOCKS 8
 struct malloc_trace_operator {
-    unsigned depth;       /* operator calls on the thread's stack */
-    uintptr_t operand;    /* delete's pointer; 0 for new */
-    uintptr_t inner_start; /* the last block an allocation or a free inside the call settled, */
-    uintptr_t inner_end;   /* [inner_start, inner_end); both 0 when none */
+    unsigned depth;   /* operator calls under way on the thread */
+    unsigned settled; /* blocks allocated or released inside the call, in start and end */
+    uintptr_t operand; /* delete's pointer; 0 for new */
+    bool operand_released; /* a free of operand inside, not held: its row is the call's */
+    bool open;             /* in a front-end's saved copy: the call has not ended */
+    uintptr_t start[MALLOC_TRACE_OPERATOR_BLOCKS], end[MALLOC_TRACE_OPERATOR_BLOCKS];
 };
 MALLOC_TRACE_HOOK void malloc_trace_on_operator_begin(struct malloc_trace_operator *saved);
-MALLOC_TRACE_HOOK void malloc_trace_on_new_end(const struct malloc_trace_operator *saved,
-                                               void *ptr, size_t size, enum entry_point entry);
+MALLOC_TRACE_HOOK void malloc_trace_on_new_end(struct malloc_trace_operator *saved, void *ptr,
+                                               size_t size, enum entry_point entry,
+                                               const void *real);
 MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point entry,
                                                     struct malloc_trace_operator *saved);
-MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(const struct malloc_trace_operator *saved,
-                                                  void *ptr, enum entry_point entry);
+MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *saved,
+                                                  void *ptr, enum entry_point entry,
+                                                  const void *real);
+MALLOC_TRACE_HOOK void malloc_trace_on_operator_unwound(struct malloc_trace_operator *saved);
 
 /* realloc and the like: begin takes the old block out of the table before the real call
  * (for the same reason as on_free), end settles it after: old_released tells whether the

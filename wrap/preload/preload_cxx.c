@@ -12,7 +12,9 @@
 
 #include "../core/tracer.h"
 
-#define INTERPOSE __attribute__((visibility("default")))
+/* The operators lie in the section of the wrap form's (see drop_operator_frames in
+ * tracer.c): a stack taken inside libstdc++'s nothrow operator leaves their frames out. */
+#define INTERPOSE __attribute__((visibility("default"), section("malloc_trace_operators")))
 
 void *__libc_malloc(size_t size);
 void *__libc_memalign(size_t alignment, size_t size);
@@ -79,24 +81,14 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
 
 /* The nothrow operators are libstdc++'s own: they call the throwing operator and turn any
  * exception, a new-handler's included, into NULL, which C cannot do. Without libstdc++ in
- * reach, our loop. The throwing operator they call is ours, and must not record the block
- * that the nothrow one records: this mark tells it, and it takes the mark down as it starts,
- * so that what a new-handler it runs allocates or frees is traced (under the tracer's guard,
- * as this was, a handler's calls went unseen: a block it freed stayed a leak). */
-static __thread bool called_by_nothrow __attribute__((tls_model("initial-exec")));
-
-static bool take_nothrow_mark(void)
-{
-    bool marked = called_by_nothrow;
-    called_by_nothrow = false;
-    return marked;
-}
-
+ * reach, our loop. The call is watched (tracer.h): the throwing operator it calls is ours,
+ * which records the block, then recorded again as the nothrow one's; or the program's own,
+ * whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
+ * went unseen (a block it freed stayed a leak). */
 typedef void *nothrow_new_fn(size_t size, const void *tag);
 typedef void *aligned_nothrow_new_fn(size_t size, size_t alignment, const void *tag);
 
-static void *nothrow_new(_Atomic(void *) *cache, const char *mangled, size_t size, bool aligned,
-                         size_t alignment, const void *tag)
+static void *libstdcxx_nothrow_new(_Atomic(void *) *cache, const char *mangled)
 {
     void *real = atomic_load_explicit(cache, memory_order_acquire);
     if (real == NULL) {
@@ -105,13 +97,7 @@ static void *nothrow_new(_Atomic(void *) *cache, const char *mangled, size_t siz
         malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
         atomic_store_explicit(cache, real, memory_order_release);
     }
-    if (real == NULL)
-        return allocate(size, aligned, alignment, true);
-    called_by_nothrow = true;
-    void *ptr = aligned ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)
-                        : ((nothrow_new_fn *)real)(size, tag);
-    called_by_nothrow = false; /* not taken down when libstdc++ allocated some other way */
-    return ptr;
+    return real;
 }
 
 typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by reference */
@@ -121,18 +107,29 @@ typedef size_t align_val;               /* std::align_val_t is an enum of size_t
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
     {                                                                                       \
-        bool recorded_by_caller = take_nothrow_mark();                                      \
         void *ptr = allocation;                                                             \
-        if (!recorded_by_caller)                                                            \
-            malloc_trace_on_alloc(ptr, size, entry);                                        \
+        malloc_trace_on_alloc(ptr, size, entry);                                            \
         return ptr;                                                                         \
     }
 
-#define NOTHROW(mangled, aligned, alignment)                                                \
-    __extension__({                                                                         \
+#define INTERPOSE_NOTHROW_NEW(name, mangled, entry, parameters, aligned, alignment)         \
+    INTERPOSE void *name parameters __asm__(#mangled);                                      \
+    void *name parameters                                                                   \
+    {                                                                                       \
         static _Atomic(void *) real_;                                                       \
-        nothrow_new(&real_, #mangled, size, aligned, alignment, tag);                       \
-    })
+        void *real = libstdcxx_nothrow_new(&real_, #mangled);                               \
+        if (real == NULL) {                                                                 \
+            void *ptr = allocate(size, aligned, alignment, true);                           \
+            malloc_trace_on_alloc(ptr, size, entry);                                        \
+            return ptr;                                                                     \
+        }                                                                                   \
+        struct malloc_trace_operator saved;                                                 \
+        malloc_trace_on_operator_begin(&saved);                                             \
+        void *ptr = (aligned) ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)      \
+                            : ((nothrow_new_fn *)real)(size, tag);                          \
+        malloc_trace_on_new_end(&saved, ptr, size, entry, NULL);                            \
+        return ptr;                                                                         \
+    }
 
 #define INTERPOSE_DELETE(name, mangled, entry, parameters, unused)                          \
     INTERPOSE void name parameters __asm__(#mangled);                                       \
@@ -144,22 +141,21 @@ typedef size_t align_val;               /* std::align_val_t is an enum of size_t
     }
 
 INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false))
-INTERPOSE_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW,
-              (size_t size, const nothrow_tag *tag), NOTHROW(_ZnwmRKSt9nothrow_t, false, 0))
+INTERPOSE_NOTHROW_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW,
+                      (size_t size, const nothrow_tag *tag), false, 0)
 INTERPOSE_NEW(new_aligned, _ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false))
-INTERPOSE_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
-              ENTRY_NEW_ALIGNED_NOTHROW, (size_t size, align_val alignment, const nothrow_tag *tag),
-              NOTHROW(_ZnwmSt11align_val_tRKSt9nothrow_t, true, alignment))
+INTERPOSE_NOTHROW_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
+                      ENTRY_NEW_ALIGNED_NOTHROW,
+                      (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment)
 INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), allocate(size, false, 0, false))
-INTERPOSE_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW,
-              (size_t size, const nothrow_tag *tag), NOTHROW(_ZnamRKSt9nothrow_t, false, 0))
+INTERPOSE_NOTHROW_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW,
+                      (size_t size, const nothrow_tag *tag), false, 0)
 INTERPOSE_NEW(new_array_aligned, _ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false))
-INTERPOSE_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
-              ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
-              (size_t size, align_val alignment, const nothrow_tag *tag),
-              NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t, true, alignment))
+INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
+                      ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
+                      (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment)
 
 INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0)
 INTERPOSE_DELETE(delete_sized, _ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), size)

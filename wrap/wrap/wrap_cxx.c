@@ -8,17 +8,19 @@
  * symbols (see drop_operator_frames). */
 #define WRAP __attribute__((visibility("default"), section("malloc_trace_operators")))
 
-/* operator new and new[]: recorded after the real call, unless a malloc inside it holds the
- * block (the program's own operator new, see tracer.h). In a static link, libstdc++'s own
- * call to malloc inside is recorded too and then replaced by this more precise record. */
+/* operator new and new[], watched (see tracer.h): the block is the operator's, or, for the
+ * program's own operator, malloc's. In a static link, libstdc++'s own call to malloc inside
+ * is recorded too and then replaced by the operator's more precise record. The saved state's
+ * cleanup ends the watch when the real operator throws. */
 #define WRAP_NEW(mangled, entry, parameters, arguments)                                     \
     void *__real_##mangled parameters;                                                      \
     WRAP void *__wrap_##mangled parameters                                                  \
     {                                                                                       \
-        struct malloc_trace_operator saved;                                                 \
+        struct malloc_trace_operator saved                                                  \
+            __attribute__((cleanup(malloc_trace_on_operator_unwound)));                     \
         malloc_trace_on_operator_begin(&saved);                                             \
         void *ptr = __real_##mangled arguments;                                             \
-        malloc_trace_on_new_end(&saved, ptr, size, entry);                                  \
+        malloc_trace_on_new_end(&saved, ptr, size, entry, (const void *)__real_##mangled);  \
         return ptr;                                                                         \
     }
 
@@ -30,14 +32,15 @@
     void __real_##mangled parameters;                                                       \
     WRAP void __wrap_##mangled parameters                                                   \
     {                                                                                       \
-        struct malloc_trace_operator saved;                                                 \
+        struct malloc_trace_operator saved                                                  \
+            __attribute__((cleanup(malloc_trace_on_operator_unwound)));                     \
         if (malloc_trace_on_delete_begin(ptr, entry, &saved)) {                             \
             malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                              \
             __real_##mangled arguments;                                                     \
             malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                              \
         } else {                                                                            \
             __real_##mangled arguments;                                                     \
-            malloc_trace_on_delete_end(&saved, ptr, entry);                                 \
+            malloc_trace_on_delete_end(&saved, ptr, entry, (const void *)__real_##mangled); \
         }                                                                                   \
     }
 
