@@ -114,6 +114,7 @@ def main(argv=None):
     parser.add_argument("-o", "--out_file", required=True, help="trace to write")
     options = parser.parse_args(argv)
     copy = None
+    current = options.in_file  # what an error without a file name is about
     try:
         if os.path.exists(options.out_file) and os.path.samefile(options.in_file,
                                                                  options.out_file):
@@ -128,12 +129,13 @@ def main(argv=None):
         with open(source, encoding="utf-8", errors="surrogateescape", newline="") as trace, \
                 open(options.out_file, "w", encoding="utf-8", errors="surrogateescape",
                      newline="\n") as out:
+            current = options.out_file
             for number, line in enumerate(trace, start=1):
                 if number not in drop:
                     out.write(line)
     except (OSError, ValueError) as error:
         message = str(error) if isinstance(error, ValueError) else \
-            f"{error.filename or options.out_file}: {error.strerror}"
+            f"{error.filename or current}: {error.strerror}"
         print(f"remove_malloc_free.py: {message}", file=sys.stderr)
         return 2
     finally:
