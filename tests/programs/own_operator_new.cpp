@@ -4,7 +4,9 @@
 // from malloc; delete frees the node and the block. Built with own_operator_new_user.cpp,
 // whose calls reach them through the wrap forms' --wrap (a call in this file would not: ld
 // wraps only references to symbols an object does not define). A node holds its block's
-// address hidden, so that a leaked object stays a leak.
+// address hidden, so that a leaked object stays a leak. operator new[] serves arrays from a
+// pool of its own, which operator delete[] never takes back: no malloc, so nothing to trace
+// (the preload form sees nothing of it either).
 #include "common.h"
 
 #include <cstddef>
@@ -57,4 +59,25 @@ void operator delete(void *ptr) noexcept
 void operator delete(void *ptr, size_t) noexcept
 {
     operator delete(ptr);
+}
+
+static char pool[32768] __attribute__((aligned(16)));
+static size_t pool_used;
+
+void *operator new[](size_t size)
+{
+    size_t rounded = (size + 15) / 16 * 16;
+    if (size > sizeof pool || rounded > sizeof pool - pool_used)
+        throw std::bad_alloc();
+    void *block = pool + pool_used;
+    pool_used += rounded;
+    return block;
+}
+
+void operator delete[](void *) noexcept
+{
+}
+
+void operator delete[](void *, size_t) noexcept
+{
 }

@@ -1,6 +1,7 @@
 // own_operator_new_user.cpp: 1,000 objects made and deleted through the program's own
 // operator new and delete (own_operator_new.cpp), one leaked (its block is malloc's, 20
-// bytes, its tracking node reachable), then an array too large for any allocator, whose
+// bytes, its tracking node reachable), 1,000 arrays from the operator's own pool and one
+// leaked from it (no row: no malloc), then an array too large for the pool, whose
 // std::bad_alloc is caught, and a block of 33 bytes leaked after it. Nothing else is
 // reported. The wrap forms recorded the address new handed out as a second block, which
 // delete took out, leaving malloc's as a leak every time; and the block after the throw
@@ -35,7 +36,10 @@ int main()
     for (int i = 0; i < 1000; i++) {
         int *value = new int(i);
         delete value;
+        char *text = new char[8];
+        delete[] text;
     }
+    kept = hide(new char[10]); // the pool's: no row, as nothing of malloc's is in it
     leak_one();
     leak_after_a_throw();
     say("live bytes %zu\n", live_bytes);

@@ -22,6 +22,7 @@
 #include "settings.h"
 #include "stack_table.h"
 #include "thread_slots.h"
+#include "unwind_table.h"
 
 /* A full flusher queue in one shard wakes the flusher this often (in queued rows). */
 #define WAKE_FLUSHER_EVERY 16384u
@@ -323,18 +324,14 @@ static bool settled_block_of(uintptr_t address, bool from_start, uintptr_t *star
     return false;
 }
 
-/* Weak, as in unwind_table.c: glibc 2.35's. */
-extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
-
 /* The executable's mapping: an operator there is the program's own (or, in a static link,
  * libstdc++'s, which allocates and frees through the wrapped malloc and free). */
 static _Atomic uintptr_t executable_start, executable_end;
 
 static void find_executable(void)
 {
-    void *entry = (void *)getauxval(AT_ENTRY); // NOLINT(performance-no-int-to-ptr)
     struct dl_find_object found;
-    if (_dl_find_object != NULL && entry != NULL && _dl_find_object(entry, &found) == 0) {
+    if (unwind_table_find_executable(&found)) {
         atomic_store(&executable_start, (uintptr_t)found.dlfo_map_start);
         atomic_store(&executable_end, (uintptr_t)found.dlfo_map_end);
     }

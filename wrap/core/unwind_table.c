@@ -231,12 +231,17 @@ static bool find_eh_frame(const struct dl_find_object *found, uintptr_t *start, 
            && map->l_name[0] == '\0' && eh_frame_of_executable(map->l_addr, start, end);
 }
 
-bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end)
+bool unwind_table_find_executable(struct dl_find_object *found)
 {
     void *entry = (void *)getauxval(AT_ENTRY); // NOLINT(performance-no-int-to-ptr)
+    return _dl_find_object != NULL && entry != NULL && _dl_find_object(entry, found) == 0;
+}
+
+bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end)
+{
     struct dl_find_object found;
-    return _dl_find_object != NULL && entry != NULL && _dl_find_object(entry, &found) == 0
-           && found.dlfo_eh_frame == NULL && find_eh_frame(&found, start, end);
+    return unwind_table_find_executable(&found) && found.dlfo_eh_frame == NULL
+           && find_eh_frame(&found, start, end);
 }
 
 /* Called with build_lock held. A module whose table cannot be built gets an empty one, so

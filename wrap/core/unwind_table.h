@@ -112,6 +112,11 @@ static inline struct unwind_rule unwind_table_find(struct unwind_cache *cache, u
     return entry->rule;
 }
 
+struct dl_find_object;
+
+/* What glibc's lock-free _dl_find_object says of the executable; false without it. */
+bool unwind_table_find_executable(struct dl_find_object *found);
+
 /* The executable's .eh_frame when it has no .eh_frame_hdr (a `gcc -static` link), as its
  * file places it; false when it has one, or the file cannot say. */
 bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end);
