@@ -35,6 +35,31 @@ def test_c_events_static_pie():
     events_in("static-pie")
 
 
+def test_program_that_replaces_only_plain_new_and_delete():
+    """The program defines operator new and delete (plain and aligned) with a header in
+    front of each block, and none of the others, which libstdc++ makes call these: new[]
+    and every sized, nothrow or array delete. The preload form's own versions of those freed
+    the address new handed out, not malloc's block: the program crashed (at e7c371d). The
+    program's count of live objects is as untraced, and only its two leaks are
+    reported, as blocks of malloc and posix_memalign inside its operators."""
+    operators = os.path.join(PROGRAMS, "scalar_operators.cpp")
+    for form in FORMS:
+        extra = [operators] + (pkg_config("--variable=static_cxx") if form == "static" else [])
+        program = build("scalar_operators_user.cpp", form, extra=extra)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr), (0, "live objects 2\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        rows = sorted((row["function"], row["size"],
+                       [frame["f"] for frame in row["stack"]
+                        if not frame["f"].startswith("operator new[]")][:4])
+                      for row in result.rows())
+        equal(rows, [("leak", 64, ["malloc", "operator new(unsigned long)", "leak_array()",
+                                   "main"]),
+                     ("leak", 264, ["posix_memalign",
+                                    "operator new(unsigned long, std::align_val_t)",
+                                    "leak_aligned_array()", "main"])], f"rows ({form})")
+
+
 def cxx_events_in(form):
     program = build("cxx_events.cpp", form)
     result = run(program, form)

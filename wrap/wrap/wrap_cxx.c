@@ -3,45 +3,27 @@
 #include <stddef.h>
 
 #include "../core/tracer.h"
+#include "../shared/watched_operators.h"
 
 /* In a section of their own, which the tracer finds by the linker's __start_ and __stop_
  * symbols (see drop_operator_frames). */
 #define WRAP __attribute__((visibility("default"), section("malloc_trace_operators")))
 
-/* operator new and new[], watched (see tracer.h): the block is the operator's, or, for the
- * program's own operator, malloc's. In a static link, libstdc++'s own call to malloc inside
- * is recorded too and then replaced by the operator's more precise record. The saved state's
- * cleanup ends the watch when the real operator throws. */
+/* operator new and new[]: the block is the operator's, or, for the program's own operator,
+ * malloc's. In a static link, libstdc++'s own call to malloc inside is recorded too and then
+ * replaced by the operator's more precise record. */
 #define WRAP_NEW(mangled, entry, parameters, arguments)                                     \
     void *__real_##mangled parameters;                                                      \
     WRAP void *__wrap_##mangled parameters                                                  \
     {                                                                                       \
-        struct malloc_trace_operator saved                                                  \
-            __attribute__((cleanup(malloc_trace_on_operator_unwound)));                     \
-        malloc_trace_on_operator_begin(&saved);                                             \
-        void *ptr = __real_##mangled arguments;                                             \
-        malloc_trace_on_new_end(&saved, ptr, size, entry, (const void *)__real_##mangled);  \
-        return ptr;                                                                         \
+        WATCHED_NEW_BODY(__real_##mangled, __real_##mangled arguments, size, entry);        \
     }
 
-/* operator delete and delete[]: a block the tracer holds is taken out before the real call,
- * which then runs under the guard: libstdc++'s sized or array delete calls the plain one (or
- * free), whose wrapper must not see the block again and report an orphan free. Any other
- * pointer is settled after the call, by what the frees inside it released. */
 #define WRAP_DELETE(mangled, entry, parameters, arguments)                                  \
     void __real_##mangled parameters;                                                       \
     WRAP void __wrap_##mangled parameters                                                   \
     {                                                                                       \
-        struct malloc_trace_operator saved                                                  \
-            __attribute__((cleanup(malloc_trace_on_operator_unwound)));                     \
-        if (malloc_trace_on_delete_begin(ptr, entry, &saved)) {                             \
-            malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                              \
-            __real_##mangled arguments;                                                     \
-            malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                              \
-        } else {                                                                            \
-            __real_##mangled arguments;                                                     \
-            malloc_trace_on_delete_end(&saved, ptr, entry, (const void *)__real_##mangled); \
-        }                                                                                   \
+        WATCHED_DELETE_BODY(__real_##mangled, __real_##mangled arguments, ptr, entry);      \
     }
 
 typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by reference */
