@@ -1,12 +1,13 @@
 """Every intercepted entry point, in every form: the exact rows of known programs."""
 import os
 
-from harness import FORMS, PROGRAMS, assert_expected_rows, build, check, equal, pkg_config, run
+from harness import (FORMS, PROGRAMS, STAGE, assert_expected_rows, build, check, equal,
+                     pkg_config, run)
 
 
-def events_in(form):
+def events_in(form, env=None):
     program = build("events.c", form)
-    result = run(program, form)
+    result = run(program, form, env=env)
     equal(result.returncode, 0, "exit status")
     equal(result.stderr, "", "stderr")
     check(len(result.expected) == 20, f"the program printed {len(result.expected)} EXPECT lines")
@@ -58,6 +59,14 @@ def test_program_that_replaces_only_plain_new_and_delete():
                      ("leak", 264, ["posix_memalign",
                                     "operator new(unsigned long, std::align_val_t)",
                                     "leak_aligned_array()", "main"])], f"rows ({form})")
+
+
+def test_wrap_form_program_started_with_the_preload_library():
+    """A program linked with libmalloctrace.a, started with malloc-trace.so preloaded too (as
+    `malloc-trace run` starts any program): the preload tracer stands down, and the rows are
+    the wrap form's, once. Both traced it at e7c371d: each block twice, the wrap tracer's
+    own memory as leaks."""
+    events_in("wrap", env={"LD_PRELOAD": os.path.join(STAGE, "lib", "malloc-trace.so")})
 
 
 def cxx_events_in(form):

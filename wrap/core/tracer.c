@@ -702,6 +702,64 @@ static const char *lookup_environment(const char *name)
     return getenv(name);
 }
 
+/* The core's mark in every binary it is linked into: a note, which stays when the binary
+ * is stripped and lies in memory with the program headers. A program linked with
+ * libmalloctrace.a and started with malloc-trace.so preloaded (by `malloc-trace run`, say)
+ * has two tracers, the preload one's malloc under the wrap one's __real_malloc: each block
+ * was recorded twice, and the wrap tracer's own memory written as leaks. The preload one
+ * then stands down: the program traces itself, into the same file. Retained ("R"): a link
+ * with --gc-sections keeps it. */
+#define CORE_NOTE_NAME "malloc-trace"
+#define CORE_NOTE_TYPE 1
+_Static_assert(sizeof CORE_NOTE_NAME == 13 && CORE_NOTE_TYPE == 1, "the note below says so");
+__asm__(".pushsection .note.malloc-trace,\"aR\",@note\n"
+        ".balign 4\n"
+        ".long 13, 0, 1\n"
+        ".asciz \"" CORE_NOTE_NAME "\"\n"
+        ".balign 4\n"
+        ".popsection");
+
+static bool has_core_note(const char *note, const char *end)
+{
+    while (end - note >= (ptrdiff_t)sizeof(ElfW(Nhdr))) {
+        const ElfW(Nhdr) *header = (const ElfW(Nhdr) *)(const void *)note;
+        const char *name = note + sizeof *header;
+        size_t name_size = (header->n_namesz + 3u) & ~3u;
+        size_t description_size = (header->n_descsz + 3u) & ~3u;
+        if ((size_t)(end - name) < name_size + description_size)
+            return false;
+        if (header->n_type == CORE_NOTE_TYPE && header->n_namesz == sizeof CORE_NOTE_NAME
+            && memcmp(name, CORE_NOTE_NAME, sizeof CORE_NOTE_NAME) == 0)
+            return true;
+        note = name + name_size + description_size;
+    }
+    return false;
+}
+
+/* dl_iterate_phdr's callback: the first module it visits is the executable. */
+static int find_core_note(struct dl_phdr_info *info, size_t size, void *found)
+{
+    (void)size;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *header = &info->dlpi_phdr[i];
+        const char *note = (const char *)(info->dlpi_addr + header->p_vaddr); // NOLINT(performance-no-int-to-ptr)
+        if (header->p_type == PT_NOTE && has_core_note(note, note + header->p_memsz))
+            *(bool *)found = true;
+    }
+    return 1;
+}
+
+/* True in the preload form's core when the executable has a core of its own. */
+static bool another_core_traces(void)
+{
+    uintptr_t self = (uintptr_t)another_core_traces;
+    if (self >= atomic_load(&executable_start) && self < atomic_load(&executable_end))
+        return false; /* this core is the executable's */
+    bool found = false;
+    dl_iterate_phdr(find_core_note, &found);
+    return found;
+}
+
 __attribute__((constructor(101))) static void tracer_start(void)
 {
     if (atomic_load(&state) != STATE_STARTING)
@@ -711,6 +769,12 @@ __attribute__((constructor(101))) static void tracer_start(void)
         return;
     }
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    find_executable();
+    if (another_core_traces()) {
+        atomic_store(&state, STATE_OFF);
+        malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+        return;
+    }
     settings_load(&settings, lookup_environment);
     settings_check_names(environ);
     untrace_descendants();
@@ -718,7 +782,6 @@ __attribute__((constructor(101))) static void tracer_start(void)
     leak_scan_remember_main_thread();
     backtrace_init(settings.unwinder, frames_kept);
     frame_registration_add_executable();
-    find_executable();
     pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */
