@@ -3,7 +3,6 @@
 #include "check.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "options.h"
 #include "report.h"
 #include "trace_summary.h"
 #include "xml_text.h"
@@ -322,13 +322,15 @@ int check_command(int argc, char **argv)
         {"max-leaked-bytes", required_argument, NULL, 'm'},
         {"fail-on-free", no_argument, NULL, 'f'},
         {"junit", required_argument, NULL, 'j'},
+        OPTION_HELP_LONG,
         {NULL, 0, NULL, 0}};
+    static const char short_options[] = "h";
     struct gate gate = {0};
     int option;
     int status = -1;
-    optind = 1;
+    options_begin();
     /* Options may follow the files, as in the usage line. */
-    while (status < 0 && (option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while (status < 0 && (option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
         char *end;
         switch (option) {
         case 's':
@@ -350,9 +352,11 @@ int check_command(int argc, char **argv)
         case 'j':
             gate.junit_path = optarg;
             break;
+        case OPTION_HELP:
+            status = options_help(usage);
+            break;
         default:
-            fputs(usage, stderr);
-            status = 2;
+            status = options_refused("check", argv, short_options, options, usage);
         }
     }
     if (status < 0 && optind >= argc) {

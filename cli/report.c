@@ -3,9 +3,9 @@
 #include "report.h"
 
 #include "flame_graph.h"
+#include "options.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -144,16 +144,21 @@ static void print_folded(const struct outstanding *list, size_t count, size_t to
     }
 }
 
+static const char usage[] =
+    "usage: malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n";
+
 int report_command(int argc, char **argv)
 {
     static const struct option options[] = {{"top", required_argument, NULL, 't'},
                                             {"format", required_argument, NULL, 'f'},
+                                            OPTION_HELP_LONG,
                                             {NULL, 0, NULL, 0}};
+    static const char short_options[] = "h";
     size_t top = SIZE_MAX;
     enum format format = FORMAT_TEXT;
     int option;
-    optind = 1;
-    while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    options_begin();
+    while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
         char *end;
         switch (option) {
         case 't':
@@ -179,15 +184,14 @@ int report_command(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPTION_HELP:
+            return options_help(usage);
         default:
-            fputs("usage: malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n",
-                  stderr);
-            return 2;
+            return options_refused("report", argv, short_options, options, usage);
         }
     }
     if (optind >= argc) {
-        fputs("usage: malloc-trace report [--top N] [--format text|json|folded|svg] FILE...\n",
-              stderr);
+        fputs(usage, stderr);
         return 2;
     }
     bool bad_input = false;

@@ -3,7 +3,6 @@
 #include "run.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "options.h"
 #include "report.h"
 #include "trace_summary.h"
 
@@ -108,12 +108,14 @@ int run_command(int argc, char **argv)
     static const struct option options[] = {{"output", required_argument, NULL, 'o'},
                                             {"period", required_argument, NULL, 'p'},
                                             {"fail-on-leak", no_argument, NULL, 'f'},
+                                            OPTION_HELP_LONG,
                                             {NULL, 0, NULL, 0}};
+    static const char short_options[] = "+o:p:h";
     const char *output = NULL, *period = NULL;
     bool fail_on_leak = false;
     int option;
-    optind = 1;
-    while ((option = getopt_long(argc, argv, "+o:p:", options, NULL)) != -1) {
+    options_begin();
+    while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
         switch (option) {
         case 'o':
             output = optarg;
@@ -133,9 +135,10 @@ int run_command(int argc, char **argv)
         case 'f':
             fail_on_leak = true;
             break;
+        case OPTION_HELP:
+            return options_help(usage);
         default:
-            fputs(usage, stderr);
-            return 2;
+            return options_refused("run", argv, short_options, options, usage);
         }
     }
     if (optind >= argc) {

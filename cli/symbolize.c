@@ -5,7 +5,6 @@
 #include "symbolize.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <search.h>
@@ -16,6 +15,7 @@
 
 #include "../wrap/core/json_text.h"
 #include "../wrap/core/module_symbols.h"
+#include "options.h"
 #include "trace_reader.h"
 
 struct loaded_module {
@@ -182,12 +182,14 @@ int symbolize_command(int argc, char **argv)
 {
     static const struct option options[] = {{"sysroot", required_argument, NULL, 's'},
                                             {"output", required_argument, NULL, 'o'},
+                                            OPTION_HELP_LONG,
                                             {NULL, 0, NULL, 0}};
+    static const char short_options[] = "o:h";
     struct symbolizer_state state = {0};
     const char *output = NULL;
     int option;
-    optind = 1;
-    while ((option = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+    options_begin();
+    while ((option = getopt_long(argc, argv, short_options, options, NULL)) != -1) {
         switch (option) {
         case 's':
             state.sysroot = optarg;
@@ -195,9 +197,10 @@ int symbolize_command(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
+        case OPTION_HELP:
+            return options_help(usage);
         default:
-            fputs(usage, stderr);
-            return 2;
+            return options_refused("symbolize", argv, short_options, options, usage);
         }
     }
     if (optind >= argc || output == NULL) {

@@ -178,6 +178,42 @@ def test_bad_input_is_named_and_exits_2():
         check(result.stderr, f"a message for {arguments}")
 
 
+def test_help_and_option_errors_of_every_subcommand():
+    """-h and --help print the subcommand's usage on stdout (exit 0); an unknown option, or
+    one without its value, is one line on stderr that names it, then the usage (exit 2).
+    At e7c371d --help was an unknown option, and getopt's own message came on a line of its
+    own before the usage."""
+    usages = {
+        "run": "usage: malloc-trace run [-o FILE] [-p SECONDS] [--fail-on-leak] -- PROGRAM "
+               "[ARGS...]",
+        "report": "usage: malloc-trace report [--top N] [--format text|json|folded|svg] FILE...",
+        "check": "usage: malloc-trace check FILE... [--suppressions FILE] "
+                 "[--max-leaked-bytes N] [--fail-on-free] [--junit FILE]",
+        "symbolize": "usage: malloc-trace symbolize [--sysroot DIR] FILE... -o OUT",
+    }
+    for subcommand, usage in usages.items():
+        for flag in ("-h", "--help"):
+            result = mt(subcommand, flag)
+            equal((result.returncode, result.stdout, result.stderr), (0, usage + "\n", ""),
+                  f"{subcommand} {flag}")
+    refusals = [
+        (["run", "-x", "true"], "run: unknown option '-x'", "run"),
+        (["run", "--bogus=1", "true"], "run: unknown option '--bogus=1'", "run"),
+        (["run", "-o"], "run: option '-o' needs a value", "run"),
+        (["run", "--period"], "run: option '--period' needs a value", "run"),
+        (["check", "-s", INPUT], "check: unknown option '-s'", "check"),
+        (["check", INPUT, "--junit"], "check: option '--junit' needs a value", "check"),
+        (["report", "--top"], "report: option '--top' needs a value", "report"),
+        (["symbolize", "--sysroot"], "symbolize: option '--sysroot' needs a value",
+         "symbolize"),
+        (["symbolize", "-q", INPUT], "symbolize: unknown option '-q'", "symbolize"),
+    ]
+    for arguments, message, subcommand in refusals:
+        result = mt(*arguments)
+        equal((result.returncode, result.stdout, result.stderr),
+              (2, "", f"malloc-trace {message}; {usages[subcommand]}\n"), f"{arguments}")
+
+
 def test_run_exit_status_trace_and_report():
     program = build("leaker.c", "preload")
     directory = tempfile.mkdtemp(prefix="run.", dir=WORK)
