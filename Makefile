@@ -209,6 +209,7 @@ clean:
 # Static analysis of what we write: clang-tidy (checks in .clang-tidy) and cppcheck.
 LINT_SOURCES := $(wildcard wrap/core/*.c wrap/wrap/*.c wrap/preload/*.c cli/*.c tests/fuzz/*.c)
 lint:
+	@scripts/install-deps.sh clang-tidy cppcheck
 	clang-tidy --quiet $(LINT_SOURCES) -- -std=gnu11 -pthread -Icli
 	cppcheck --enable=warning,style,performance,portability --std=c11 --quiet \
 		--error-exitcode=1 -I wrap/core -I wrap/include -I cli wrap/ cli/ tests/fuzz/

@@ -5,13 +5,14 @@
 # the test programs and the command; heaptrack and time for make bench: the peer it is
 # compared with, and GNU time for each program's own peak RSS; locales and libc-l10n: a
 # test runs a program in a German Latin-1 locale, whose strerror translates).
+# Arguments name more packages (make lint: clang-tidy and cppcheck).
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
 PACKAGES="gcc g++ make binutils pkgconf libc6-dev libunwind-dev liblzma-dev libdw-dev
 libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3 util-linux
 postgresql postgresql-client libxml2-utils jq sqlite3 git
-memcached clang libclang-rt-14-dev valgrind heaptrack time locales libc-l10n"
+memcached clang libclang-rt-14-dev valgrind heaptrack time locales libc-l10n $*"
 
 missing=""
 for package in $PACKAGES; do

@@ -12,13 +12,17 @@ rows not yet settled, and by one bit a line for the lines to drop. An input that
 read twice (a pipe, /dev/stdin, a FIFO) is copied to a temporary file first.
 
 A line is read as `malloc-trace check` reads it: malformed lines (cut, a NUL byte, a field
-that does not parse) are named on stderr as IN:LINE: reason, with check's reasons, copied
-unchanged, and settle nothing; an address is a number (0x010 is 0x10).
+that does not parse, a call stack that is not a non-empty JSON array of frames with "f",
+"s" and "l") are named on stderr as IN:LINE: reason, with check's reasons (a JSON syntax
+error in Python's words), copied unchanged, and settle nothing; an address is a number
+(0x010 is 0x10). Memory grows with the distinct call stacks too, each parsed once, as in
+check.
 
 Exit status: 0; 2 when the input cannot be read or written, does not begin with the header,
 or has malformed lines."""
 import argparse
 import collections
+import json
 import os
 import re
 import shutil
@@ -59,7 +63,49 @@ def row_of(line):
         return None, "timestamp_ms is not a whole number below 2^63"
     if not callstack.startswith("["):
         return None, "callstack is not a JSON array"
+    reason = stack_reason(callstack)
+    if reason is not None:
+        return None, f"invalid callstack JSON: {reason}"
     return (function, int(address, 16)), None
+
+
+def object_without_repeated_keys(pairs):
+    """check's parser rejects an object that names a key twice."""
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate object key")
+    return dict(pairs)
+
+
+def not_a_json_number(name):
+    raise ValueError(f"{name} is no JSON number")
+
+
+def frame_is_whole(frame):
+    return (isinstance(frame, dict) and isinstance(frame.get("f"), str)
+            and isinstance(frame.get("s"), str) and isinstance(frame.get("l"), int)
+            and not isinstance(frame.get("l"), bool))
+
+
+STACK_REASONS = {}
+
+
+def stack_reason(callstack):
+    """Why check rejects this call stack (None: it does not); each distinct one parsed once."""
+    if callstack not in STACK_REASONS:
+        try:
+            frames = json.loads(callstack, object_pairs_hook=object_without_repeated_keys,
+                                parse_constant=not_a_json_number)
+        except (ValueError, RecursionError) as error:
+            reason = getattr(error, "msg", str(error))
+        else:
+            if not isinstance(frames, list) or not frames:
+                reason = "callstack is not a non-empty JSON array"
+            elif not all(frame_is_whole(frame) for frame in frames):
+                reason = 'callstack frame without "f", "s" and "l"'
+            else:
+                reason = None
+        STACK_REASONS[callstack] = reason
+    return STACK_REASONS[callstack]
 
 
 class LineSet:

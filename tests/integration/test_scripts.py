@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import HEADER, ROOT, WORK, build, check, equal, read_trace, run
+from harness import HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace, run
 
 SCRIPT = os.path.join(ROOT, "scripts", "remove_malloc_free.py")
 GOLDEN = os.path.join(ROOT, "tests", "golden", "remove_malloc_free")
@@ -42,16 +42,18 @@ def test_remove_malloc_free_bad_input():
           (2, f"remove_malloc_free.py: {empty}:1: not a malloc-trace file (no header line)\n"),
           "an empty file")
     damaged = os.path.join(directory, "damaged.csv")
+    frame = '[{"f":"malloc","s":"","l":0,"m":""}]'
     with open(damaged, "w") as text:
-        text.write(HEADER + "\nmalloc;1;0x10;8;1;[]\nmalloc;1;0x10;8\nleak;x;0x10;8;1;[]\n"
-                   "leak;1;0x10;8;2;[]\n")
+        text.write(HEADER + f"\nmalloc;1;0x10;8;1;{frame}\nmalloc;1;0x10;8\n"
+                   f"leak;x;0x10;8;1;{frame}\nleak;1;0x10;8;2;{frame}\n")
     result = remove("-i", damaged, "-o", out)
     equal(result.returncode, 2, "exit status for malformed lines")
     equal(result.stderr, f"{damaged}:3: fewer than 6 fields\n"
                          f"{damaged}:4: thread_id is not a thread id\n",
           "messages")
     with open(out) as text:
-        equal(text.read(), HEADER + "\nmalloc;1;0x10;8\nleak;x;0x10;8;1;[]\nleak;1;0x10;8;2;[]\n",
+        equal(text.read(), HEADER + f"\nmalloc;1;0x10;8\nleak;x;0x10;8;1;{frame}\n"
+                                    f"leak;1;0x10;8;2;{frame}\n",
               "the rest of the file is still read, malformed lines kept")
 
 
@@ -75,6 +77,23 @@ def test_remove_malloc_free_reads_lines_as_check_does():
     with open(out) as written:
         equal(written.read(), text.replace(f"malloc;1;0x10;8;1;{frame}\n", "")
               .replace(f"free;1;0x010;8;2;{frame}\n", ""), "the output")
+    # Call stacks check rejects (at e7c371d the script let them through, and the leak row
+    # settled the malloc row): the same reasons, where they are not a JSON syntax error.
+    stacks = os.path.join(directory, "stacks.csv")
+    with open(stacks, "w") as trace:
+        trace.write(f"{HEADER}\nmalloc;1;0x10;8;1;{frame}\nleak;1;0x10;8;2;[{{\"f\":\"x\"}}]\n"
+                    f"leak;1;0x20;8;2;[]\nleak;1;0x30;8;2;[{{\"f\":\"x\",\"s\":\"\",\"l\":true}}]\n"
+                    f"leak;1;0x40;8;2;[{{\"f\":\n")
+    cleaned = remove("-i", stacks, "-o", out)
+    checked = subprocess.run([os.path.join(STAGE, "bin", "malloc-trace"), "check", stacks],
+                             capture_output=True, text=True, timeout=60)
+    reasons = [line for line in checked.stderr.splitlines() if line.startswith(stacks)]
+    equal((cleaned.returncode, cleaned.stderr.splitlines()[:3]), (2, reasons[:3]),
+          "exit status, reasons of the first three")
+    check(cleaned.stderr.splitlines()[3].startswith(f"{stacks}:6: invalid callstack JSON: "),
+          f"the fourth: {cleaned.stderr}")
+    with open(stacks) as given, open(out) as written:
+        equal(written.read(), given.read(), "nothing settled, every line kept")
     source = os.path.join(directory, "in.csv")
     with open(source, "w") as trace:
         trace.write(f"{HEADER}\nleak;1;0x10;8;1;{frame}\n")
