@@ -410,6 +410,39 @@ def test_symbolize_with_a_sysroot():
     equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
     names = [f["f"] for f in program_frames_of(leaks(out), target)[0]]
     equal(names[:4], ["leaf", "middle", "outer", "main"], "frames named from the sysroot")
+    # Stripped there, its debug information in the sysroot's /usr/lib/debug: found by build
+    # id, then by its .gnu_debuglink name; a relative --sysroot too. At e7c371d neither was
+    # (the host's /usr/lib/debug was searched), and the frames stayed MODULE+0xOFFSET.
+    stripped_root = tempfile.mkdtemp(prefix="sysroot.", dir=WORK)
+    stripped = os.path.join(stripped_root, "opt", "target", "leaker")
+    os.makedirs(os.path.dirname(stripped))
+    debug = os.path.join(WORK, "leaker.debug")
+    for tool in (["objcopy", "--only-keep-debug", program, debug],
+                 ["strip", "-o", stripped, program]):
+        subprocess.run(tool, check=True)
+    notes = subprocess.run(["readelf", "-n", program], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    by_id = os.path.join(stripped_root, "usr", "lib", "debug", ".build-id", build_id[:2])
+    os.makedirs(by_id)
+    shutil.copy(debug, os.path.join(by_id, build_id[2:] + ".debug"))
+    result = mt("symbolize", "--sysroot", os.path.basename(stripped_root), moved_trace, "-o",
+                out, cwd=WORK)
+    equal((result.returncode, result.stderr), (0, ""), "exit status, stderr (by build id)")
+    equal([f["f"] for f in program_frames_of(leaks(out), target)[0]][:4], names[:4],
+          "a stripped program named by build id")
+    shutil.rmtree(os.path.join(stripped_root, "usr", "lib", "debug", ".build-id"))
+    subprocess.run(["objcopy", f"--add-gnu-debuglink={debug}", stripped], check=True)
+    os.makedirs(os.path.join(stripped_root, "usr", "lib", "debug", "opt", "target"))
+    shutil.copy(debug, os.path.join(stripped_root, "usr", "lib", "debug", "opt", "target"))
+    result = mt("symbolize", "--sysroot", stripped_root, moved_trace, "-o", out)
+    equal((result.returncode, result.stderr), (0, ""), "exit status, stderr (by debuglink)")
+    equal([f["f"] for f in program_frames_of(leaks(out), target)[0]][:4], names[:4],
+          "a stripped program named by its .gnu_debuglink")
+    missing_root = mt("symbolize", "--sysroot", os.path.join(WORK, "none"), moved_trace, "-o",
+                      out)
+    equal((missing_root.returncode, missing_root.stderr),
+          (2, f"malloc-trace symbolize: {os.path.join(WORK, 'none')}: No such file or "
+              "directory\n"), "a sysroot that is not there")
     missing = mt("symbolize", moved_trace, "-o", out)  # no sysroot: the module is not there
     equal(missing.returncode, 0, "a module that cannot be read leaves its frames as they are")
     equal(missing.stderr.splitlines()[0].split(":")[0:2],

@@ -41,6 +41,13 @@ static void try_debug_file(const char *path, int *fd, char **found)
         *found = strdup(path);
 }
 
+static const char *debug_sysroot = "";
+
+void module_symbols_set_sysroot(const char *sysroot)
+{
+    debug_sysroot = strcmp(sysroot, "/") == 0 ? "" : sysroot;
+}
+
 /* Separate debug information: by build id under /usr/lib/debug/.build-id, then by the
  * module's .gnu_debuglink name next to it, in its .debug/ and under /usr/lib/debug, as gdb
  * looks. Never through debuginfod, which would use the network from inside the program. */
@@ -64,7 +71,14 @@ int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
         try_debug_file(path, &fd, debuginfo_file_name);
     snprintf(path, sizeof path, "%s/.debug/%s", directory, debuglink_file);
     try_debug_file(path, &fd, debuginfo_file_name);
-    snprintf(path, sizeof path, "/usr/lib/debug%s/%s", directory, debuglink_file);
+    /* The module's directory as the target sees it: under the sysroot here. */
+    size_t sysroot_length = strlen(debug_sysroot);
+    const char *target_directory = directory;
+    if (strncmp(directory, debug_sysroot, sysroot_length) == 0
+        && directory[sysroot_length] == '/')
+        target_directory += sysroot_length;
+    snprintf(path, sizeof path, "%s/usr/lib/debug%s/%s", debug_sysroot, target_directory,
+             debuglink_file);
     try_debug_file(path, &fd, debuginfo_file_name);
     return fd;
 }

@@ -35,4 +35,9 @@ int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
                                   const char *file_name, const char *debuglink_file,
                                   GElf_Word debuglink_crc, char **debuginfo_file_name);
 
+/* The command's --sysroot: the modules are files under it, and so is /usr/lib/debug for the
+ * look-up by .gnu_debuglink (by build id: the Dwfl's debuginfo_path, which the command sets
+ * to DIR/usr/lib/debug). The tracer never calls this. */
+void module_symbols_set_sysroot(const char *sysroot);
+
 #endif
