@@ -152,7 +152,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) tests/unit/check.h
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all $(WARNINGS)
-FUZZ_OBJECTS := $(patsubst %,$(BUILD)/fuzz/obj/%.o,check flame_graph report trace_reader \
+FUZZ_OBJECTS := $(patsubst %,$(BUILD)/fuzz/obj/%.o,check flame_graph options report trace_reader \
 	trace_summary xml_text)
 FUZZER := $(BUILD)/fuzz/fuzz_trace
 FUZZ_SECONDS ?= 600
