@@ -52,6 +52,16 @@ static inline void *hide(const void *ptr)
     return (void *)((unsigned long)ptr ^ 0x5a5a5a5a5a5a5a5aul);
 }
 
+/* Clobbers the stack below the caller, where dead frames left copies of pointers (the leak
+ * scan reads the live frames whole, and a later call's frame may not overwrite every slot
+ * of an earlier one's). */
+static inline __attribute__((noinline)) void scrub_stack(void)
+{
+    volatile char scratch[8192];
+    for (size_t i = 0; i < sizeof scratch; i++)
+        scratch[i] = 0;
+}
+
 /* Leaks a block for good: clears it (the stale pointers an earlier block at that address
  * left would make the other leaks indirect ones) and returns its address hidden. */
 static inline void *forget(void *ptr)

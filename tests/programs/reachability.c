@@ -70,14 +70,6 @@ __attribute__((noinline)) static void leak_self_pointer(void)
     expect("leak", a, sizeof(struct node), "malloc", "allocate");
 }
 
-/* Clobbers the stack below the caller, where dead frames left copies of pointers. */
-__attribute__((noinline)) static void scrub_stack(void)
-{
-    volatile char scratch[8192];
-    for (size_t i = 0; i < sizeof scratch; i++)
-        scratch[i] = 0;
-}
-
 /* Holds a block only in its stack frame, and another only in thread-local storage, while
  * blocked in read(2) when the program exits. */
 static void *hold_on_stack(void *unused)
