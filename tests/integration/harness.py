@@ -174,7 +174,8 @@ def assert_expected_rows(run_result, program, rows=None):
 def build_shared(source, output_name, defines=()):
     """Builds tests/programs/SOURCE as a shared library named output_name in WORK."""
     output = os.path.join(WORK, output_name)
-    subprocess.run(["gcc", "-O0", "-g", "-fPIC", "-shared", *defines,
+    compiler = "g++" if source.endswith(".cpp") else "gcc"
+    subprocess.run([compiler, "-O0", "-g", "-pthread", "-fPIC", "-shared", *defines,
                     os.path.join(PROGRAMS, source), "-o", output], check=True)
     return output
 

@@ -1,8 +1,8 @@
 """Every intercepted entry point, in every form: the exact rows of known programs."""
 import os
 
-from harness import (FORMS, PROGRAMS, STAGE, assert_expected_rows, build, check, equal,
-                     pkg_config, run)
+from harness import (FORMS, PROGRAMS, STAGE, assert_expected_rows, build, build_shared, check,
+                     equal, pkg_config, run)
 
 
 def events_in(form, env=None):
@@ -59,6 +59,33 @@ def test_program_that_replaces_only_plain_new_and_delete():
                      ("leak", 264, ["posix_memalign",
                                     "operator new(unsigned long, std::align_val_t)",
                                     "leak_aligned_array()", "main"])], f"rows ({form})")
+
+
+def test_programs_delete_that_frees_later():
+    """The program's operator delete keeps the blocks and frees them later; libstdc++'s sized
+    and array deletes call it. The tracer took each block out at the delete (all forms, the
+    preload form since 1c7f9d4): each later free was an orphan free row."""
+    operators = os.path.join(PROGRAMS, "deferred_delete.cpp")
+    for form in FORMS:
+        extra = [operators] + (pkg_config("--variable=static_cxx") if form == "static" else [])
+        program = build("deferred_delete_user.cpp", form, extra=extra)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr), (0, "released\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        equal([(row["function"], row["size"]) for row in result.rows()
+               if len(row["stack"]) > 1], [], f"rows ({form})")
+
+
+def test_first_delete_in_a_thread_a_library_constructor_waits_for():
+    """A library's constructor, inside dlopen, joins a thread whose sized delete, delete[]
+    and new[] are the process's first: the preload form looked up where they lead then
+    (dlsym, which waits for the loader's lock dlopen holds) and hung (at 1c7f9d4)."""
+    library = build_shared("library_joining_a_deleting_thread.cpp",
+                           "libjoining_a_deleting_thread.so")
+    program = build("dlopen_one.c", "preload")
+    result = run(program, "preload", args=[library], timeout=20)
+    equal((result.returncode, result.stdout, result.stderr), (0, "loaded\n", ""),
+          "exit status, stdout, stderr")
 
 
 def test_wrap_form_program_started_with_the_preload_library():

@@ -18,6 +18,7 @@
 #include "frame_registration.h"
 #include "leak_scan.h"
 #include "live_table.h"
+#include "operator_chains.h"
 #include "os.h"
 #include "settings.h"
 #include "stack_table.h"
@@ -337,9 +338,12 @@ static void find_executable(void)
     }
 }
 
+/* Before the constructor too: an operator called by another library's constructor. */
 static bool is_programs_operator(const void *real)
 {
     uintptr_t address = (uintptr_t)real;
+    if (real != NULL && atomic_load_explicit(&executable_end, memory_order_relaxed) == 0)
+        find_executable();
     return real != NULL && address >= atomic_load_explicit(&executable_start, memory_order_relaxed)
            && address < atomic_load_explicit(&executable_end, memory_order_relaxed);
 }
@@ -433,6 +437,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_new_end(struct malloc_trace_operator *sav
 }
 
 MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point entry,
+                                                    const void *real,
                                                     struct malloc_trace_operator *saved)
 {
     saved->open = false;
@@ -440,7 +445,7 @@ MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point 
     if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return true;
     struct live_block block;
-    bool held = live_table_remove((uintptr_t)ptr, &block, NULL);
+    bool held = !is_programs_operator(real) && live_table_remove((uintptr_t)ptr, &block, NULL);
     if (held && (block.flags & BLOCK_WRITTEN_AS_MALLOC))
         queue_free_row(ptr, block.size, capture_stack(now == STATE_TRACING, NULL), entry);
     if (held && operator_call.depth != 0)
@@ -764,6 +769,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
 {
     if (atomic_load(&state) != STATE_STARTING)
         return;
+    operator_chains_find(); /* the operators chain to the program's even when nothing traces */
     if (getauxval(AT_SECURE)) {
         atomic_store(&state, STATE_OFF);
         return;

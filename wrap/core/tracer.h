@@ -62,12 +62,14 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
  * block when it is the start of a block allocated inside the call (libstdc++'s new calling
  * malloc: the operator's record replaces malloc's), or when nothing inside allocated it and
  * the operator is not the program's (libstdc++.so's, whose malloc the tracer does not see).
- * delete: delete_begin takes ptr out of the table; true when it held ptr (or the call passes
- * through): the real call then runs under the guard, so that libstdc++'s delete calling free
- * does not see it again. false: the real call runs watched, then delete_end writes ptr as an
- * orphan free when a free inside released ptr itself unknown, or when nothing inside touched
- * it and the operator is not the program's. real: the real operator (NULL: not the
- * program's).
+ * delete: delete_begin takes ptr out of the table, unless the operator is the program's;
+ * true when it held ptr (or the call passes through): the real call then runs under the
+ * guard, so that libstdc++'s delete calling free does not see it again. false: the real
+ * call runs watched, then delete_end writes ptr as an orphan free when a free inside
+ * released ptr itself unknown, or when nothing inside touched it and the operator is not the
+ * program's. The program's own delete is always watched: it may keep the block for later (a
+ * cache, a deferred free), and the free that finally releases it settles it. real: the real
+ * operator (NULL: not the program's).
  *
  * The saved state lies in the front-end's frame; an exception out of the real call (the
  * program's operator new throwing bad_alloc) ends the call through operator_unwound, which
@@ -87,11 +89,37 @@ MALLOC_TRACE_HOOK void malloc_trace_on_new_end(struct malloc_trace_operator *sav
                                                size_t size, enum entry_point entry,
                                                const void *real);
 MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point entry,
+                                                    const void *real,
                                                     struct malloc_trace_operator *saved);
 MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *saved,
                                                   void *ptr, enum entry_point entry,
                                                   const void *real);
 MALLOC_TRACE_HOOK void malloc_trace_on_operator_unwound(struct malloc_trace_operator *saved);
+
+/* libstdc++'s operators that call another one (new[] calls new; a sized, nothrow or array
+ * delete calls the array or the plain one; a nothrow new the throwing one; the aligned ones
+ * alike), by the operator they call first. A program that replaces only some operators
+ * relies on that chain: one that defines new and delete with a header in front of each block
+ * gets its delete called for the sized deletes C++14 compiles `delete p` to, and for
+ * delete[]. */
+enum malloc_trace_chain {
+    MALLOC_TRACE_CHAIN_NONE = -1, /* the operator allocates or frees itself */
+    MALLOC_TRACE_CHAIN_NEW,
+    MALLOC_TRACE_CHAIN_NEW_ALIGNED,
+    MALLOC_TRACE_CHAIN_NEW_ARRAY,
+    MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED,
+    MALLOC_TRACE_CHAIN_DELETE,
+    MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
+    MALLOC_TRACE_CHAIN_DELETE_ARRAY,
+    MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED,
+    MALLOC_TRACE_CHAIN_COUNT
+};
+
+/* The program's own definition of the first operator along the chain that it defines (in
+ * the executable), or NULL when it defines none of them (or it cannot be known: a static
+ * program). The preload form calls it where libstdc++ would; both forms pass it to the
+ * hooks above as the real operator. */
+MALLOC_TRACE_HOOK const void *malloc_trace_programs_operator(enum malloc_trace_chain chain);
 
 /* realloc and the like: begin takes the old block out of the table before the real call
  * (for the same reason as on_free), end settles it after: old_released tells whether the

@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../core/tracer.h"
 #include "../shared/watched_operators.h"
@@ -109,84 +108,22 @@ typedef void *aligned_new_fn(size_t size, align_val alignment);
 typedef void plain_delete_fn(void *ptr);
 typedef void aligned_delete_fn(void *ptr, align_val alignment);
 
-/* The operators of this file (see INTERPOSE). */
-extern const char __start_malloc_trace_operators[] __attribute__((visibility("hidden")));
-extern const char __stop_malloc_trace_operators[] __attribute__((visibility("hidden")));
-
-/* Which operator libstdc++'s calls (libsupc++, GCC 12): new[] calls new; a sized, a nothrow
- * and an array delete call the array or the plain one; the aligned ones alike. A program
- * that replaces only some operators relies on that: one that defines new and delete with a
- * header in front of each block gets its delete called for sized deletes (as C++14 compiles
- * `delete p`) and delete[]. Ours, which freed the pointer itself, aborted it in glibc's
- * free. */
-static const char *called_by_libstdcxx(const char *mangled)
-{
-    static const char *const calls[][2] = {
-        {"_Znam", "_Znwm"},
-        {"_ZnamSt11align_val_t", "_ZnwmSt11align_val_t"},
-        {"_ZdlPvm", "_ZdlPv"},
-        {"_ZdlPvRKSt9nothrow_t", "_ZdlPv"},
-        {"_ZdlPvmSt11align_val_t", "_ZdlPvSt11align_val_t"},
-        {"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdlPvSt11align_val_t"},
-        {"_ZdaPv", "_ZdlPv"},
-        {"_ZdaPvm", "_ZdaPv"},
-        {"_ZdaPvRKSt9nothrow_t", "_ZdaPv"},
-        {"_ZdaPvSt11align_val_t", "_ZdlPvSt11align_val_t"},
-        {"_ZdaPvmSt11align_val_t", "_ZdaPvSt11align_val_t"},
-        {"_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_t"},
-    };
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
-        if (strcmp(calls[i][0], mangled) == 0)
-            return calls[i][1];
-    return NULL;
-}
-
-#define NO_FOREIGN_OPERATOR ((void *)1)
-
-/* The first definition along libstdc++'s chain from called (see called_by_libstdcxx) that
- * is not ours: the program's (which comes before us in the symbol look-up), or NULL when
- * the chain is ours to its end. Looked up once, cached in *cache. */
-static inline __attribute__((always_inline)) void *foreign_operator(_Atomic(void *) *cache,
-                                                                    const char *called)
-{
-    if (called == NULL)
-        return NULL;
-    void *found = atomic_load_explicit(cache, memory_order_acquire);
-    if (__builtin_expect(found == NULL, 0)) {
-        found = NO_FOREIGN_OPERATOR;
-        malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlsym allocates */
-        for (const char *name = called; name != NULL; name = called_by_libstdcxx(name)) {
-            const char *definition = dlsym(RTLD_DEFAULT, name);
-            if (definition != NULL && (definition < __start_malloc_trace_operators
-                                       || definition >= __stop_malloc_trace_operators)) {
-                found = (void *)definition;
-                break;
-            }
-        }
-        malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
-        atomic_store_explicit(cache, found, memory_order_release);
-    }
-    return found == NO_FOREIGN_OPERATOR ? NULL : found;
-}
-
-/* called: the operator libstdc++'s version of this one calls, NULL for those that allocate or
- * free themselves; foreign_call: the call of its definition, when the first that is not ours
- * along that chain is the program's (foreign). */
-#define INTERPOSE_NEW(name, mangled, entry, parameters, allocation, called, foreign_call)   \
+/* chain: where libstdc++'s version of this operator leads (malloc_trace_programs_operator);
+ * programs_call: the call of the program's operator there, made instead of our own work. */
+#define INTERPOSE_NEW(name, mangled, entry, parameters, allocation, chain, programs_call)   \
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
     {                                                                                       \
-        static _Atomic(void *) called_;                                                     \
-        void *foreign = foreign_operator(&called_, called);                                 \
-        if (foreign != NULL) {                                                              \
-            WATCHED_NEW_BODY(foreign, foreign_call, size, entry);                           \
+        const void *programs = malloc_trace_programs_operator(chain);                       \
+        if (programs != NULL) {                                                             \
+            WATCHED_NEW_BODY(programs, programs_call, size, entry);                         \
         }                                                                                   \
         void *ptr = allocation;                                                             \
         malloc_trace_on_alloc(ptr, size, entry);                                            \
         return ptr;                                                                         \
     }
 
-#define INTERPOSE_NOTHROW_NEW(name, mangled, entry, parameters, aligned, alignment)         \
+#define INTERPOSE_NOTHROW_NEW(name, mangled, entry, parameters, aligned, alignment, chain)  \
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
     {                                                                                       \
@@ -201,79 +138,86 @@ static inline __attribute__((always_inline)) void *foreign_operator(_Atomic(void
         malloc_trace_on_operator_begin(&saved);                                             \
         void *ptr = (aligned) ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)      \
                             : ((nothrow_new_fn *)real)(size, tag);                          \
-        malloc_trace_on_new_end(&saved, ptr, size, entry, NULL);                            \
+        malloc_trace_on_new_end(&saved, ptr, size, entry,                                   \
+                                malloc_trace_programs_operator(chain));                     \
         return ptr;                                                                         \
     }
 
-#define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, called, foreign_call) \
+#define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, chain, programs_call)   \
     INTERPOSE void name parameters __asm__(#mangled);                                       \
     void name parameters                                                                    \
     {                                                                                       \
         (void)(unused);                                                                     \
-        static _Atomic(void *) called_;                                                     \
-        void *foreign = foreign_operator(&called_, called);                                 \
-        if (foreign != NULL) {                                                              \
-            WATCHED_DELETE_BODY(foreign, foreign_call, ptr, entry);                         \
+        const void *programs = malloc_trace_programs_operator(chain);                       \
+        if (programs != NULL) {                                                             \
+            WATCHED_DELETE_BODY(programs, programs_call, ptr, entry);                       \
             return;                                                                         \
         }                                                                                   \
         malloc_trace_on_free(ptr, entry, __libc_free);                                      \
         __asm__ volatile("" ::: "memory"); /* no tail call (see c_allocators.h) */          \
     }
 
-#define PLAIN_NEW ((plain_new_fn *)foreign)(size)
-#define ALIGNED_NEW ((aligned_new_fn *)foreign)(size, alignment)
-#define PLAIN_DELETE ((plain_delete_fn *)foreign)(ptr)
-#define ALIGNED_DELETE ((aligned_delete_fn *)foreign)(ptr, alignment)
+#define PLAIN_NEW ((plain_new_fn *)programs)(size)
+#define ALIGNED_NEW ((aligned_new_fn *)programs)(size, alignment)
+#define PLAIN_DELETE ((plain_delete_fn *)programs)(ptr)
+#define ALIGNED_DELETE ((aligned_delete_fn *)programs)(ptr, alignment)
 
-INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false), NULL,
-              PLAIN_NEW)
+INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false),
+              MALLOC_TRACE_CHAIN_NONE, PLAIN_NEW)
 INTERPOSE_NOTHROW_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW,
-                      (size_t size, const nothrow_tag *tag), false, 0)
+                      (size_t size, const nothrow_tag *tag), false, 0, MALLOC_TRACE_CHAIN_NEW)
 INTERPOSE_NEW(new_aligned, _ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED,
-              (size_t size, align_val alignment), allocate(size, true, alignment, false), NULL,
-              ALIGNED_NEW)
+              (size_t size, align_val alignment), allocate(size, true, alignment, false),
+              MALLOC_TRACE_CHAIN_NONE, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
                       ENTRY_NEW_ALIGNED_NOTHROW,
-                      (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment)
+                      (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
+                      MALLOC_TRACE_CHAIN_NEW_ALIGNED)
 INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), allocate(size, false, 0, false),
-              "_Znwm", PLAIN_NEW)
+              MALLOC_TRACE_CHAIN_NEW, PLAIN_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW,
-                      (size_t size, const nothrow_tag *tag), false, 0)
+                      (size_t size, const nothrow_tag *tag), false, 0,
+                      MALLOC_TRACE_CHAIN_NEW_ARRAY)
 INTERPOSE_NEW(new_array_aligned, _ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
-              "_ZnwmSt11align_val_t", ALIGNED_NEW)
+              MALLOC_TRACE_CHAIN_NEW_ALIGNED, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
                       ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
-                      (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment)
+                      (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
+                      MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED)
 
-INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0, NULL, PLAIN_DELETE)
+INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0, MALLOC_TRACE_CHAIN_NONE,
+                 PLAIN_DELETE)
 INTERPOSE_DELETE(delete_sized, _ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), size,
-                 "_ZdlPv", PLAIN_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_nothrow, _ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW,
-                 (void *ptr, const nothrow_tag *tag), tag, "_ZdlPv", PLAIN_DELETE)
+                 (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE,
+                 PLAIN_DELETE)
 INTERPOSE_DELETE(delete_aligned, _ZdlPvSt11align_val_t, ENTRY_DELETE_ALIGNED,
-                 (void *ptr, align_val alignment), alignment, NULL, ALIGNED_DELETE)
-INTERPOSE_DELETE(delete_sized_aligned, _ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
-                 (void *ptr, size_t size, align_val alignment), size, "_ZdlPvSt11align_val_t",
+                 (void *ptr, align_val alignment), alignment, MALLOC_TRACE_CHAIN_NONE,
                  ALIGNED_DELETE)
+INTERPOSE_DELETE(delete_sized_aligned, _ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
+                 (void *ptr, size_t size, align_val alignment), size,
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_aligned_nothrow, _ZdlPvSt11align_val_tRKSt9nothrow_t,
                  ENTRY_DELETE_ALIGNED_NOTHROW,
                  (void *ptr, align_val alignment, const nothrow_tag *tag), tag,
-                 "_ZdlPvSt11align_val_t", ALIGNED_DELETE)
-INTERPOSE_DELETE(delete_array, _ZdaPv, ENTRY_DELETE_ARRAY, (void *ptr), 0, "_ZdlPv",
-                 PLAIN_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
+INTERPOSE_DELETE(delete_array, _ZdaPv, ENTRY_DELETE_ARRAY, (void *ptr), 0,
+                 MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_array_sized, _ZdaPvm, ENTRY_DELETE_ARRAY_SIZED,
-                 (void *ptr, size_t size), size, "_ZdaPv", PLAIN_DELETE)
+                 (void *ptr, size_t size), size, MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_array_nothrow, _ZdaPvRKSt9nothrow_t, ENTRY_DELETE_ARRAY_NOTHROW,
-                 (void *ptr, const nothrow_tag *tag), tag, "_ZdaPv", PLAIN_DELETE)
+                 (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE_ARRAY,
+                 PLAIN_DELETE)
 INTERPOSE_DELETE(delete_array_aligned, _ZdaPvSt11align_val_t, ENTRY_DELETE_ARRAY_ALIGNED,
-                 (void *ptr, align_val alignment), alignment, "_ZdlPvSt11align_val_t",
+                 (void *ptr, align_val alignment), alignment, MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
                  ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_array_sized_aligned, _ZdaPvmSt11align_val_t,
                  ENTRY_DELETE_ARRAY_SIZED_ALIGNED,
-                 (void *ptr, size_t size, align_val alignment), size, "_ZdaPvSt11align_val_t",
-                 ALIGNED_DELETE)
+                 (void *ptr, size_t size, align_val alignment), size,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_array_aligned_nothrow, _ZdaPvSt11align_val_tRKSt9nothrow_t,
                  ENTRY_DELETE_ARRAY_ALIGNED_NOTHROW,
                  (void *ptr, align_val alignment, const nothrow_tag *tag), tag,
-                 "_ZdaPvSt11align_val_t", ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE)

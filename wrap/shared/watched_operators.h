@@ -25,7 +25,7 @@
 #define WATCHED_DELETE_BODY(real, call, ptr, entry)                                          \
     struct malloc_trace_operator saved                                                       \
         __attribute__((cleanup(malloc_trace_on_operator_unwound)));                          \
-    if (malloc_trace_on_delete_begin((ptr), (entry), &saved)) {                              \
+    if (malloc_trace_on_delete_begin((ptr), (entry), (const void *)(real), &saved)) {                              \
         malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;                                   \
         call;                                                                                \
         malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;                                   \

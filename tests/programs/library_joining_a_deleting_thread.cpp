@@ -1,0 +1,22 @@
+// library_joining_a_deleting_thread.cpp: a library whose constructor (run inside dlopen, with
+// the loader's lock held) starts a thread that makes the process's first sized delete,
+// delete[] and new[], and waits for it. The preload form looked up, on an operator's first
+// call, where libstdc++'s version of it leads (dlsym, which takes the loader's lock): the
+// thread waited for the lock, the constructor for the thread, for ever.
+#include <pthread.h>
+
+static void *allocate_and_delete(void *)
+{
+    long *value = new long(7);
+    delete value;
+    int *values = new int[4];
+    delete[] values;
+    return nullptr;
+}
+
+__attribute__((constructor)) static void start_and_join()
+{
+    pthread_t thread;
+    if (pthread_create(&thread, nullptr, allocate_and_delete, nullptr) == 0)
+        pthread_join(thread, nullptr);
+}
