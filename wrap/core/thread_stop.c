@@ -308,6 +308,30 @@ static void wait_for_answers(struct thread_stop *stop, uint64_t deadline_ms, int
     }
 }
 
+/* The stack pointer of a thread that did not answer, from the system call it waits in. One
+ * that blocks every signal on its way out (see has_ended) often waits for a lock of the live
+ * table, which the scan holds, in short naps with a look at the lock between them: between
+ * two naps it shows as running. A few more looks find it in a nap; a thread that does run
+ * costs the scan SYSCALL_LOOKS of them. */
+#define SYSCALL_LOOKS 20
+#define SYSCALL_LOOK_PAUSE_NS 100000L
+
+static void find_stack_pointer(struct stopped_thread *thread)
+{
+    for (unsigned look = 0; look < SYSCALL_LOOKS; look++) {
+        if (look > 0) {
+            struct timespec pause = {0, SYSCALL_LOOK_PAUSE_NS};
+            nanosleep(&pause, NULL);
+        }
+        if (read_syscall(thread->tid, &thread->stack_pointer) == -2 && has_ended(thread->tid)) {
+            atomic_store(&thread->state, THREAD_GONE);
+            return;
+        }
+        if (thread->stack_pointer != 0)
+            return;
+    }
+}
+
 void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
 {
     stop->count = 0;
@@ -348,11 +372,8 @@ void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
         atomic_compare_exchange_strong(&thread->state, &expected, THREAD_UNREACHED);
         while (atomic_load(&thread->state) == THREAD_ANSWERING)
             sched_yield();
-        if (atomic_load(&thread->state) == THREAD_UNREACHED) {
-            read_syscall(thread->tid, &thread->stack_pointer);
-            if (thread->stack_pointer == 0 && has_ended(thread->tid))
-                atomic_store(&thread->state, THREAD_GONE);
-        }
+        if (atomic_load(&thread->state) == THREAD_UNREACHED)
+            find_stack_pointer(thread);
     }
 }
 
