@@ -11,35 +11,42 @@ void options_begin(void)
     opterr = 0;
 }
 
-/* Whether the option getopt_long refused (optopt) is a known one given without its value. */
-static bool lacks_its_value(bool is_long, const char *short_options,
-                            const struct option *long_options)
+/* The long option named by given ("--name" or "--name=value", or a unique abbreviation of
+ * the name, as getopt_long takes it). */
+static const struct option *long_option_named(const char *given,
+                                              const struct option *long_options)
 {
-    if (optopt == 0 || optopt == ':' || optopt == '+')
-        return false;
-    if (!is_long) {
-        const char *known = strchr(short_options, optopt);
-        return known != NULL && known[1] == ':';
-    }
+    if (strncmp(given, "--", 2) != 0)
+        return NULL;
+    size_t length = strcspn(given + 2, "=");
     for (const struct option *known = long_options; known->name != NULL; known++)
-        if (known->flag == NULL && known->val == optopt)
-            return known->has_arg == required_argument;
-    return false;
+        if (length > 0 && strncmp(known->name, given + 2, length) == 0)
+            return known;
+    return NULL;
 }
 
 int options_refused(const char *command, char **argv, const char *short_options,
                     const struct option *long_options, const char *usage)
 {
-    /* getopt_long has stepped past the argument that held the option it refused. */
+    /* An unknown long option leaves optopt 0; getopt_long has then stepped past it. One
+     * refused for its missing value leaves its letter in optopt, and is the argument just
+     * stepped past. A refused letter of a cluster ("-xy") leaves optopt too, but optind
+     * still on the argument before the cluster until the cluster ends: named by its letter. */
     const char *given = argv[optind - 1];
-    bool is_long = strncmp(given, "--", 2) == 0;
-    if (lacks_its_value(is_long, short_options, long_options))
-        fprintf(stderr, "malloc-trace %s: option '%s' needs a value; %s", command, given,
-                usage);
-    else if (is_long || optopt == 0)
+    const struct option *named = long_option_named(given, long_options);
+    if (optopt == 0) {
         fprintf(stderr, "malloc-trace %s: unknown option '%s'; %s", command, given, usage);
-    else
-        fprintf(stderr, "malloc-trace %s: unknown option '-%c'; %s", command, optopt, usage);
+    } else if (named != NULL && named->flag == NULL && named->val == optopt
+               && named->has_arg == required_argument) {
+        fprintf(stderr, "malloc-trace %s: option '--%s' needs a value; %s", command,
+                named->name, usage);
+    } else {
+        const char *known = strchr(short_options, optopt);
+        bool needs_a_value = known != NULL && optopt != ':' && optopt != '+' && known[1] == ':';
+        fprintf(stderr, "malloc-trace %s: %s '-%c'%s; %s", command,
+                needs_a_value ? "option" : "unknown option", optopt,
+                needs_a_value ? " needs a value" : "", usage);
+    }
     return 2;
 }
 

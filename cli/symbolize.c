@@ -223,19 +223,14 @@ int symbolize_command(int argc, char **argv)
             return 2;
         }
     }
-    char sysroot[PATH_MAX], sysroot_debuginfo_path[PATH_MAX + 32];
+    char sysroot[PATH_MAX];
     if (state.sysroot != NULL) {
-        /* Absolute: elfutils reads a relative entry of debuginfo_path as relative to each
-         * module's directory. */
+        /* Absolute: the module's directory is matched against it (module_symbols.c). */
         if (realpath(state.sysroot, sysroot) == NULL) {
             fprintf(stderr, "malloc-trace symbolize: %s: %s\n", state.sysroot, strerror(errno));
             return 2;
         }
         state.sysroot = sysroot;
-        /* elfutils' own list (":.debug:/usr/lib/debug"), with the target's debug files. */
-        snprintf(sysroot_debuginfo_path, sizeof sysroot_debuginfo_path,
-                 ":.debug:%s/usr/lib/debug", sysroot);
-        debuginfo_path = sysroot_debuginfo_path;
         module_symbols_set_sysroot(sysroot);
     }
     state.out = fopen(output, "w");

@@ -180,7 +180,8 @@ def test_bad_input_is_named_and_exits_2():
 
 def test_help_and_option_errors_of_every_subcommand():
     """-h and --help print the subcommand's usage on stdout (exit 0); an unknown option, or
-    one without its value, is one line on stderr that names it, then the usage (exit 2).
+    one without its value, is one line on stderr that names it, then the usage (exit 2); a
+    letter in a cluster is named by itself (029b0d9 named the argument before the cluster).
     At e7c371d --help was an unknown option, and getopt's own message came on a line of its
     own before the usage."""
     usages = {
@@ -201,6 +202,8 @@ def test_help_and_option_errors_of_every_subcommand():
         (["run", "--bogus=1", "true"], "run: unknown option '--bogus=1'", "run"),
         (["run", "-o"], "run: option '-o' needs a value", "run"),
         (["run", "--period"], "run: option '--period' needs a value", "run"),
+        (["run", "--out"], "run: option '--output' needs a value", "run"),
+        (["run", "--fail-on-leak", "-xy", "--", "true"], "run: unknown option '-x'", "run"),
         (["check", "-s", INPUT], "check: unknown option '-s'", "check"),
         (["check", INPUT, "--junit"], "check: option '--junit' needs a value", "check"),
         (["report", "--top"], "report: option '--top' needs a value", "report"),
@@ -411,9 +414,10 @@ def test_symbolize_with_a_sysroot():
     names = [f["f"] for f in program_frames_of(leaks(out), target)[0]]
     equal(names[:4], ["leaf", "middle", "outer", "main"], "frames named from the sysroot")
     # Stripped there, its debug information in the sysroot's /usr/lib/debug: found by build
-    # id, then by its .gnu_debuglink name; a relative --sysroot too. At e7c371d neither was
-    # (the host's /usr/lib/debug was searched), and the frames stayed MODULE+0xOFFSET.
-    stripped_root = tempfile.mkdtemp(prefix="sysroot.", dir=WORK)
+    # id, then by its .gnu_debuglink name; a relative --sysroot, with ':' in its name, too.
+    # At e7c371d neither was (the host's /usr/lib/debug was searched), and the frames stayed
+    # MODULE+0xOFFSET.
+    stripped_root = tempfile.mkdtemp(prefix="sys:root.", dir=WORK)  # ':' splits libdwfl's list
     stripped = os.path.join(stripped_root, "opt", "target", "leaker")
     os.makedirs(os.path.dirname(stripped))
     debug = os.path.join(WORK, "leaker.debug")

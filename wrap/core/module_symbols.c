@@ -48,16 +48,41 @@ void module_symbols_set_sysroot(const char *sysroot)
     debug_sysroot = strcmp(sysroot, "/") == 0 ? "" : sysroot;
 }
 
+/* DIR/usr/lib/debug/.build-id/xx/rest.debug: libdwfl's list of directories cannot name a
+ * sysroot with ':' in its path (it splits there). */
+static void try_build_id_under_sysroot(Dwfl_Module *module, int *fd, char **found)
+{
+    const unsigned char *build_id;
+    GElf_Addr build_id_address;
+    int length = dwfl_module_build_id(module, &build_id, &build_id_address);
+    if (length < 2)
+        return;
+    char path[8192];
+    int used = snprintf(path, sizeof path, "%s/usr/lib/debug/.build-id/%02x/", debug_sysroot,
+                        build_id[0]);
+    for (int i = 1; i < length && used > 0 && (size_t)used + 8 < sizeof path; i++)
+        used += snprintf(path + used, sizeof path - (size_t)used, "%02x", build_id[i]);
+    if (used > 0 && (size_t)used + 8 < sizeof path) {
+        snprintf(path + used, sizeof path - (size_t)used, ".debug");
+        try_debug_file(path, fd, found);
+    }
+}
+
 /* Separate debug information: by build id under /usr/lib/debug/.build-id, then by the
  * module's .gnu_debuglink name next to it, in its .debug/ and under /usr/lib/debug, as gdb
- * looks. Never through debuginfod, which would use the network from inside the program. */
+ * looks; /usr/lib/debug under the sysroot when there is one. Never through debuginfod,
+ * which would use the network from inside the program. */
 int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
                                   const char *module_name, Dwarf_Addr base,
                                   const char *file_name, const char *debuglink_file,
                                   GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-    int fd = dwfl_build_id_find_debuginfo(module, user_data, module_name, base, file_name,
+    int fd = -1;
+    if (debug_sysroot[0] == '\0')
+        fd = dwfl_build_id_find_debuginfo(module, user_data, module_name, base, file_name,
                                           debuglink_file, debuglink_crc, debuginfo_file_name);
+    else
+        try_build_id_under_sysroot(module, &fd, debuginfo_file_name);
     if (fd >= 0 || debuglink_file == NULL || file_name == NULL || file_name[0] != '/')
         return fd;
     char directory[4096];
@@ -65,7 +90,6 @@ int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
     char *slash = strrchr(directory, '/');
     *slash = '\0';
     char path[8192];
-    fd = -1;
     snprintf(path, sizeof path, "%s/%s", directory, debuglink_file);
     if (strcmp(path, file_name) != 0)
         try_debug_file(path, &fd, debuginfo_file_name);
@@ -75,8 +99,8 @@ int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
     size_t sysroot_length = strlen(debug_sysroot);
     const char *target_directory = directory;
     if (strncmp(directory, debug_sysroot, sysroot_length) == 0
-        && directory[sysroot_length] == '/')
-        target_directory += sysroot_length;
+        && (directory[sysroot_length] == '/' || directory[sysroot_length] == '\0'))
+        target_directory += sysroot_length; /* "" for the sysroot's own root */
     snprintf(path, sizeof path, "%s/usr/lib/debug%s/%s", debug_sysroot, target_directory,
              debuglink_file);
     try_debug_file(path, &fd, debuginfo_file_name);
