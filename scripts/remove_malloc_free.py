@@ -23,6 +23,7 @@ or has malformed lines."""
 import argparse
 import collections
 import json
+import math
 import os
 import re
 import shutil
@@ -70,7 +71,7 @@ def row_of(line):
 
 
 def object_without_repeated_keys(pairs):
-    """check's parser rejects an object that names a key twice."""
+    """check's parser (jansson) rejects an object that names a key twice."""
     if len({key for key, _ in pairs}) != len(pairs):
         raise ValueError("duplicate object key")
     return dict(pairs)
@@ -78,6 +79,47 @@ def object_without_repeated_keys(pairs):
 
 def not_a_json_number(name):
     raise ValueError(f"{name} is no JSON number")
+
+
+def json_integer(text):
+    """jansson's integers are 64-bit."""
+    value = int(text)
+    if value >= 1 << 63:
+        raise ValueError("too big integer")
+    if value < -(1 << 63):
+        raise ValueError("too big negative integer")
+    return value
+
+
+def json_real(text):
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("real number overflow")
+    return value
+
+
+MAX_DEPTH = 2048  # jansson's JSON_PARSER_MAX_DEPTH
+
+
+def refused_value(value, depth=1):
+    """Why jansson refuses what Python's parser took (None: it does not): nesting deeper than
+    it parses, a string with U+0000 (\\u0000, refused without JSON_ALLOW_NUL) or a lone
+    surrogate (an escape, or a byte that is not UTF-8)."""
+    if depth > MAX_DEPTH:
+        return "maximum parsing depth reached"
+    if isinstance(value, str):
+        if "\0" in value:
+            return "\\u0000 is not allowed"
+        if any("\ud800" <= character <= "\udfff" for character in value):
+            return "invalid Unicode"
+        return None
+    children = (value if isinstance(value, list)
+                else [*value.keys(), *value.values()] if isinstance(value, dict) else [])
+    for child in children:
+        reason = refused_value(child, depth + 1)
+        if reason is not None:
+            return reason
+    return None
 
 
 def frame_is_whole(frame):
@@ -94,16 +136,18 @@ def stack_reason(callstack):
     if callstack not in STACK_REASONS:
         try:
             frames = json.loads(callstack, object_pairs_hook=object_without_repeated_keys,
-                                parse_constant=not_a_json_number)
-        except (ValueError, RecursionError) as error:
+                                parse_constant=not_a_json_number, parse_int=json_integer,
+                                parse_float=json_real)
+        except RecursionError:
+            reason = "maximum parsing depth reached"
+        except ValueError as error:
             reason = getattr(error, "msg", str(error))
         else:
-            if not isinstance(frames, list) or not frames:
+            reason = refused_value(frames)
+            if reason is None and (not isinstance(frames, list) or not frames):
                 reason = "callstack is not a non-empty JSON array"
-            elif not all(frame_is_whole(frame) for frame in frames):
+            elif reason is None and not all(frame_is_whole(frame) for frame in frames):
                 reason = 'callstack frame without "f", "s" and "l"'
-            else:
-                reason = None
         STACK_REASONS[callstack] = reason
     return STACK_REASONS[callstack]
 
@@ -131,7 +175,7 @@ def settled_lines(path, name):
     pending = collections.defaultdict(collections.deque)  # address -> unsettled malloc rows
     drop = LineSet()
     malformed = []
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as trace:
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="\n") as trace:
         first = trace.readline()
         if first.rstrip("\r\n") != HEADER:
             raise ValueError(f"{name}:1: not a malloc-trace file (no header line)")
@@ -159,6 +203,7 @@ def main(argv=None):
     parser.add_argument("-i", "--in_file", required=True, help="trace to read")
     parser.add_argument("-o", "--out_file", required=True, help="trace to write")
     options = parser.parse_args(argv)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3 * MAX_DEPTH))  # to parse what check does
     copy = None
     current = options.in_file  # what an error without a file name is about
     try:
@@ -172,7 +217,7 @@ def main(argv=None):
                 shutil.copyfileobj(stream, copy)
             source = copy.name
         drop, malformed = settled_lines(source, options.in_file)
-        with open(source, encoding="utf-8", errors="surrogateescape", newline="") as trace, \
+        with open(source, encoding="utf-8", errors="surrogateescape", newline="\n") as trace, \
                 open(options.out_file, "w", encoding="utf-8", errors="surrogateescape",
                      newline="\n") as out:
             current = options.out_file

@@ -84,6 +84,28 @@ def test_remove_malloc_free_reads_lines_as_check_does():
         trace.write(f"{HEADER}\nmalloc;1;0x10;8;1;{frame}\nleak;1;0x10;8;2;[{{\"f\":\"x\"}}]\n"
                     f"leak;1;0x20;8;2;[]\nleak;1;0x30;8;2;[{{\"f\":\"x\",\"s\":\"\",\"l\":true}}]\n"
                     f"leak;1;0x40;8;2;[{{\"f\":\n")
+    # What jansson refuses and Python's parser takes (a 65-bit integer, an infinite real,
+    # U+0000, a lone surrogate, a bare CR, which split the line at e7c371d, nesting deeper
+    # than 2,048): the same lines are refused.
+    jansson = os.path.join(directory, "jansson.csv")
+    with open(jansson, "w", newline="") as trace:
+        trace.write(f"{HEADER}\nmalloc;1;0x10;8;1;{frame}\n"
+                    + "".join(f"leak;1;0x10;8;2;[{{\"f\":{value},\"s\":\"\",\"l\":{line}}}]\n"
+                              for value, line in [('"x"', "99999999999999999999"),
+                                                  ('"x"', "-99999999999999999999"),
+                                                  ('"x"', "1e400"), ('"a\\u0000"', "1"),
+                                                  ('"\\ud800"', "1"), ('"a\rb"', "1"),
+                                                  ('"x"', "1")])  # the last one is whole
+                    + "leak;1;0x20;8;2;[{\"f\":\"x\",\"s\":\"\",\"l\":1,\"m\":"
+                    + "[" * 2100 + "]" * 2100 + "}]\n")
+    cleaned = remove("-i", jansson, "-o", out)
+    checked = subprocess.run([os.path.join(STAGE, "bin", "malloc-trace"), "check", jansson],
+                             capture_output=True, text=True, timeout=60)
+    refused = [line.split(": ")[0] for line in checked.stderr.splitlines()
+               if line.startswith(jansson)]
+    equal((cleaned.returncode, [line.split(": ")[0] for line in cleaned.stderr.splitlines()]),
+          (2, refused), "the lines check refuses")
+    equal(len(refused), 7, "lines check refuses")
     cleaned = remove("-i", stacks, "-o", out)
     checked = subprocess.run([os.path.join(STAGE, "bin", "malloc-trace"), "check", stacks],
                              capture_output=True, text=True, timeout=60)
