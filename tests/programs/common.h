@@ -55,7 +55,7 @@ static inline void *hide(const void *ptr)
 /* Clobbers the stack below the caller, where dead frames left copies of pointers (the leak
  * scan reads the live frames whole, and a later call's frame may not overwrite every slot
  * of an earlier one's). */
-static inline __attribute__((noinline)) void scrub_stack(void)
+static __attribute__((noinline, unused)) void scrub_stack(void)
 {
     volatile char scratch[8192];
     for (size_t i = 0; i < sizeof scratch; i++)
