@@ -88,6 +88,34 @@ def test_first_delete_in_a_thread_a_library_constructor_waits_for():
           "exit status, stdout, stderr")
 
 
+def test_late_deletes_name_the_operator():
+    for form in FORMS:
+        extra = pkg_config("--variable=static_cxx") if form == "static" else []
+        program = build("late_delete.cpp", form, extra=extra)
+        result = run(program, form, env={"malloc_second_peremption": "1"})
+        equal((result.returncode, result.stdout, result.stderr), (0, "deleted\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        rows = sorted((row["function"], row["size"], [f["f"] for f in row["stack"][:2]])
+                      for row in result.rows() if "main" in [f["f"] for f in row["stack"][:2]])
+        equal(rows, [("free", 8, ["operator delete(void*, unsigned long)", "main"]),
+                     ("free", 12, ["operator delete[](void*)", "main"]),
+                     ("malloc", 8, ["operator new(unsigned long)", "main"]),
+                     ("malloc", 12, ["operator new[](unsigned long)", "main"])],
+              f"rows ({form})")
+
+
+def test_first_dlerror_finds_no_error_of_the_tracers():
+    """The static form's look-ups at start left an error for the program's first dlerror()
+    and two orphan free rows (at 53fa33f)."""
+    for form in FORMS:
+        program = build("dlerror_first.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr),
+              (0, "dlerror: none\ndlopen: loaded\n", ""), f"exit status, stdout, stderr ({form})")
+        equal([row for row in result.rows() if row["function"] == "free"], [],
+              f"free rows ({form})")
+
+
 def test_wrap_form_program_started_with_the_preload_library():
     """A program linked with libmalloctrace.a, started with malloc-trace.so preloaded too (as
     `malloc-trace run` starts any program): the preload tracer stands down, and the rows are

@@ -5,15 +5,19 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "tracer.h"
 #include "unwind_table.h"
 
-/* Weak: a static program has no dlsym unless it uses dlopen; then nothing is found, and the
- * front-end's own test (its real operator lies in the executable) decides. */
+/* Weak: a static program has no dlsym unless it uses dlopen. It is not asked there (a static
+ * executable exports nothing to find): the front-end's own test (its real operator lies in
+ * the executable) decides. */
 extern __typeof__(dlsym) dlsym __attribute__((weak));
+extern __typeof__(dlerror) dlerror __attribute__((weak));
 
 /* The operator each chain starts with, as libstdc++ (GCC 12's libsupc++) calls it. */
 static const char *const first_called[MALLOC_TRACE_CHAIN_COUNT] = {
@@ -50,15 +54,24 @@ static const void *find_chain(enum malloc_trace_chain chain)
 {
     const void *found = NONE_OF_THE_PROGRAMS;
     struct dl_find_object executable;
-    if (dlsym != NULL && unwind_table_find_executable(&executable)) {
+    if (dlsym != NULL && getauxval(AT_BASE) != 0 && unwind_table_find_executable(&executable)) {
         malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlsym allocates */
+        bool failed = false;
         for (const char *name = first_called[chain]; name != NULL; name = called_next(name)) {
             const char *definition = dlsym(RTLD_DEFAULT, name);
+            failed |= definition == NULL;
             if (definition != NULL && definition >= (const char *)executable.dlfo_map_start
                 && definition < (const char *)executable.dlfo_map_end) {
                 found = definition;
                 break;
             }
+        }
+        /* A name nothing defines (a C program's) leaves an error for the program's next
+         * dlerror(), and its text in a block the program would free: both taken back here,
+         * the second call freeing the first one's text. */
+        if (failed && dlerror != NULL) {
+            dlerror();
+            dlerror();
         }
         malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     }

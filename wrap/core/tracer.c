@@ -285,7 +285,8 @@ static void note_settled(uintptr_t start, size_t size)
     operator_call.settled = at + 1;
 }
 
-static void begin_operator_call(struct malloc_trace_operator *saved, uintptr_t operand)
+static void begin_operator_call(struct malloc_trace_operator *saved, uintptr_t operand,
+                                enum entry_point operand_entry)
 {
     /* Only a nested call has an outer state worth the copy. */
     if (operator_call.depth != 0)
@@ -295,7 +296,11 @@ static void begin_operator_call(struct malloc_trace_operator *saved, uintptr_t o
     saved->open = true;
     operator_call.depth = saved->depth + 1;
     operator_call.settled = 0;
+    /* A sized or array delete calling the plain one: the row names the one the program
+     * called. */
+    bool same_operand = saved->depth != 0 && operand != 0 && saved->operand == operand;
     operator_call.operand = operand;
+    operator_call.operand_entry = same_operand ? saved->operand_entry : (int)operand_entry;
     operator_call.operand_released = false;
 }
 
@@ -380,6 +385,11 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
     struct live_block block;
     bool held = live_table_remove((uintptr_t)ptr, &block, release);
     if (__builtin_expect(operator_call.depth != 0, 0)) {
+        if (held && (uintptr_t)ptr == operator_call.operand) {
+            /* The delete's own block, freed inside it: a late free's row names the delete
+             * (libstdc++'s, in a static link, jumps to free and leaves no frame of its own). */
+            entry = (enum entry_point)operator_call.operand_entry;
+        }
         if (held)
             note_settled((uintptr_t)ptr, block.size);
         else if ((uintptr_t)ptr == operator_call.operand) {
@@ -408,7 +418,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_free(void *ptr, enum entry_point entry,
 
 MALLOC_TRACE_HOOK void malloc_trace_on_operator_begin(struct malloc_trace_operator *saved)
 {
-    begin_operator_call(saved, 0);
+    begin_operator_call(saved, 0, ENTRY_MALLOC);
 }
 
 MALLOC_TRACE_HOOK void malloc_trace_on_operator_unwound(struct malloc_trace_operator *saved)
@@ -452,7 +462,7 @@ MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point 
         note_settled((uintptr_t)ptr, block.size);
     leave_hook();
     if (!held)
-        begin_operator_call(saved, (uintptr_t)ptr);
+        begin_operator_call(saved, (uintptr_t)ptr, entry);
     return held;
 }
 

@@ -80,6 +80,7 @@ struct malloc_trace_operator {
     unsigned depth;   /* operator calls under way on the thread */
     unsigned settled; /* blocks allocated or released inside the call, in start and end */
     uintptr_t operand; /* delete's pointer; 0 for new */
+    int operand_entry; /* delete's entry point (enum entry_point) */
     bool operand_released; /* a free of operand inside, not held: its row is the call's */
     bool open;             /* in a front-end's saved copy: the call has not ended */
     uintptr_t start[MALLOC_TRACE_OPERATOR_BLOCKS], end[MALLOC_TRACE_OPERATOR_BLOCKS];
