@@ -1,8 +1,10 @@
 // library_joining_a_deleting_thread.cpp: a library whose constructor (run inside dlopen, with
 // the loader's lock held) starts a thread that makes the process's first sized delete,
-// delete[] and new[], and waits for it. The preload form looked up, on an operator's first
-// call, where libstdc++'s version of it leads (dlsym, which takes the loader's lock): the
-// thread waited for the lock, the constructor for the thread, for ever.
+// delete[], new[] and nothrow new[], and waits for it. The preload form looked up, on an
+// operator's first call, where libstdc++'s version of it leads, and libstdc++'s nothrow
+// operator (dlsym, which takes the loader's lock): the thread waited for the lock, the
+// constructor for the thread, for ever.
+#include <new>
 #include <pthread.h>
 
 static void *allocate_and_delete(void *)
@@ -11,6 +13,8 @@ static void *allocate_and_delete(void *)
     delete value;
     int *values = new int[4];
     delete[] values;
+    int *more = new (std::nothrow) int[4];
+    delete[] more;
     return nullptr;
 }
 

@@ -89,15 +89,50 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
 typedef void *nothrow_new_fn(size_t size, const void *tag);
 typedef void *aligned_nothrow_new_fn(size_t size, size_t alignment, const void *tag);
 
-static void *libstdcxx_nothrow_new(_Atomic(void *) *cache, const char *mangled)
+enum nothrow_new { NOTHROW_NEW, NOTHROW_NEW_ALIGNED, NOTHROW_NEW_ARRAY,
+                   NOTHROW_NEW_ARRAY_ALIGNED, NOTHROW_NEW_COUNT };
+static const char *const nothrow_new_names[NOTHROW_NEW_COUNT] = {
+    "_ZnwmRKSt9nothrow_t", "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+    "_ZnamSt11align_val_tRKSt9nothrow_t",
+};
+static _Atomic(void *) libstdcxx_nothrow_news[NOTHROW_NEW_COUNT];
+
+static void *find_libstdcxx_nothrow_new(enum nothrow_new which)
 {
-    void *real = atomic_load_explicit(cache, memory_order_acquire);
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    void *real = dlsym(RTLD_NEXT, nothrow_new_names[which]);
     if (real == NULL) {
-        malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-        real = dlsym(RTLD_NEXT, mangled);
-        malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
-        atomic_store_explicit(cache, real, memory_order_release);
+        /* The program's next dlerror() is not about us: the second call frees the text the
+         * first returned, which the program's would free as an orphan. */
+        (void)dlerror();
+        (void)dlerror();
     }
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    atomic_store_explicit(&libstdcxx_nothrow_news[which], real, memory_order_release);
+    return real;
+}
+
+/* As the library starts, before the program runs: dlsym takes the loader's lock, which a
+ * thread inside dlopen may hold while it waits for the thread making the first call (a
+ * library's constructor joining a thread it started). */
+static atomic_bool nothrow_news_looked_up;
+
+__attribute__((constructor)) static void find_libstdcxx_nothrow_news(void)
+{
+    for (int which = 0; which < NOTHROW_NEW_COUNT; which++)
+        find_libstdcxx_nothrow_new((enum nothrow_new)which);
+    atomic_store_explicit(&nothrow_news_looked_up, true, memory_order_release);
+}
+
+/* NULL when libstdc++ was not loaded as the program started (a C program that loads a C++
+ * library later, whose constructor may be that thread): then our loop, which has its
+ * semantics but for an exception out of a new-handler. A call before the constructor (another
+ * library's) looks the operator up itself. */
+static void *libstdcxx_nothrow_new(enum nothrow_new which)
+{
+    void *real = atomic_load_explicit(&libstdcxx_nothrow_news[which], memory_order_acquire);
+    if (real == NULL && !atomic_load_explicit(&nothrow_news_looked_up, memory_order_acquire))
+        real = find_libstdcxx_nothrow_new(which);
     return real;
 }
 
@@ -123,12 +158,12 @@ typedef void aligned_delete_fn(void *ptr, align_val alignment);
         return ptr;                                                                         \
     }
 
-#define INTERPOSE_NOTHROW_NEW(name, mangled, entry, parameters, aligned, alignment, chain)  \
+#define INTERPOSE_NOTHROW_NEW(name, mangled, which, entry, parameters, aligned, alignment,  \
+                              chain)                                                        \
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
     {                                                                                       \
-        static _Atomic(void *) real_;                                                       \
-        void *real = libstdcxx_nothrow_new(&real_, #mangled);                               \
+        void *real = libstdcxx_nothrow_new(which);                                          \
         if (real == NULL) {                                                                 \
             void *ptr = allocate(size, aligned, alignment, true);                           \
             malloc_trace_on_alloc(ptr, size, entry);                                        \
@@ -164,24 +199,27 @@ typedef void aligned_delete_fn(void *ptr, align_val alignment);
 
 INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false),
               MALLOC_TRACE_CHAIN_NONE, PLAIN_NEW)
-INTERPOSE_NOTHROW_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW,
+INTERPOSE_NOTHROW_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, NOTHROW_NEW, ENTRY_NEW_NOTHROW,
                       (size_t size, const nothrow_tag *tag), false, 0, MALLOC_TRACE_CHAIN_NEW)
 INTERPOSE_NEW(new_aligned, _ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
               MALLOC_TRACE_CHAIN_NONE, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
+                      NOTHROW_NEW_ALIGNED,
                       ENTRY_NEW_ALIGNED_NOTHROW,
                       (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
                       MALLOC_TRACE_CHAIN_NEW_ALIGNED)
 INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), allocate(size, false, 0, false),
               MALLOC_TRACE_CHAIN_NEW, PLAIN_NEW)
-INTERPOSE_NOTHROW_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW,
+INTERPOSE_NOTHROW_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, NOTHROW_NEW_ARRAY,
+                      ENTRY_NEW_ARRAY_NOTHROW,
                       (size_t size, const nothrow_tag *tag), false, 0,
                       MALLOC_TRACE_CHAIN_NEW_ARRAY)
 INTERPOSE_NEW(new_array_aligned, _ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
               MALLOC_TRACE_CHAIN_NEW_ALIGNED, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
+                      NOTHROW_NEW_ARRAY_ALIGNED,
                       ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
                       (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
                       MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED)
