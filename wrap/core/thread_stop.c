@@ -308,26 +308,38 @@ static void wait_for_answers(struct thread_stop *stop, uint64_t deadline_ms, int
     }
 }
 
-/* The stack pointer of a thread that did not answer, from the system call it waits in. One
- * that blocks every signal on its way out (see has_ended) often waits for a lock of the live
- * table, which the scan holds, in short naps with a look at the lock between them: between
- * two naps it shows as running. A few more looks find it in a nap; a thread that does run
- * costs the scan SYSCALL_LOOKS of them. */
-#define SYSCALL_LOOKS 20
-#define SYSCALL_LOOK_PAUSE_NS 100000L
+/* The stack pointers of the threads that did not answer, from the system calls they wait in.
+ * One that blocks every signal on its way out (see has_ended) often waits for a lock of the
+ * live table, which the scan holds, in short naps with a look at the lock between them:
+ * between two naps it shows as running. A few more rounds of looks, 0.1 ms apart, find it in
+ * a nap. Threads that do run are looked at in rounds over all of them, for SYSCALL_ROUNDS_MS
+ * at most: one thread after another, 20 looks each, 64 spinning threads took 5 s on a busy
+ * machine (the scanner waits for a CPU at every look). */
+#define SYSCALL_ROUNDS 20
+#define SYSCALL_ROUND_PAUSE_NS 100000L
+#define SYSCALL_ROUNDS_MS 20
 
-static void find_stack_pointer(struct stopped_thread *thread)
+static void find_stack_pointers(struct thread_stop *stop)
 {
-    for (unsigned look = 0; look < SYSCALL_LOOKS; look++) {
-        if (look > 0) {
-            struct timespec pause = {0, SYSCALL_LOOK_PAUSE_NS};
+    uint64_t deadline_ms = monotonic_ms() + SYSCALL_ROUNDS_MS;
+    for (unsigned round = 0; round < SYSCALL_ROUNDS && (round < 2 || monotonic_ms() < deadline_ms);
+         round++) {
+        if (round > 0) {
+            struct timespec pause = {0, SYSCALL_ROUND_PAUSE_NS};
             nanosleep(&pause, NULL);
         }
-        if (read_syscall(thread->tid, &thread->stack_pointer) == -2 && has_ended(thread->tid)) {
-            atomic_store(&thread->state, THREAD_GONE);
-            return;
+        bool unknown = false;
+        for (size_t i = 0; i < stop->count; i++) {
+            struct stopped_thread *thread = &stop->threads[i];
+            if (atomic_load(&thread->state) != THREAD_UNREACHED || thread->stack_pointer != 0)
+                continue;
+            if (read_syscall(thread->tid, &thread->stack_pointer) == -2
+                && has_ended(thread->tid))
+                atomic_store(&thread->state, THREAD_GONE);
+            else
+                unknown |= thread->stack_pointer == 0;
         }
-        if (thread->stack_pointer != 0)
+        if (!unknown)
             return;
     }
 }
@@ -372,9 +384,8 @@ void thread_stop_all(struct thread_stop *stop, pid_t skip_tid)
         atomic_compare_exchange_strong(&thread->state, &expected, THREAD_UNREACHED);
         while (atomic_load(&thread->state) == THREAD_ANSWERING)
             sched_yield();
-        if (atomic_load(&thread->state) == THREAD_UNREACHED)
-            find_stack_pointer(thread);
     }
+    find_stack_pointers(stop);
 }
 
 void thread_stop_resume(struct thread_stop *stop)
