@@ -36,6 +36,19 @@ def test_c_events_static_pie():
     events_in("static-pie")
 
 
+def run_with_operators(user, operators, form, stdout, env=None):
+    """Builds tests/programs/USER with the program's own operators (OPERATORS, another
+    object: the wrap forms' --wrap reaches them only from there) and runs it; asserts its
+    exit status 0, its stdout and an empty stderr."""
+    extra = [os.path.join(PROGRAMS, operators)] + (
+        pkg_config("--variable=static_cxx") if form == "static" else [])
+    program = build(user, form, extra=extra)
+    result = run(program, form, env=env)
+    equal((result.returncode, result.stdout, result.stderr), (0, stdout, ""),
+          f"exit status, stdout, stderr ({form})")
+    return result
+
+
 def test_program_that_replaces_only_plain_new_and_delete():
     """The program defines operator new and delete (plain and aligned) with a header in
     front of each block, and none of the others, which libstdc++ makes call these: new[]
@@ -43,13 +56,9 @@ def test_program_that_replaces_only_plain_new_and_delete():
     the address new handed out, not malloc's block: the program crashed (at e7c371d). The
     program's count of live objects is as untraced, and only its two leaks are
     reported, as blocks of malloc and posix_memalign inside its operators."""
-    operators = os.path.join(PROGRAMS, "scalar_operators.cpp")
     for form in FORMS:
-        extra = [operators] + (pkg_config("--variable=static_cxx") if form == "static" else [])
-        program = build("scalar_operators_user.cpp", form, extra=extra)
-        result = run(program, form)
-        equal((result.returncode, result.stdout, result.stderr), (0, "live objects 2\n", ""),
-              f"exit status, stdout, stderr ({form})")
+        result = run_with_operators("scalar_operators_user.cpp", "scalar_operators.cpp", form,
+                                    "live objects 2\n")
         rows = sorted((row["function"], row["size"],
                        [frame["f"] for frame in row["stack"]
                         if not frame["f"].startswith("operator new[]")][:4])
@@ -65,13 +74,9 @@ def test_programs_delete_that_frees_later():
     """The program's operator delete keeps the blocks and frees them later; libstdc++'s sized
     and array deletes call it. The tracer took each block out at the delete (all forms, the
     preload form since 1c7f9d4): each later free was an orphan free row."""
-    operators = os.path.join(PROGRAMS, "deferred_delete.cpp")
     for form in FORMS:
-        extra = [operators] + (pkg_config("--variable=static_cxx") if form == "static" else [])
-        program = build("deferred_delete_user.cpp", form, extra=extra)
-        result = run(program, form)
-        equal((result.returncode, result.stdout, result.stderr), (0, "released\n", ""),
-              f"exit status, stdout, stderr ({form})")
+        result = run_with_operators("deferred_delete_user.cpp", "deferred_delete.cpp", form,
+                                    "released\n")
         equal([(row["function"], row["size"]) for row in result.rows()
                if len(row["stack"]) > 1], [], f"rows ({form})")
 
@@ -168,13 +173,9 @@ def test_programs_own_operator_new_with_a_header():
     in their stacks: the wrap forms recorded the address new handed out as a second block,
     and wrote malloc's as a leak. After a std::bad_alloc out of that operator, the next block
     leaked is a leak (the throw left the thread's state holding its address)."""
-    operators = os.path.join(PROGRAMS, "own_operator_new.cpp")
     for form in FORMS:
-        extra = [operators] + (pkg_config("--variable=static_cxx") if form == "static" else [])
-        program = build("own_operator_new_user.cpp", form, extra=extra)
-        result = run(program, form)
-        equal((result.returncode, result.stdout, result.stderr), (0, "live bytes 4\n", ""),
-              f"exit status, stdout, stderr ({form})")
+        result = run_with_operators("own_operator_new_user.cpp", "own_operator_new.cpp", form,
+                                    "live bytes 4\n")
         rows = sorted((row["function"], row["size"], [frame["f"] for frame in row["stack"][:4]])
                       for row in result.rows())
         equal(rows, [("leak", 20, ["malloc", "operator new(unsigned long)", "leak_one()",
