@@ -81,6 +81,17 @@ def test_programs_delete_that_frees_later():
                if len(row["stack"]) > 1], [], f"rows ({form})")
 
 
+def test_programs_operators_in_a_signal_handler():
+    for form in FORMS:
+        extra = pkg_config("--variable=static_cxx") if form == "static" else []
+        program = build("operators_in_a_signal_handler.cpp", form, extra=extra)
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr),
+              (0, "live 0, handled yes\n", ""), f"exit status, stdout, stderr ({form})")
+        equal([(row["function"], row["size"]) for row in result.rows()
+               if row["function"] in ("free", "leak", "indirect")], [], f"rows ({form})")
+
+
 def test_first_delete_in_a_thread_a_library_constructor_waits_for():
     """A library's constructor, inside dlopen, joins a thread whose sized delete, delete[]
     and new[] are the process's first: the preload form looked up where they lead then

@@ -451,6 +451,13 @@ MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point 
                                                     struct malloc_trace_operator *saved)
 {
     saved->open = false;
+    /* A signal handler's delete inside a hook: the program's own operator runs unwatched and
+     * unguarded, and its frees, deferred like any the handler makes, settle its blocks. Under
+     * the guard they went unseen (the block a header scheme frees stayed a leak) and the
+     * operand was deferred as a free of an address no block starts at: an orphan row. */
+    if (malloc_trace_guard != 0 && malloc_trace_guard < MALLOC_TRACE_GUARD_INTERNAL
+        && ptr != NULL && is_programs_operator(real))
+        return false;
     int now;
     if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return true;
@@ -470,6 +477,8 @@ MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *
                                                   void *ptr, enum entry_point entry,
                                                   const void *real)
 {
+    if (!saved->open)
+        return; /* no watch began (a signal handler's delete, see delete_begin) */
     uintptr_t address = (uintptr_t)ptr, holding_start, holding_end;
     bool holding = settled_block_of(address, false, &holding_start, &holding_end)
                    || settled_block_of(address, true, &holding_start, &holding_end);

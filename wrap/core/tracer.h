@@ -68,8 +68,9 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
  * call runs watched, then delete_end writes ptr as an orphan free when a free inside
  * released ptr itself unknown, or when nothing inside touched it and the operator is not the
  * program's. The program's own delete is always watched: it may keep the block for later (a
- * cache, a deferred free), and the free that finally releases it settles it. real: the real
- * operator (NULL: not the program's).
+ * cache, a deferred free), and the free that finally releases it settles it; in a signal
+ * handler that interrupted a hook it runs unwatched (false, and delete_end does nothing), its
+ * frees deferred as the handler's are. real: the real operator (NULL: not the program's).
  *
  * The saved state lies in the front-end's frame; an exception out of the real call (the
  * program's operator new throwing bad_alloc) ends the call through operator_unwound, which
