@@ -169,13 +169,10 @@ typedef void aligned_delete_fn(void *ptr, align_val alignment);
             malloc_trace_on_alloc(ptr, size, entry);                                        \
             return ptr;                                                                     \
         }                                                                                   \
-        struct malloc_trace_operator saved;                                                 \
-        malloc_trace_on_operator_begin(&saved);                                             \
-        void *ptr = (aligned) ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)      \
-                            : ((nothrow_new_fn *)real)(size, tag);                          \
-        malloc_trace_on_new_end(&saved, ptr, size, entry,                                   \
-                                malloc_trace_programs_operator(chain));                     \
-        return ptr;                                                                         \
+        WATCHED_NEW_BODY(malloc_trace_programs_operator(chain),                              \
+                         (aligned) ? ((aligned_nothrow_new_fn *)real)(size, alignment, tag)  \
+                                   : ((nothrow_new_fn *)real)(size, tag),                    \
+                         size, entry);                                                       \
     }
 
 #define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, chain, programs_call)   \
