@@ -64,3 +64,11 @@ void operator delete(void *ptr, std::align_val_t alignment) noexcept
     if (ptr != nullptr)
         free(block_of(ptr, offset));
 }
+
+// A block of the operator new here, from a call inside: built into a library linked with
+// -Bsymbolic-functions, the call never leaves the library, and the block must still come
+// back to the delete here.
+void *operators_new_inside(size_t size)
+{
+    return ::operator new(size);
+}

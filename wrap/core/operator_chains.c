@@ -11,13 +11,13 @@
 #include <sys/auxv.h>
 
 #include "tracer.h"
-#include "unwind_table.h"
 
 /* Weak: a static program has no dlsym unless it uses dlopen. It is not asked there (a static
  * executable exports nothing to find): the front-end's own test (its real operator lies in
  * the executable) decides. */
 extern __typeof__(dlsym) dlsym __attribute__((weak));
 extern __typeof__(dlerror) dlerror __attribute__((weak));
+extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
 
 /* The operator each chain starts with, as libstdc++ (GCC 12's libsupc++) calls it. */
 static const char *const first_called[MALLOC_TRACE_CHAIN_COUNT] = {
@@ -47,21 +47,111 @@ static const char *called_next(const char *mangled)
     return NULL;
 }
 
+/* The preload form's own operators (see drop_operator_frames in tracer.c). */
+extern const char __start_malloc_trace_operators[] __attribute__((weak));
+extern const char __stop_malloc_trace_operators[] __attribute__((weak));
+
+/* The first module found to hold the program's operators (the executable, or a library
+ * with operators of its own) and the first found to hold others (libstdc++), so that a look
+ * at either is two compares: the hooks ask on every operator call of the wrap forms. Each is
+ * set once (state: 0 unset, 1 being set, 2 set), never a mix of two modules' bounds. A module
+ * unloaded and another mapped where it lay would be taken for it; operators come from
+ * modules that stay. */
+struct module_bounds {
+    atomic_int state;
+    uintptr_t start, end;
+};
+static struct module_bounds programs_module, others_module;
+
+static bool within(struct module_bounds *bounds, uintptr_t address)
+{
+    return atomic_load_explicit(&bounds->state, memory_order_acquire) == 2
+           && address >= bounds->start && address < bounds->end;
+}
+
+static void set_bounds(struct module_bounds *bounds, const struct dl_find_object *found)
+{
+    int unset = 0;
+    if (atomic_compare_exchange_strong(&bounds->state, &unset, 1)) {
+        bounds->start = (uintptr_t)found->dlfo_map_start;
+        bounds->end = (uintptr_t)found->dlfo_map_end;
+        atomic_store_explicit(&bounds->state, 2, memory_order_release);
+    }
+}
+
+static bool is_executable(const struct link_map *module)
+{
+    return module != NULL && module->l_name != NULL && module->l_name[0] == '\0';
+}
+
+/* By its file's name: libstdc++ is found under its soname (libstdc++.so.6) or a versioned
+ * file name beside it. */
+static bool is_libstdcxx(const struct link_map *module)
+{
+    const char *name = module != NULL ? module->l_name : NULL;
+    if (name == NULL)
+        return false;
+    const char *slash = strrchr(name, '/');
+    const char *base = slash != NULL ? slash + 1 : name;
+    return strncmp(base, "libstdc++.so", sizeof "libstdc++.so" - 1) == 0;
+}
+
+/* Whether a module's operators are the program's, for a core that lies in `core`. A wrap
+ * form's core (in the executable) sees only the executable's calls of malloc (ld --wrap
+ * rewrites no others): a library's operator is then taken for libstdc++'s, whose result is
+ * recorded as the operator's block. */
+static bool holds_programs_operators(const struct link_map *module, const struct link_map *core)
+{
+    return is_executable(module) || (!is_executable(core) && !is_libstdcxx(module));
+}
+
+bool operator_chains_is_programs(const void *function)
+{
+    uintptr_t address = (uintptr_t)function;
+    if (function == NULL || within(&others_module, address))
+        return false;
+    if (within(&programs_module, address))
+        return true;
+    /* Lock-free (glibc's _dl_find_object): also asked before the tracer starts, from another
+     * library's constructor, and in a signal handler. Unknown: taken for libstdc++'s, whose
+     * block is recorded. */
+    struct dl_find_object found, core;
+    if (_dl_find_object == NULL || _dl_find_object((void *)address, &found) != 0 // NOLINT(performance-no-int-to-ptr)
+        || _dl_find_object((void *)(uintptr_t)operator_chains_is_programs, &core) != 0)
+        return false;
+    bool programs = holds_programs_operators(found.dlfo_link_map, core.dlfo_link_map);
+    set_bounds(programs ? &programs_module : &others_module, &found);
+    return programs;
+}
+
+/* The definition a call of name reaches from outside the tracer: the first in the loader's
+ * search order, or, where that is the preload form's own, the next after it (the preload
+ * library comes right after the executable, so a library's operators are found there). */
+static const void *definition_of(const char *name)
+{
+    const char *definition = dlsym(RTLD_DEFAULT, name);
+    if (definition != NULL && definition >= __start_malloc_trace_operators
+        && definition < __stop_malloc_trace_operators)
+        definition = dlsym(RTLD_NEXT, name);
+    return definition;
+}
+
 #define NONE_OF_THE_PROGRAMS ((const void *)1)
 static _Atomic(const void *) programs_operators[MALLOC_TRACE_CHAIN_COUNT];
 
+/* The program's operator along the chain: the first definition a call reaches that is not
+ * libstdc++'s (the executable's, or a library's: one linked with -Bsymbolic-functions calls
+ * its own operators inside, and the blocks it hands out must come back to its delete). */
 static const void *find_chain(enum malloc_trace_chain chain)
 {
     const void *found = NONE_OF_THE_PROGRAMS;
-    struct dl_find_object executable;
-    if (dlsym != NULL && getauxval(AT_BASE) != 0 && unwind_table_find_executable(&executable)) {
+    if (dlsym != NULL && getauxval(AT_BASE) != 0) {
         malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlsym allocates */
         bool failed = false;
         for (const char *name = first_called[chain]; name != NULL; name = called_next(name)) {
-            const char *definition = dlsym(RTLD_DEFAULT, name);
+            const void *definition = definition_of(name);
             failed |= definition == NULL;
-            if (definition != NULL && definition >= (const char *)executable.dlfo_map_start
-                && definition < (const char *)executable.dlfo_map_end) {
+            if (operator_chains_is_programs(definition)) {
                 found = definition;
                 break;
             }

@@ -330,8 +330,7 @@ static bool settled_block_of(uintptr_t address, bool from_start, uintptr_t *star
     return false;
 }
 
-/* The executable's mapping: an operator there is the program's own (or, in a static link,
- * libstdc++'s, which allocates and frees through the wrapped malloc and free). */
+/* The executable's mapping: a core there is the wrap form's (see another_core_traces). */
 static _Atomic uintptr_t executable_start, executable_end;
 
 static void find_executable(void)
@@ -341,16 +340,6 @@ static void find_executable(void)
         atomic_store(&executable_start, (uintptr_t)found.dlfo_map_start);
         atomic_store(&executable_end, (uintptr_t)found.dlfo_map_end);
     }
-}
-
-/* Before the constructor too: an operator called by another library's constructor. */
-static bool is_programs_operator(const void *real)
-{
-    uintptr_t address = (uintptr_t)real;
-    if (real != NULL && atomic_load_explicit(&executable_end, memory_order_relaxed) == 0)
-        find_executable();
-    return real != NULL && address >= atomic_load_explicit(&executable_start, memory_order_relaxed)
-           && address < atomic_load_explicit(&executable_end, memory_order_relaxed);
 }
 
 /* Records the block the real function returned; a hook's body (see capture_stack). */
@@ -441,7 +430,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_new_end(struct malloc_trace_operator *sav
             note_settled(holding_start, holding_end - holding_start);
         return;
     }
-    if (!at_start && is_programs_operator(real))
+    if (!at_start && operator_chains_is_programs(real))
         return; /* the program's own operator, from a pool or a cache: nothing of malloc's */
     trace_alloc(ptr, size, entry);
 }
@@ -456,13 +445,14 @@ MALLOC_TRACE_HOOK bool malloc_trace_on_delete_begin(void *ptr, enum entry_point 
      * the guard they went unseen (the block a header scheme frees stayed a leak) and the
      * operand was deferred as a free of an address no block starts at: an orphan row. */
     if (malloc_trace_guard != 0 && malloc_trace_guard < MALLOC_TRACE_GUARD_INTERNAL
-        && ptr != NULL && is_programs_operator(real))
+        && ptr != NULL && operator_chains_is_programs(real))
         return false;
     int now;
     if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return true;
     struct live_block block;
-    bool held = !is_programs_operator(real) && live_table_remove((uintptr_t)ptr, &block, NULL);
+    bool held = !operator_chains_is_programs(real)
+                && live_table_remove((uintptr_t)ptr, &block, NULL);
     if (held && (block.flags & BLOCK_WRITTEN_AS_MALLOC))
         queue_free_row(ptr, block.size, capture_stack(now == STATE_TRACING, NULL), entry);
     if (held && operator_call.depth != 0)
@@ -491,7 +481,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *
             note_settled(holding_start, holding_end - holding_start);
         return;
     }
-    if (!released && (touched || is_programs_operator(real)))
+    if (!released && (touched || operator_chains_is_programs(real)))
         return; /* the program's own operator delete kept the block, or freed another */
     if (operator_call.depth != 0 && operator_call.operand == address) {
         operator_call.operand_released = true; /* a sized delete calling the plain one */

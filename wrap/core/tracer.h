@@ -118,8 +118,8 @@ enum malloc_trace_chain {
 };
 
 /* The program's own definition of the first operator along the chain that it defines (in
- * the executable), or NULL when it defines none of them (or it cannot be known: a static
- * program). The preload form calls it where libstdc++ would; both forms pass it to the
+ * the executable or in a library: any but libstdc++'s), or NULL when it defines none of them
+ * (or it cannot be known: a static program). The preload form calls it where libstdc++ would; both forms pass it to the
  * hooks above as the real operator. */
 MALLOC_TRACE_HOOK const void *malloc_trace_programs_operator(enum malloc_trace_chain chain);
 

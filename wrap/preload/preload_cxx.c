@@ -2,7 +2,7 @@
  * load libstdc++. The throwing ones allocate through glibc directly (libstdc++'s operator
  * new would call malloc, which is ours too, and record the block twice) with libstdc++'s
  * semantics: the new-handler loop, std::bad_alloc, size 0 as 1, a power-of-two alignment.
- * libstdc++ itself is looked up when needed. */
+ * libstdc++ itself is looked up as the library starts, and when needed if it came later. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -25,8 +25,8 @@ typedef void (*new_handler)(void);
 typedef new_handler get_new_handler_fn(void);
 typedef void throw_bad_alloc_fn(void);
 
-/* A libstdc++ function, looked up when first needed: also found when a C program loaded
- * libstdc++ later with dlopen(RTLD_LOCAL), where a weak reference would have stayed NULL. */
+/* A libstdc++ function, also found when a C program loaded libstdc++ later with
+ * dlopen(RTLD_LOCAL), where a weak reference would have stayed NULL. */
 static void *libstdcxx_function(const char *name)
 {
     void *function = dlsym(RTLD_DEFAULT, name);
@@ -40,12 +40,30 @@ static void *libstdcxx_function(const char *name)
     return function;
 }
 
-/* Calls into libstdc++ allocate for themselves: the tracer's own section. */
-static void *libstdcxx_function_internal(const char *name)
+/* libstdc++'s functions the new-handler loop and a failure call. */
+enum libstdcxx_helper { GET_NEW_HANDLER, THROW_BAD_ALLOC, LIBSTDCXX_HELPER_COUNT };
+static const char *const libstdcxx_helper_names[LIBSTDCXX_HELPER_COUNT] = {
+    "_ZSt15get_new_handlerv", "_ZSt17__throw_bad_allocv",
+};
+static _Atomic(void *) libstdcxx_helpers[LIBSTDCXX_HELPER_COUNT];
+
+/* Looked up as the library starts (see find_libstdcxx_operators), and again when needed while
+ * not found: libstdc++ may come later. Calls into libstdc++ allocate for themselves: the
+ * tracer's own section. A failed look-up takes its error back from dlerror(), as
+ * find_libstdcxx_nothrow_new does. */
+static void *libstdcxx_helper(enum libstdcxx_helper which)
 {
+    void *function = atomic_load_explicit(&libstdcxx_helpers[which], memory_order_acquire);
+    if (function != NULL)
+        return function;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    void *function = libstdcxx_function(name);
+    function = libstdcxx_function(libstdcxx_helper_names[which]);
+    if (function == NULL) {
+        (void)dlerror();
+        (void)dlerror();
+    }
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    atomic_store_explicit(&libstdcxx_helpers[which], function, memory_order_release);
     return function;
 }
 
@@ -53,8 +71,7 @@ static void *fail(bool nothrow)
 {
     if (nothrow)
         return NULL;
-    throw_bad_alloc_fn *throw_bad_alloc =
-        (throw_bad_alloc_fn *)libstdcxx_function_internal("_ZSt17__throw_bad_allocv");
+    throw_bad_alloc_fn *throw_bad_alloc = (throw_bad_alloc_fn *)libstdcxx_helper(THROW_BAD_ALLOC);
     if (throw_bad_alloc != NULL)
         throw_bad_alloc();
     abort(); /* an operator new called without libstdc++ in reach: nothing can catch it */
@@ -72,7 +89,7 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
         if (ptr != NULL)
             return ptr;
         get_new_handler_fn *get_new_handler =
-            (get_new_handler_fn *)libstdcxx_function_internal("_ZSt15get_new_handlerv");
+            (get_new_handler_fn *)libstdcxx_helper(GET_NEW_HANDLER);
         new_handler handler = get_new_handler != NULL ? get_new_handler() : NULL;
         if (handler == NULL)
             return fail(nothrow);
@@ -117,10 +134,12 @@ static void *find_libstdcxx_nothrow_new(enum nothrow_new which)
  * library's constructor joining a thread it started). */
 static atomic_bool nothrow_news_looked_up;
 
-__attribute__((constructor)) static void find_libstdcxx_nothrow_news(void)
+__attribute__((constructor)) static void find_libstdcxx_operators(void)
 {
     for (int which = 0; which < NOTHROW_NEW_COUNT; which++)
         find_libstdcxx_nothrow_new((enum nothrow_new)which);
+    for (int which = 0; which < LIBSTDCXX_HELPER_COUNT; which++)
+        libstdcxx_helper((enum libstdcxx_helper)which);
     atomic_store_explicit(&nothrow_news_looked_up, true, memory_order_release);
 }
 
@@ -143,8 +162,10 @@ typedef void *aligned_new_fn(size_t size, align_val alignment);
 typedef void plain_delete_fn(void *ptr);
 typedef void aligned_delete_fn(void *ptr, align_val alignment);
 
-/* chain: where libstdc++'s version of this operator leads (malloc_trace_programs_operator);
- * programs_call: the call of the program's operator there, made instead of our own work. */
+/* chain: the operators an untraced call of this one would reach, this one first and then
+ * where libstdc++'s version leads (malloc_trace_programs_operator): a library's own operator
+ * comes after the preload library in the loader's order. programs_call: the call of the
+ * program's operator there, made instead of our own work. */
 #define INTERPOSE_NEW(name, mangled, entry, parameters, allocation, chain, programs_call)   \
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
     void *name parameters                                                                   \
@@ -195,12 +216,12 @@ typedef void aligned_delete_fn(void *ptr, align_val alignment);
 #define ALIGNED_DELETE ((aligned_delete_fn *)programs)(ptr, alignment)
 
 INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false),
-              MALLOC_TRACE_CHAIN_NONE, PLAIN_NEW)
+              MALLOC_TRACE_CHAIN_NEW, PLAIN_NEW)
 INTERPOSE_NOTHROW_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, NOTHROW_NEW, ENTRY_NEW_NOTHROW,
                       (size_t size, const nothrow_tag *tag), false, 0, MALLOC_TRACE_CHAIN_NEW)
 INTERPOSE_NEW(new_aligned, _ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
-              MALLOC_TRACE_CHAIN_NONE, ALIGNED_NEW)
+              MALLOC_TRACE_CHAIN_NEW_ALIGNED, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
                       NOTHROW_NEW_ALIGNED,
                       ENTRY_NEW_ALIGNED_NOTHROW,
@@ -221,7 +242,7 @@ INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothro
                       (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
                       MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED)
 
-INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0, MALLOC_TRACE_CHAIN_NONE,
+INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0, MALLOC_TRACE_CHAIN_DELETE,
                  PLAIN_DELETE)
 INTERPOSE_DELETE(delete_sized, _ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), size,
                  MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE)
@@ -229,8 +250,8 @@ INTERPOSE_DELETE(delete_nothrow, _ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW,
                  (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE,
                  PLAIN_DELETE)
 INTERPOSE_DELETE(delete_aligned, _ZdlPvSt11align_val_t, ENTRY_DELETE_ALIGNED,
-                 (void *ptr, align_val alignment), alignment, MALLOC_TRACE_CHAIN_NONE,
-                 ALIGNED_DELETE)
+                 (void *ptr, align_val alignment), alignment,
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_sized_aligned, _ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
                  (void *ptr, size_t size, align_val alignment), size,
                  MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
