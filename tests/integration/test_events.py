@@ -71,40 +71,69 @@ def test_program_that_replaces_only_plain_new_and_delete():
                                     "leak_aligned_array()", "main"])], f"rows ({form})")
 
 
-def test_library_that_replaces_plain_new_and_delete():
-    """A library defines operator new and delete with a header in front of each block, and
-    hands out blocks of its new from inside; the program calls the operators too. In the
-    preload form, ours came first and bypassed the library's (its count was 0, untraced 1),
-    and with -Bsymbolic-functions a sized delete of the library's block went to glibc's free,
-    which aborted (at 44bcd36). Only the leak is reported, as malloc's block inside the
-    library's operator."""
+def test_libraries_that_replace_the_operators():
+    """Two libraries define operators with a header in front of each block (the plain and
+    aligned ones; new[], delete[] and a counting sized delete), and hand out blocks of their
+    new and new[] from inside; the program calls the operators too. In the preload form, ours
+    came first and bypassed the libraries' (their counts were 0), and with
+    -Bsymbolic-functions a sized delete of a library's block went to glibc's free, which
+    aborted (at 44bcd36). Only the leaks are reported, as malloc's blocks inside the
+    libraries' operators."""
     for symbolic in (False, True):
-        library = build_shared("scalar_operators.cpp",
-                               "libscalar_operators%s.so" % ("_symbolic" if symbolic else ""),
-                               ["-Wl,-Bsymbolic-functions"] if symbolic else [])
+        suffix, flags = ("_symbolic", ["-Wl,-Bsymbolic-functions"]) if symbolic else ("", [])
+        libraries = [build_shared(f"{name}.cpp", f"lib{name}{suffix}.so", flags)
+                     for name in ("scalar_operators", "array_operators")]
         for form in ("wrap", "preload"):
             program = build("library_operators_user.cpp", form,
-                            extra=[library, "-Wl,-rpath," + os.path.dirname(library)])
+                            extra=libraries + ["-Wl,-rpath," + os.path.dirname(libraries[0])])
             result = run(program, form)
             what = f"{form}, {'with' if symbolic else 'without'} -Bsymbolic-functions"
             equal((result.returncode, result.stdout, result.stderr),
-                  (0, "live objects 1\n", ""), f"exit status, stdout, stderr ({what})")
+                  (0, "live objects 1, live arrays 1, sized deletes 200\n", ""),
+                  f"exit status, stdout, stderr ({what})")
             rows = collections.Counter(
-                (row["function"], row["size"], tuple(frame["f"] for frame in row["stack"][:4]))
+                (row["function"], row["size"], tuple(frame["f"] for frame in row["stack"][:3]))
                 for row in result.rows())
             if form == "preload":
-                expected = {("leak", 64, ("malloc", "operator new(unsigned long)", "leak_one()",
-                                          "main")): 1}
+                expected = {("leak", 64, ("malloc", "operator new(unsigned long)",
+                                          "leak_one()")): 1,
+                            ("leak", 56, ("malloc", "operator new[](unsigned long)",
+                                          "leak_array()")): 1}
             else:
-                # The wrap form sees none of the library's own calls (README): its operator
-                # new is recorded as libstdc++'s would be, and the blocks it handed out from
-                # inside are orphan frees.
-                start = ("main", "__libc_start_call_main", "__libc_start_main_impl")
-                expected = {("leak", 48, ("operator new(unsigned long)", "leak_one()", "main",
-                                          "__libc_start_call_main")): 1,
-                            ("free", 0, ("operator delete(void*)",) + start): 100,
-                            ("free", 0, ("operator delete(void*, unsigned long)",) + start): 100}
+                # The wrap form sees none of the libraries' own calls (README): their
+                # operators' blocks are recorded as libstdc++'s would be, and the blocks they
+                # handed out from inside are orphan frees.
+                expected = {("leak", 48, ("operator new(unsigned long)", "leak_one()",
+                                          "main")): 1,
+                            ("leak", 40, ("operator new[](unsigned long)", "leak_array()",
+                                          "main")): 1,
+                            ("free", 0, ("operator delete(void*)", "main",
+                                         "__libc_start_call_main")): 100,
+                            ("free", 0, ("operator delete(void*, unsigned long)", "main",
+                                         "__libc_start_call_main")): 100,
+                            ("free", 0, ("operator delete[](void*, unsigned long)", "main",
+                                         "__libc_start_call_main")): 100}
             equal(dict(rows), expected, f"rows ({what})")
+
+
+def test_program_linked_with_another_allocator():
+    """A C++ program linked with jemalloc or tcmalloc, whose operators take blocks from the
+    library's own malloc and whose delete calls its free: the preload form's malloc and
+    free are glibc's, so the library's operators are not the program's (taken for them, a
+    delete aborted in glibc's free: at 44bcd36 for a nothrow new, after bfc11fa for every
+    delete). Only the leak is reported."""
+    for allocator in ("libjemalloc.so.2", "libtcmalloc_minimal.so.4"):
+        library = os.path.join("/usr/lib/x86_64-linux-gnu", allocator)
+        for form in ("wrap", "preload"):
+            program = build("another_allocator.cpp", form, extra=[library])
+            result = run(program, form)
+            equal((result.returncode, result.stdout, result.stderr), (0, "done\n", ""),
+                  f"exit status, stdout, stderr ({allocator}, {form})")
+            rows = [(row["function"], row["size"], [frame["f"] for frame in row["stack"]][:3])
+                    for row in result.rows()
+                    if "main" in [frame["f"] for frame in row["stack"]]]
+            equal(rows, [("leak", 400, ["operator new[](unsigned long)", "leak_array()",
+                                        "main"])], f"rows ({allocator}, {form})")
 
 
 def test_programs_delete_that_frees_later():

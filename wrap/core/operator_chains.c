@@ -17,6 +17,8 @@
  * the executable) decides. */
 extern __typeof__(dlsym) dlsym __attribute__((weak));
 extern __typeof__(dlerror) dlerror __attribute__((weak));
+extern __typeof__(dlopen) dlopen __attribute__((weak));
+extern __typeof__(dlclose) dlclose __attribute__((weak));
 extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
 
 /* The operator each chain starts with, as libstdc++ (GCC 12's libsupc++) calls it. */
@@ -29,10 +31,18 @@ static const char *const first_called[MALLOC_TRACE_CHAIN_COUNT] = {
     [MALLOC_TRACE_CHAIN_DELETE_ALIGNED] = "_ZdlPvSt11align_val_t",
     [MALLOC_TRACE_CHAIN_DELETE_ARRAY] = "_ZdaPv",
     [MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED] = "_ZdaPvSt11align_val_t",
+    [MALLOC_TRACE_CHAIN_DELETE_SIZED] = "_ZdlPvm",
+    [MALLOC_TRACE_CHAIN_DELETE_NOTHROW] = "_ZdlPvRKSt9nothrow_t",
+    [MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED] = "_ZdlPvmSt11align_val_t",
+    [MALLOC_TRACE_CHAIN_DELETE_ALIGNED_NOTHROW] = "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+    [MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED] = "_ZdaPvm",
+    [MALLOC_TRACE_CHAIN_DELETE_ARRAY_NOTHROW] = "_ZdaPvRKSt9nothrow_t",
+    [MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED_ALIGNED] = "_ZdaPvmSt11align_val_t",
+    [MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW] = "_ZdaPvSt11align_val_tRKSt9nothrow_t",
 };
 
 /* What libstdc++'s version of an operator of a chain calls next (NULL: it allocates or frees
- * itself). */
+ * itself, or the chain is the operator's own name only). */
 static const char *called_next(const char *mangled)
 {
     static const char *const calls[][2] = {
@@ -105,6 +115,12 @@ static bool holds_programs_operators(const struct link_map *module, const struct
     return is_executable(module) || (!is_executable(core) && !is_libstdcxx(module));
 }
 
+/* The module this core lies in: the executable (the wrap forms) or malloc-trace.so. */
+static bool find_core(struct dl_find_object *core)
+{
+    return _dl_find_object != NULL && _dl_find_object((void *)find_core, core) == 0;
+}
+
 bool operator_chains_is_programs(const void *function)
 {
     uintptr_t address = (uintptr_t)function;
@@ -117,23 +133,71 @@ bool operator_chains_is_programs(const void *function)
      * block is recorded. */
     struct dl_find_object found, core;
     if (_dl_find_object == NULL || _dl_find_object((void *)address, &found) != 0 // NOLINT(performance-no-int-to-ptr)
-        || _dl_find_object((void *)(uintptr_t)operator_chains_is_programs, &core) != 0)
+        || !find_core(&core))
         return false;
     bool programs = holds_programs_operators(found.dlfo_link_map, core.dlfo_link_map);
     set_bounds(programs ? &programs_module : &others_module, &found);
     return programs;
 }
 
+/* A name nothing defines (a C program's) leaves an error for the program's next dlerror(),
+ * and its text in a block the program would free: both taken back, the second call freeing
+ * the first one's text. */
+static void take_back_errors(void)
+{
+    if (dlerror != NULL) {
+        dlerror();
+        dlerror();
+    }
+}
+
+/* Whether this core lies in a library (the preload form's), where the process is dynamic
+ * whatever the auxiliary vector says (a program started as `ld.so PROGRAM` has no AT_BASE). */
+static bool core_in_library(void)
+{
+    struct dl_find_object core;
+    return find_core(&core) && !is_executable(core.dlfo_link_map);
+}
+
+/* Whether the loader can be asked: not in a static program. */
+static bool dynamic_program(void)
+{
+    return dlsym != NULL && dlopen != NULL && (getauxval(AT_BASE) != 0 || core_in_library());
+}
+
+/* A library that defines malloc as well (jemalloc, tcmalloc) is an allocator, not the
+ * program: its operators take blocks from it, and its delete hands them to its free, where
+ * the preload form's malloc and free are glibc's. Its operators are left out, as if it had
+ * none: the preload form's own serve the program, as its malloc does. */
+static bool is_allocator_library(const void *definition)
+{
+    struct dl_find_object found;
+    if (_dl_find_object == NULL
+        || _dl_find_object((void *)(uintptr_t)definition, &found) != 0 // NOLINT(performance-no-int-to-ptr)
+        || found.dlfo_link_map == NULL || is_executable(found.dlfo_link_map))
+        return false;
+    void *library = dlopen(found.dlfo_link_map->l_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (library == NULL) {
+        take_back_errors();
+        return false;
+    }
+    const char *its_malloc = dlsym(library, "malloc"); /* the library's, or its libc's */
+    dlclose(library); /* drops the reference RTLD_NOLOAD took */
+    return its_malloc >= (const char *)found.dlfo_map_start
+           && its_malloc < (const char *)found.dlfo_map_end;
+}
+
 /* The definition a call of name reaches from outside the tracer: the first in the loader's
  * search order, or, where that is the preload form's own, the next after it (the preload
- * library comes right after the executable, so a library's operators are found there). */
+ * library comes right after the executable, so a library's operators are found there).
+ * NULL for none, and for an allocator library's. */
 static const void *definition_of(const char *name)
 {
     const char *definition = dlsym(RTLD_DEFAULT, name);
     if (definition != NULL && definition >= __start_malloc_trace_operators
         && definition < __stop_malloc_trace_operators)
         definition = dlsym(RTLD_NEXT, name);
-    return definition;
+    return definition != NULL && !is_allocator_library(definition) ? definition : NULL;
 }
 
 #define NONE_OF_THE_PROGRAMS ((const void *)1)
@@ -145,7 +209,7 @@ static _Atomic(const void *) programs_operators[MALLOC_TRACE_CHAIN_COUNT];
 static const void *find_chain(enum malloc_trace_chain chain)
 {
     const void *found = NONE_OF_THE_PROGRAMS;
-    if (dlsym != NULL && getauxval(AT_BASE) != 0) {
+    if (dynamic_program()) {
         malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlsym allocates */
         bool failed = false;
         for (const char *name = first_called[chain]; name != NULL; name = called_next(name)) {
@@ -156,17 +220,26 @@ static const void *find_chain(enum malloc_trace_chain chain)
                 break;
             }
         }
-        /* A name nothing defines (a C program's) leaves an error for the program's next
-         * dlerror(), and its text in a block the program would free: both taken back here,
-         * the second call freeing the first one's text. */
-        if (failed && dlerror != NULL) {
-            dlerror();
-            dlerror();
-        }
+        if (failed)
+            take_back_errors();
         malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     }
     atomic_store_explicit(&programs_operators[chain], found, memory_order_release);
     return found;
+}
+
+MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled)
+{
+    if (!dynamic_program())
+        return NULL;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    const char *definition = dlsym(RTLD_NEXT, mangled);
+    if (definition == NULL)
+        take_back_errors();
+    else if (is_allocator_library(definition))
+        definition = NULL;
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    return definition;
 }
 
 void operator_chains_find(void)

@@ -114,14 +114,32 @@ enum malloc_trace_chain {
     MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
     MALLOC_TRACE_CHAIN_DELETE_ARRAY,
     MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED,
+    /* The sized and nothrow deletes: their own name only, whose definition (a library's)
+     * takes their own arguments. Where there is none, the chain of what libstdc++'s version
+     * calls applies. */
+    MALLOC_TRACE_CHAIN_DELETE_SIZED,
+    MALLOC_TRACE_CHAIN_DELETE_NOTHROW,
+    MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED,
+    MALLOC_TRACE_CHAIN_DELETE_ALIGNED_NOTHROW,
+    MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED,
+    MALLOC_TRACE_CHAIN_DELETE_ARRAY_NOTHROW,
+    MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED_ALIGNED,
+    MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW,
     MALLOC_TRACE_CHAIN_COUNT
 };
 
 /* The program's own definition of the first operator along the chain that it defines (in
- * the executable or in a library: any but libstdc++'s), or NULL when it defines none of them
- * (or it cannot be known: a static program). The preload form calls it where libstdc++ would; both forms pass it to the
- * hooks above as the real operator. */
+ * the executable, or in the preload form a library: any but libstdc++'s and an allocator
+ * library's, see operator_chains.c), or NULL when it defines none of them (or it cannot be
+ * known: a static program). The preload form calls it where libstdc++ would; both forms
+ * pass it to the hooks above as the real operator. */
 MALLOC_TRACE_HOOK const void *malloc_trace_programs_operator(enum malloc_trace_chain chain);
+
+/* The definition of an operator a call reaches past the preload library's own (libstdc++'s
+ * or a library's), or NULL: none, or an allocator library's. It asks the loader (dlsym), so
+ * only as the tracer or the preload library starts, and takes back the error a failed look-up
+ * leaves for dlerror(). */
+MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled);
 
 /* realloc and the like: begin takes the old block out of the table before the real call
  * (for the same reason as on_free), end settles it after: old_released tells whether the

@@ -97,9 +97,11 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
     }
 }
 
-/* The nothrow operators are libstdc++'s own: they call the throwing operator and turn any
- * exception, a new-handler's included, into NULL, which C cannot do. Without libstdc++ in
- * reach, our loop. The call is watched (tracer.h): the throwing operator it calls is ours,
+/* The nothrow operators are libstdc++'s own (or a library's before it): they call the
+ * throwing operator and turn any exception, a new-handler's included, into NULL, which C
+ * cannot do. Without libstdc++ in reach, or where the next definition is an allocator
+ * library's (jemalloc's hands out its own blocks, which our delete would give to glibc's
+ * free), our loop. The call is watched (tracer.h): the throwing operator it calls is ours,
  * which records the block, then recorded again as the nothrow one's; or the program's own,
  * whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
  * went unseen (a block it freed stayed a leak). */
@@ -116,15 +118,7 @@ static _Atomic(void *) libstdcxx_nothrow_news[NOTHROW_NEW_COUNT];
 
 static void *find_libstdcxx_nothrow_new(enum nothrow_new which)
 {
-    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    void *real = dlsym(RTLD_NEXT, nothrow_new_names[which]);
-    if (real == NULL) {
-        /* The program's next dlerror() is not about us: the second call frees the text the
-         * first returned, which the program's would free as an orphan. */
-        (void)dlerror();
-        (void)dlerror();
-    }
-    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    void *real = (void *)malloc_trace_next_operator(nothrow_new_names[which]);
     atomic_store_explicit(&libstdcxx_nothrow_news[which], real, memory_order_release);
     return real;
 }
@@ -144,7 +138,8 @@ __attribute__((constructor)) static void find_libstdcxx_operators(void)
 }
 
 /* NULL when libstdc++ was not loaded as the program started (a C program that loads a C++
- * library later, whose constructor may be that thread): then our loop, which has its
+ * library later, whose constructor may be that thread), or for an allocator library: then
+ * our loop, which has its
  * semantics but for an exception out of a new-handler. A call before the constructor (another
  * library's) looks the operator up itself. */
 static void *libstdcxx_nothrow_new(enum nothrow_new which)
@@ -161,6 +156,10 @@ typedef void *plain_new_fn(size_t size);
 typedef void *aligned_new_fn(size_t size, align_val alignment);
 typedef void plain_delete_fn(void *ptr);
 typedef void aligned_delete_fn(void *ptr, align_val alignment);
+typedef void sized_delete_fn(void *ptr, size_t size);
+typedef void nothrow_delete_fn(void *ptr, const nothrow_tag *tag);
+typedef void sized_aligned_delete_fn(void *ptr, size_t size, align_val alignment);
+typedef void aligned_nothrow_delete_fn(void *ptr, align_val alignment, const nothrow_tag *tag);
 
 /* chain: the operators an untraced call of this one would reach, this one first and then
  * where libstdc++'s version leads (malloc_trace_programs_operator): a library's own operator
@@ -196,11 +195,22 @@ typedef void aligned_delete_fn(void *ptr, align_val alignment);
                          size, entry);                                                       \
     }
 
-#define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, chain, programs_call)   \
+/* own_chain, own_call: for a sized or nothrow delete, a library's own definition of it and
+ * the call of that with this one's arguments (MALLOC_TRACE_CHAIN_NONE for the others, whose
+ * chain starts with their own name). */
+#define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, chain, programs_call,   \
+                         own_chain, own_call)                                               \
     INTERPOSE void name parameters __asm__(#mangled);                                       \
     void name parameters                                                                    \
     {                                                                                       \
         (void)(unused);                                                                     \
+        if ((own_chain) != MALLOC_TRACE_CHAIN_NONE) {                                       \
+            const void *own = malloc_trace_programs_operator(own_chain);                    \
+            if (own != NULL) {                                                              \
+                WATCHED_DELETE_BODY(own, own_call, ptr, entry);                             \
+                return;                                                                     \
+            }                                                                               \
+        }                                                                                   \
         const void *programs = malloc_trace_programs_operator(chain);                       \
         if (programs != NULL) {                                                             \
             WATCHED_DELETE_BODY(programs, programs_call, ptr, entry);                       \
@@ -214,6 +224,10 @@ typedef void aligned_delete_fn(void *ptr, align_val alignment);
 #define ALIGNED_NEW ((aligned_new_fn *)programs)(size, alignment)
 #define PLAIN_DELETE ((plain_delete_fn *)programs)(ptr)
 #define ALIGNED_DELETE ((aligned_delete_fn *)programs)(ptr, alignment)
+#define SIZED_DELETE ((sized_delete_fn *)own)(ptr, size)
+#define NOTHROW_DELETE ((nothrow_delete_fn *)own)(ptr, tag)
+#define SIZED_ALIGNED_DELETE ((sized_aligned_delete_fn *)own)(ptr, size, alignment)
+#define ALIGNED_NOTHROW_DELETE ((aligned_nothrow_delete_fn *)own)(ptr, alignment, tag)
 
 INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false),
               MALLOC_TRACE_CHAIN_NEW, PLAIN_NEW)
@@ -228,14 +242,14 @@ INTERPOSE_NOTHROW_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
                       (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
                       MALLOC_TRACE_CHAIN_NEW_ALIGNED)
 INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), allocate(size, false, 0, false),
-              MALLOC_TRACE_CHAIN_NEW, PLAIN_NEW)
+              MALLOC_TRACE_CHAIN_NEW_ARRAY, PLAIN_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, NOTHROW_NEW_ARRAY,
                       ENTRY_NEW_ARRAY_NOTHROW,
                       (size_t size, const nothrow_tag *tag), false, 0,
                       MALLOC_TRACE_CHAIN_NEW_ARRAY)
 INTERPOSE_NEW(new_array_aligned, _ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
-              MALLOC_TRACE_CHAIN_NEW_ALIGNED, ALIGNED_NEW)
+              MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
                       NOTHROW_NEW_ARRAY_ALIGNED,
                       ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
@@ -243,37 +257,45 @@ INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothro
                       MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED)
 
 INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0, MALLOC_TRACE_CHAIN_DELETE,
-                 PLAIN_DELETE)
+                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_NONE, (void)0)
 INTERPOSE_DELETE(delete_sized, _ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), size,
-                 MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE, MALLOC_TRACE_CHAIN_DELETE_SIZED,
+                 SIZED_DELETE)
 INTERPOSE_DELETE(delete_nothrow, _ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW,
                  (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE,
-                 PLAIN_DELETE)
+                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_DELETE_NOTHROW, NOTHROW_DELETE)
 INTERPOSE_DELETE(delete_aligned, _ZdlPvSt11align_val_t, ENTRY_DELETE_ALIGNED,
                  (void *ptr, align_val alignment), alignment,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_NONE, (void)0)
 INTERPOSE_DELETE(delete_sized_aligned, _ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
                  (void *ptr, size_t size, align_val alignment), size,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED, SIZED_ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_aligned_nothrow, _ZdlPvSt11align_val_tRKSt9nothrow_t,
                  ENTRY_DELETE_ALIGNED_NOTHROW,
                  (void *ptr, align_val alignment, const nothrow_tag *tag), tag,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED_NOTHROW, ALIGNED_NOTHROW_DELETE)
 INTERPOSE_DELETE(delete_array, _ZdaPv, ENTRY_DELETE_ARRAY, (void *ptr), 0,
-                 MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE, MALLOC_TRACE_CHAIN_NONE, (void)0)
 INTERPOSE_DELETE(delete_array_sized, _ZdaPvm, ENTRY_DELETE_ARRAY_SIZED,
-                 (void *ptr, size_t size), size, MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE)
+                 (void *ptr, size_t size), size, MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED, SIZED_DELETE)
 INTERPOSE_DELETE(delete_array_nothrow, _ZdaPvRKSt9nothrow_t, ENTRY_DELETE_ARRAY_NOTHROW,
                  (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE_ARRAY,
-                 PLAIN_DELETE)
+                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_DELETE_ARRAY_NOTHROW, NOTHROW_DELETE)
 INTERPOSE_DELETE(delete_array_aligned, _ZdaPvSt11align_val_t, ENTRY_DELETE_ARRAY_ALIGNED,
-                 (void *ptr, align_val alignment), alignment, MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
-                 ALIGNED_DELETE)
+                 (void *ptr, align_val alignment), alignment,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_NONE, (void)0)
 INTERPOSE_DELETE(delete_array_sized_aligned, _ZdaPvmSt11align_val_t,
                  ENTRY_DELETE_ARRAY_SIZED_ALIGNED,
                  (void *ptr, size_t size, align_val alignment), size,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED_ALIGNED, SIZED_ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_array_aligned_nothrow, _ZdaPvSt11align_val_tRKSt9nothrow_t,
                  ENTRY_DELETE_ARRAY_ALIGNED_NOTHROW,
                  (void *ptr, align_val alignment, const nothrow_tag *tag), tag,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW, ALIGNED_NOTHROW_DELETE)
