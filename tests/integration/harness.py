@@ -38,11 +38,13 @@ def pkg_config(*arguments):
     return out.split()
 
 
-def build(source, form, extra=(), optimization="-O0"):
-    """Builds tests/programs/SOURCE for a form; returns the executable's path (cached)."""
+def build(source, form, extra=(), optimization="-O0", variant=""):
+    """Builds tests/programs/SOURCE for a form; returns the executable's path (cached, by
+    VARIANT too where EXTRA differs between builds of one source and form)."""
     name, extension = os.path.splitext(source)
     level = "" if optimization == "-O0" else optimization.replace("-", ".")
-    output = os.path.join(WORK, f"{name}{level}.{form}")
+    variant = f".{variant}" if variant else ""
+    output = os.path.join(WORK, f"{name}{level}{variant}.{form}")
     source_path = os.path.join(PROGRAMS, source)
     # The program's headers (common.h, stress.h) count too: an edited header rebuilds.
     inputs = [source_path, os.path.join(STAGE, "lib", "libmalloctrace.a"),

@@ -1,9 +1,12 @@
 """Every intercepted entry point, in every form: the exact rows of known programs."""
 import collections
 import os
+import subprocess
 
 from harness import (FORMS, PROGRAMS, STAGE, assert_expected_rows, build, build_shared, check,
                      equal, pkg_config, run)
+
+LOADER = "/lib64/ld-linux-x86-64.so.2"  # starts a program itself: no AT_BASE
 
 
 def events_in(form, env=None):
@@ -47,6 +50,7 @@ def run_with_operators(user, operators, form, stdout, env=None):
     result = run(program, form, env=env)
     equal((result.returncode, result.stdout, result.stderr), (0, stdout, ""),
           f"exit status, stdout, stderr ({form})")
+    result.program = program
     return result
 
 
@@ -85,7 +89,8 @@ def test_libraries_that_replace_the_operators():
                      for name in ("scalar_operators", "array_operators")]
         for form in ("wrap", "preload"):
             program = build("library_operators_user.cpp", form,
-                            extra=libraries + ["-Wl,-rpath," + os.path.dirname(libraries[0])])
+                            extra=libraries + ["-Wl,-rpath," + os.path.dirname(libraries[0])],
+                            variant=suffix.strip("_"))
             result = run(program, form)
             what = f"{form}, {'with' if symbolic else 'without'} -Bsymbolic-functions"
             equal((result.returncode, result.stdout, result.stderr),
@@ -116,18 +121,47 @@ def test_libraries_that_replace_the_operators():
             equal(dict(rows), expected, f"rows ({what})")
 
 
+def test_librarys_nothrow_new_from_a_pool():
+    """A library's nothrow operator new hands out slots of a pool of its own: the blocks are
+    none of malloc's, and 5 kept to the end are no leak (the preload form wrote 5 leak rows
+    after bfc11fa). The dynamic wrap form sees none of the library's calls and records what
+    its operators return (README): the 5 are leaks there."""
+    library = build_shared("pool_nothrow_new.cpp", "libpool_nothrow_new.so")
+    for form in ("wrap", "preload"):
+        program = build("pool_nothrow_new_user.cpp", form,
+                        extra=[library, "-Wl,-rpath," + os.path.dirname(library)])
+        result = run(program, form)
+        equal((result.returncode, result.stdout, result.stderr), (0, "slots used 5\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        rows = [(row["function"], row["size"], row["stack"][0]["f"]) for row in result.rows()]
+        expected = {"preload": [],
+                    "wrap": [("leak", 32, "operator new(unsigned long, std::nothrow_t const&)")]
+                    * 5}
+        equal(rows, expected[form], f"rows ({form})")
+
+
 def test_program_linked_with_another_allocator():
     """A C++ program linked with jemalloc or tcmalloc, whose operators take blocks from the
     library's own malloc and whose delete calls its free: the preload form's malloc and
     free are glibc's, so the library's operators are not the program's (taken for them, a
     delete aborted in glibc's free: at 44bcd36 for a nothrow new, after bfc11fa for every
-    delete). Only the leak is reported."""
+    delete), and its malloc_usable_size is not used on glibc's blocks (at 44bcd36 it
+    crashed). Its new[] does not reach the program's own new; a nothrow new whose
+    new-handler throws bad_alloc returns NULL. Only the leak is reported."""
     for allocator in ("libjemalloc.so.2", "libtcmalloc_minimal.so.4"):
         library = os.path.join("/usr/lib/x86_64-linux-gnu", allocator)
+        # tcmalloc calls the program's operator new for itself as it starts: the untraced
+        # run says how many news the program counts.
+        variant = allocator.split(".")[0]
+        untraced = subprocess.run(
+            [build("another_allocator.cpp", "preload", extra=[library], variant=variant)],
+            capture_output=True, text=True, check=True).stdout
+        equal(untraced.split(", ", 1)[1], "usable yes, huge null\n",
+              f"untraced run ({allocator})")
         for form in ("wrap", "preload"):
-            program = build("another_allocator.cpp", form, extra=[library])
+            program = build("another_allocator.cpp", form, extra=[library], variant=variant)
             result = run(program, form)
-            equal((result.returncode, result.stdout, result.stderr), (0, "done\n", ""),
+            equal((result.returncode, result.stdout, result.stderr), (0, untraced, ""),
                   f"exit status, stdout, stderr ({allocator}, {form})")
             rows = [(row["function"], row["size"], [frame["f"] for frame in row["stack"]][:3])
                     for row in result.rows()
@@ -139,12 +173,20 @@ def test_program_linked_with_another_allocator():
 def test_programs_delete_that_frees_later():
     """The program's operator delete keeps the blocks and frees them later; libstdc++'s sized
     and array deletes call it. The tracer took each block out at the delete (all forms, the
-    preload form since 1c7f9d4): each later free was an orphan free row."""
+    preload form since 1c7f9d4): each later free was an orphan free row. So it did in the
+    dynamic forms for a program started as `ld.so PROGRAM` (which has no AT_BASE), until
+    7cc77d1 for the preload form and after it for the wrap form."""
     for form in FORMS:
         result = run_with_operators("deferred_delete_user.cpp", "deferred_delete.cpp", form,
                                     "released\n")
         equal([(row["function"], row["size"]) for row in result.rows()
                if len(row["stack"]) > 1], [], f"rows ({form})")
+        if form != "static":
+            result = run(LOADER, form, args=[result.program])
+            equal((result.returncode, result.stdout, result.stderr), (0, "released\n", ""),
+                  f"exit status, stdout, stderr ({form}, started by the loader)")
+            equal([(row["function"], row["size"]) for row in result.rows()
+                   if len(row["stack"]) > 1], [], f"rows ({form}, started by the loader)")
 
 
 def test_programs_operators_in_a_signal_handler():

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/auxv.h>
 
 #include "tracer.h"
 
@@ -21,12 +20,16 @@ extern __typeof__(dlopen) dlopen __attribute__((weak));
 extern __typeof__(dlclose) dlclose __attribute__((weak));
 extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
 
-/* The operator each chain starts with, as libstdc++ (GCC 12's libsupc++) calls it. */
+/* The operator each chain starts with: the operator itself. */
 static const char *const first_called[MALLOC_TRACE_CHAIN_COUNT] = {
     [MALLOC_TRACE_CHAIN_NEW] = "_Znwm",
     [MALLOC_TRACE_CHAIN_NEW_ALIGNED] = "_ZnwmSt11align_val_t",
     [MALLOC_TRACE_CHAIN_NEW_ARRAY] = "_Znam",
     [MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED] = "_ZnamSt11align_val_t",
+    [MALLOC_TRACE_CHAIN_NEW_NOTHROW] = "_ZnwmRKSt9nothrow_t",
+    [MALLOC_TRACE_CHAIN_NEW_ALIGNED_NOTHROW] = "_ZnwmSt11align_val_tRKSt9nothrow_t",
+    [MALLOC_TRACE_CHAIN_NEW_ARRAY_NOTHROW] = "_ZnamRKSt9nothrow_t",
+    [MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED_NOTHROW] = "_ZnamSt11align_val_tRKSt9nothrow_t",
     [MALLOC_TRACE_CHAIN_DELETE] = "_ZdlPv",
     [MALLOC_TRACE_CHAIN_DELETE_ALIGNED] = "_ZdlPvSt11align_val_t",
     [MALLOC_TRACE_CHAIN_DELETE_ARRAY] = "_ZdaPv",
@@ -41,15 +44,27 @@ static const char *const first_called[MALLOC_TRACE_CHAIN_COUNT] = {
     [MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW] = "_ZdaPvSt11align_val_tRKSt9nothrow_t",
 };
 
-/* What libstdc++'s version of an operator of a chain calls next (NULL: it allocates or frees
- * itself, or the chain is the operator's own name only). */
+/* What libstdc++'s version of an operator calls next, as GCC 12's libsupc++ does (NULL: it
+ * allocates or frees itself). */
 static const char *called_next(const char *mangled)
 {
     static const char *const calls[][2] = {
         {"_Znam", "_Znwm"},
         {"_ZnamSt11align_val_t", "_ZnwmSt11align_val_t"},
+        {"_ZnwmRKSt9nothrow_t", "_Znwm"},
+        {"_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnwmSt11align_val_t"},
+        {"_ZnamRKSt9nothrow_t", "_Znam"},
+        {"_ZnamSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_t"},
         {"_ZdaPv", "_ZdlPv"},
         {"_ZdaPvSt11align_val_t", "_ZdlPvSt11align_val_t"},
+        {"_ZdlPvm", "_ZdlPv"},
+        {"_ZdlPvRKSt9nothrow_t", "_ZdlPv"},
+        {"_ZdlPvmSt11align_val_t", "_ZdlPvSt11align_val_t"},
+        {"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdlPvSt11align_val_t"},
+        {"_ZdaPvm", "_ZdaPv"},
+        {"_ZdaPvRKSt9nothrow_t", "_ZdaPv"},
+        {"_ZdaPvmSt11align_val_t", "_ZdaPvSt11align_val_t"},
+        {"_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_t"},
     };
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
         if (strcmp(calls[i][0], mangled) == 0)
@@ -151,18 +166,25 @@ static void take_back_errors(void)
     }
 }
 
-/* Whether this core lies in a library (the preload form's), where the process is dynamic
- * whatever the auxiliary vector says (a program started as `ld.so PROGRAM` has no AT_BASE). */
-static bool core_in_library(void)
+/* dl_iterate_phdr's callback: the first module it visits is the executable. */
+static int find_interpreter(struct dl_phdr_info *info, size_t size, void *found)
 {
-    struct dl_find_object core;
-    return find_core(&core) && !is_executable(core.dlfo_link_map);
+    (void)size;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_INTERP)
+            *(bool *)found = true;
+    return 1;
 }
 
-/* Whether the loader can be asked: not in a static program. */
+/* Whether the loader can be asked: not in a static program (a static PIE has no interpreter
+ * either). The executable's headers tell, also for a program started as `ld.so PROGRAM`,
+ * which has no AT_BASE. */
 static bool dynamic_program(void)
 {
-    return dlsym != NULL && dlopen != NULL && (getauxval(AT_BASE) != 0 || core_in_library());
+    bool interpreted = false;
+    if (dlsym != NULL && dlopen != NULL)
+        dl_iterate_phdr(find_interpreter, &interpreted);
+    return interpreted;
 }
 
 /* A library that defines malloc as well (jemalloc, tcmalloc) is an allocator, not the
@@ -189,15 +211,14 @@ static bool is_allocator_library(const void *definition)
 
 /* The definition a call of name reaches from outside the tracer: the first in the loader's
  * search order, or, where that is the preload form's own, the next after it (the preload
- * library comes right after the executable, so a library's operators are found there).
- * NULL for none, and for an allocator library's. */
+ * library comes right after the executable, so a library's operators are found there). */
 static const void *definition_of(const char *name)
 {
     const char *definition = dlsym(RTLD_DEFAULT, name);
     if (definition != NULL && definition >= __start_malloc_trace_operators
         && definition < __stop_malloc_trace_operators)
         definition = dlsym(RTLD_NEXT, name);
-    return definition != NULL && !is_allocator_library(definition) ? definition : NULL;
+    return definition;
 }
 
 #define NONE_OF_THE_PROGRAMS ((const void *)1)
@@ -205,7 +226,8 @@ static _Atomic(const void *) programs_operators[MALLOC_TRACE_CHAIN_COUNT];
 
 /* The program's operator along the chain: the first definition a call reaches that is not
  * libstdc++'s (the executable's, or a library's: one linked with -Bsymbolic-functions calls
- * its own operators inside, and the blocks it hands out must come back to its delete). */
+ * its own operators inside, and the blocks it hands out must come back to its delete). An
+ * allocator library's ends the chain with none: its operator calls no other. */
 static const void *find_chain(enum malloc_trace_chain chain)
 {
     const void *found = NONE_OF_THE_PROGRAMS;
@@ -215,6 +237,8 @@ static const void *find_chain(enum malloc_trace_chain chain)
         for (const char *name = first_called[chain]; name != NULL; name = called_next(name)) {
             const void *definition = definition_of(name);
             failed |= definition == NULL;
+            if (definition != NULL && is_allocator_library(definition))
+                break;
             if (operator_chains_is_programs(definition)) {
                 found = definition;
                 break;
@@ -234,10 +258,16 @@ MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled)
         return NULL;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     const char *definition = dlsym(RTLD_NEXT, mangled);
+    if (definition != NULL && is_allocator_library(definition)) {
+        /* libstdc++'s own, found first in its own scope: its nothrow new turns a
+         * new-handler's bad_alloc into NULL, which the preload form's loop cannot. */
+        void *libstdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        definition = libstdcxx != NULL ? dlsym(libstdcxx, mangled) : NULL;
+        if (libstdcxx != NULL)
+            dlclose(libstdcxx); /* drops the reference RTLD_NOLOAD took */
+    }
     if (definition == NULL)
         take_back_errors();
-    else if (is_allocator_library(definition))
-        definition = NULL;
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     return definition;
 }

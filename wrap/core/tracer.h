@@ -98,25 +98,26 @@ MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *
                                                   const void *real);
 MALLOC_TRACE_HOOK void malloc_trace_on_operator_unwound(struct malloc_trace_operator *saved);
 
-/* libstdc++'s operators that call another one (new[] calls new; a sized, nothrow or array
- * delete calls the array or the plain one; a nothrow new the throwing one; the aligned ones
- * alike), by the operator they call first. A program that replaces only some operators
- * relies on that chain: one that defines new and delete with a header in front of each block
- * gets its delete called for the sized deletes C++14 compiles `delete p` to, and for
- * delete[]. */
+/* A chain for each operator: its own name, then the operator libstdc++'s version of it
+ * calls, and so on (new[] calls new; a sized, nothrow or array delete calls the array or the
+ * plain one; a nothrow new the throwing one; the aligned ones alike). A program that
+ * replaces only some operators relies on that chain: one that defines new and delete with a
+ * header in front of each block gets its delete called for the sized deletes C++14 compiles
+ * `delete p` to, and for delete[]. */
 enum malloc_trace_chain {
-    MALLOC_TRACE_CHAIN_NONE = -1, /* the operator allocates or frees itself */
+    MALLOC_TRACE_CHAIN_NONE = -1, /* no look-up: the operator allocates or frees itself */
     MALLOC_TRACE_CHAIN_NEW,
     MALLOC_TRACE_CHAIN_NEW_ALIGNED,
     MALLOC_TRACE_CHAIN_NEW_ARRAY,
     MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED,
+    MALLOC_TRACE_CHAIN_NEW_NOTHROW,
+    MALLOC_TRACE_CHAIN_NEW_ALIGNED_NOTHROW,
+    MALLOC_TRACE_CHAIN_NEW_ARRAY_NOTHROW,
+    MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED_NOTHROW,
     MALLOC_TRACE_CHAIN_DELETE,
     MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
     MALLOC_TRACE_CHAIN_DELETE_ARRAY,
     MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED,
-    /* The sized and nothrow deletes: their own name only, whose definition (a library's)
-     * takes their own arguments. Where there is none, the chain of what libstdc++'s version
-     * calls applies. */
     MALLOC_TRACE_CHAIN_DELETE_SIZED,
     MALLOC_TRACE_CHAIN_DELETE_NOTHROW,
     MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED,
@@ -136,9 +137,9 @@ enum malloc_trace_chain {
 MALLOC_TRACE_HOOK const void *malloc_trace_programs_operator(enum malloc_trace_chain chain);
 
 /* The definition of an operator a call reaches past the preload library's own (libstdc++'s
- * or a library's), or NULL: none, or an allocator library's. It asks the loader (dlsym), so
- * only as the tracer or the preload library starts, and takes back the error a failed look-up
- * leaves for dlerror(). */
+ * or a library's), or NULL for none; libstdc++'s own where the next is an allocator
+ * library's. It asks the loader (dlsym), so only as the tracer or the preload library
+ * starts, and takes back the error a failed look-up leaves for dlerror(). */
 MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled);
 
 /* realloc and the like: begin takes the old block out of the table before the real call

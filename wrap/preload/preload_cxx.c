@@ -178,6 +178,9 @@ typedef void aligned_nothrow_delete_fn(void *ptr, align_val alignment, const not
         return ptr;                                                                         \
     }
 
+/* chain: this operator's (malloc_trace_programs_operator): the program's operator the
+ * nothrow one reaches, its own (a library's, which real then is) or the one libstdc++'s
+ * calls. */
 #define INTERPOSE_NOTHROW_NEW(name, mangled, which, entry, parameters, aligned, alignment,  \
                               chain)                                                        \
     INTERPOSE void *name parameters __asm__(#mangled);                                      \
@@ -195,25 +198,25 @@ typedef void aligned_nothrow_delete_fn(void *ptr, align_val alignment, const not
                          size, entry);                                                       \
     }
 
-/* own_chain, own_call: for a sized or nothrow delete, a library's own definition of it and
- * the call of that with this one's arguments (MALLOC_TRACE_CHAIN_NONE for the others, whose
- * chain starts with their own name). */
-#define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, chain, programs_call,   \
-                         own_chain, own_call)                                               \
+/* tail, tail_call: for a sized or nothrow delete, the chain of the delete libstdc++'s
+ * version calls, and the call of the program's operator found there: where this operator's
+ * own chain found another (a library's own sized or nothrow delete), that one is called with
+ * this one's arguments (own_call). MALLOC_TRACE_CHAIN_NONE for the others, which take the
+ * arguments of the operator their chain leads to. */
+#define INTERPOSE_DELETE(name, mangled, entry, parameters, unused, chain, own_call, tail,     \
+                         tail_call)                                                         \
     INTERPOSE void name parameters __asm__(#mangled);                                       \
     void name parameters                                                                    \
     {                                                                                       \
         (void)(unused);                                                                     \
-        if ((own_chain) != MALLOC_TRACE_CHAIN_NONE) {                                       \
-            const void *own = malloc_trace_programs_operator(own_chain);                    \
-            if (own != NULL) {                                                              \
-                WATCHED_DELETE_BODY(own, own_call, ptr, entry);                             \
-                return;                                                                     \
-            }                                                                               \
-        }                                                                                   \
         const void *programs = malloc_trace_programs_operator(chain);                       \
         if (programs != NULL) {                                                             \
-            WATCHED_DELETE_BODY(programs, programs_call, ptr, entry);                       \
+            if ((tail) == MALLOC_TRACE_CHAIN_NONE                                           \
+                || programs != malloc_trace_programs_operator(tail)) {                      \
+                WATCHED_DELETE_BODY(programs, own_call, ptr, entry);                        \
+            } else {                                                                        \
+                WATCHED_DELETE_BODY(programs, tail_call, ptr, entry);                       \
+            }                                                                               \
             return;                                                                         \
         }                                                                                   \
         malloc_trace_on_free(ptr, entry, __libc_free);                                      \
@@ -224,78 +227,77 @@ typedef void aligned_nothrow_delete_fn(void *ptr, align_val alignment, const not
 #define ALIGNED_NEW ((aligned_new_fn *)programs)(size, alignment)
 #define PLAIN_DELETE ((plain_delete_fn *)programs)(ptr)
 #define ALIGNED_DELETE ((aligned_delete_fn *)programs)(ptr, alignment)
-#define SIZED_DELETE ((sized_delete_fn *)own)(ptr, size)
-#define NOTHROW_DELETE ((nothrow_delete_fn *)own)(ptr, tag)
-#define SIZED_ALIGNED_DELETE ((sized_aligned_delete_fn *)own)(ptr, size, alignment)
-#define ALIGNED_NOTHROW_DELETE ((aligned_nothrow_delete_fn *)own)(ptr, alignment, tag)
+#define SIZED_DELETE ((sized_delete_fn *)programs)(ptr, size)
+#define NOTHROW_DELETE ((nothrow_delete_fn *)programs)(ptr, tag)
+#define SIZED_ALIGNED_DELETE ((sized_aligned_delete_fn *)programs)(ptr, size, alignment)
+#define ALIGNED_NOTHROW_DELETE ((aligned_nothrow_delete_fn *)programs)(ptr, alignment, tag)
 
 INTERPOSE_NEW(new_plain, _Znwm, ENTRY_NEW, (size_t size), allocate(size, false, 0, false),
               MALLOC_TRACE_CHAIN_NEW, PLAIN_NEW)
 INTERPOSE_NOTHROW_NEW(new_nothrow, _ZnwmRKSt9nothrow_t, NOTHROW_NEW, ENTRY_NEW_NOTHROW,
-                      (size_t size, const nothrow_tag *tag), false, 0, MALLOC_TRACE_CHAIN_NEW)
+                      (size_t size, const nothrow_tag *tag), false, 0,
+                      MALLOC_TRACE_CHAIN_NEW_NOTHROW)
 INTERPOSE_NEW(new_aligned, _ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
               MALLOC_TRACE_CHAIN_NEW_ALIGNED, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_aligned_nothrow, _ZnwmSt11align_val_tRKSt9nothrow_t,
-                      NOTHROW_NEW_ALIGNED,
-                      ENTRY_NEW_ALIGNED_NOTHROW,
+                      NOTHROW_NEW_ALIGNED, ENTRY_NEW_ALIGNED_NOTHROW,
                       (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
-                      MALLOC_TRACE_CHAIN_NEW_ALIGNED)
+                      MALLOC_TRACE_CHAIN_NEW_ALIGNED_NOTHROW)
 INTERPOSE_NEW(new_array, _Znam, ENTRY_NEW_ARRAY, (size_t size), allocate(size, false, 0, false),
               MALLOC_TRACE_CHAIN_NEW_ARRAY, PLAIN_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_nothrow, _ZnamRKSt9nothrow_t, NOTHROW_NEW_ARRAY,
-                      ENTRY_NEW_ARRAY_NOTHROW,
-                      (size_t size, const nothrow_tag *tag), false, 0,
-                      MALLOC_TRACE_CHAIN_NEW_ARRAY)
+                      ENTRY_NEW_ARRAY_NOTHROW, (size_t size, const nothrow_tag *tag), false, 0,
+                      MALLOC_TRACE_CHAIN_NEW_ARRAY_NOTHROW)
 INTERPOSE_NEW(new_array_aligned, _ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED,
               (size_t size, align_val alignment), allocate(size, true, alignment, false),
               MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED, ALIGNED_NEW)
 INTERPOSE_NOTHROW_NEW(new_array_aligned_nothrow, _ZnamSt11align_val_tRKSt9nothrow_t,
-                      NOTHROW_NEW_ARRAY_ALIGNED,
-                      ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
+                      NOTHROW_NEW_ARRAY_ALIGNED, ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
                       (size_t size, align_val alignment, const nothrow_tag *tag), true, alignment,
-                      MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED)
+                      MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED_NOTHROW)
 
 INTERPOSE_DELETE(delete_plain, _ZdlPv, ENTRY_DELETE, (void *ptr), 0, MALLOC_TRACE_CHAIN_DELETE,
-                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_NONE, (void)0)
+                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_NONE, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_sized, _ZdlPvm, ENTRY_DELETE_SIZED, (void *ptr, size_t size), size,
-                 MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE, MALLOC_TRACE_CHAIN_DELETE_SIZED,
-                 SIZED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_SIZED, SIZED_DELETE, MALLOC_TRACE_CHAIN_DELETE,
+                 PLAIN_DELETE)
 INTERPOSE_DELETE(delete_nothrow, _ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW,
-                 (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE,
-                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_DELETE_NOTHROW, NOTHROW_DELETE)
+                 (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE_NOTHROW,
+                 NOTHROW_DELETE, MALLOC_TRACE_CHAIN_DELETE, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_aligned, _ZdlPvSt11align_val_t, ENTRY_DELETE_ALIGNED,
                  (void *ptr, align_val alignment), alignment,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE,
-                 MALLOC_TRACE_CHAIN_NONE, (void)0)
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE, MALLOC_TRACE_CHAIN_NONE,
+                 ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_sized_aligned, _ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
                  (void *ptr, size_t size, align_val alignment), size,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE,
-                 MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED, SIZED_ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED, SIZED_ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_aligned_nothrow, _ZdlPvSt11align_val_tRKSt9nothrow_t,
                  ENTRY_DELETE_ALIGNED_NOTHROW,
                  (void *ptr, align_val alignment, const nothrow_tag *tag), tag,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE,
-                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED_NOTHROW, ALIGNED_NOTHROW_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED_NOTHROW, ALIGNED_NOTHROW_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ALIGNED, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_array, _ZdaPv, ENTRY_DELETE_ARRAY, (void *ptr), 0,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE, MALLOC_TRACE_CHAIN_NONE, (void)0)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE, MALLOC_TRACE_CHAIN_NONE,
+                 PLAIN_DELETE)
 INTERPOSE_DELETE(delete_array_sized, _ZdaPvm, ENTRY_DELETE_ARRAY_SIZED,
-                 (void *ptr, size_t size), size, MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED, SIZED_DELETE)
+                 (void *ptr, size_t size), size, MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED,
+                 SIZED_DELETE, MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_array_nothrow, _ZdaPvRKSt9nothrow_t, ENTRY_DELETE_ARRAY_NOTHROW,
-                 (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE_ARRAY,
-                 PLAIN_DELETE, MALLOC_TRACE_CHAIN_DELETE_ARRAY_NOTHROW, NOTHROW_DELETE)
+                 (void *ptr, const nothrow_tag *tag), tag, MALLOC_TRACE_CHAIN_DELETE_ARRAY_NOTHROW,
+                 NOTHROW_DELETE, MALLOC_TRACE_CHAIN_DELETE_ARRAY, PLAIN_DELETE)
 INTERPOSE_DELETE(delete_array_aligned, _ZdaPvSt11align_val_t, ENTRY_DELETE_ARRAY_ALIGNED,
                  (void *ptr, align_val alignment), alignment,
                  MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE,
-                 MALLOC_TRACE_CHAIN_NONE, (void)0)
+                 MALLOC_TRACE_CHAIN_NONE, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_array_sized_aligned, _ZdaPvmSt11align_val_t,
                  ENTRY_DELETE_ARRAY_SIZED_ALIGNED,
                  (void *ptr, size_t size, align_val alignment), size,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED_ALIGNED, SIZED_ALIGNED_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED_ALIGNED, SIZED_ALIGNED_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE)
 INTERPOSE_DELETE(delete_array_aligned_nothrow, _ZdaPvSt11align_val_tRKSt9nothrow_t,
                  ENTRY_DELETE_ARRAY_ALIGNED_NOTHROW,
                  (void *ptr, align_val alignment, const nothrow_tag *tag), tag,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE,
-                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW, ALIGNED_NOTHROW_DELETE)
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW, ALIGNED_NOTHROW_DELETE,
+                 MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, ALIGNED_DELETE)

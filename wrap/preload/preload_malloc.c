@@ -1,7 +1,10 @@
 /* preload_malloc.c: the C allocation functions for LD_PRELOAD. glibc exports its allocator
  * as __libc_malloc and friends, so no dlsym (which itself calls calloc) is needed to reach
  * the real functions. Each entry point calls them and one core hook, directly. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,3 +45,37 @@ INTERPOSE void *aligned_alloc(size_t alignment, size_t size)
 }
 
 
+
+/* The malloc_usable_size of the allocator whose __libc_malloc the functions above call:
+ * glibc's, or tcmalloc's, which defines __libc_malloc too. A program linked with another
+ * allocator that defines only malloc_usable_size (jemalloc) would otherwise have it read
+ * glibc's blocks as its own (a crash). Looked up as the library starts, or at the first call
+ * before that (another library's constructor). */
+typedef size_t usable_size_fn(void *ptr);
+static _Atomic(usable_size_fn *) real_usable_size;
+
+__attribute__((constructor)) static usable_size_fn *find_real_usable_size(void)
+{
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlopen and dlsym allocate */
+    usable_size_fn *found = NULL;
+    Dl_info allocator;
+    void *library = dladdr((void *)__libc_malloc, &allocator) != 0
+                        ? dlopen(allocator.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+                        : NULL;
+    if (library != NULL) {
+        /* The library's own, found first in its own scope (or its libc's). */
+        found = (usable_size_fn *)dlsym(library, "malloc_usable_size");
+        dlclose(library); /* drops the reference RTLD_NOLOAD took */
+    }
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    atomic_store_explicit(&real_usable_size, found, memory_order_release);
+    return found;
+}
+
+INTERPOSE size_t malloc_usable_size(void *ptr)
+{
+    usable_size_fn *real = atomic_load_explicit(&real_usable_size, memory_order_acquire);
+    if (real == NULL)
+        real = find_real_usable_size();
+    return real != NULL ? real(ptr) : 0;
+}

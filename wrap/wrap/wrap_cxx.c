@@ -42,45 +42,47 @@ typedef struct nothrow_tag nothrow_tag; /* std::nothrow_t, only ever passed by r
 typedef size_t align_val;               /* std::align_val_t is an enum of size_t */
 
 WRAP_NEW(_Znwm, ENTRY_NEW, MALLOC_TRACE_CHAIN_NONE, (size_t size), (size))
-WRAP_NEW(_ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW, MALLOC_TRACE_CHAIN_NEW,
+WRAP_NEW(_ZnwmRKSt9nothrow_t, ENTRY_NEW_NOTHROW, MALLOC_TRACE_CHAIN_NEW_NOTHROW,
          (size_t size, const nothrow_tag *tag), (size, tag))
 WRAP_NEW(_ZnwmSt11align_val_t, ENTRY_NEW_ALIGNED, MALLOC_TRACE_CHAIN_NONE,
          (size_t size, align_val alignment), (size, alignment))
 WRAP_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, ENTRY_NEW_ALIGNED_NOTHROW,
-         MALLOC_TRACE_CHAIN_NEW_ALIGNED, (size_t size, align_val alignment, const nothrow_tag *tag),
-         (size, alignment, tag))
-WRAP_NEW(_Znam, ENTRY_NEW_ARRAY, MALLOC_TRACE_CHAIN_NEW, (size_t size), (size))
-WRAP_NEW(_ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW, MALLOC_TRACE_CHAIN_NEW_ARRAY,
+         MALLOC_TRACE_CHAIN_NEW_ALIGNED_NOTHROW,
+         (size_t size, align_val alignment, const nothrow_tag *tag), (size, alignment, tag))
+WRAP_NEW(_Znam, ENTRY_NEW_ARRAY, MALLOC_TRACE_CHAIN_NEW_ARRAY, (size_t size), (size))
+WRAP_NEW(_ZnamRKSt9nothrow_t, ENTRY_NEW_ARRAY_NOTHROW, MALLOC_TRACE_CHAIN_NEW_ARRAY_NOTHROW,
          (size_t size, const nothrow_tag *tag), (size, tag))
-WRAP_NEW(_ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED, MALLOC_TRACE_CHAIN_NEW_ALIGNED,
+WRAP_NEW(_ZnamSt11align_val_t, ENTRY_NEW_ARRAY_ALIGNED, MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED,
          (size_t size, align_val alignment), (size, alignment))
 WRAP_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, ENTRY_NEW_ARRAY_ALIGNED_NOTHROW,
-         MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED,
+         MALLOC_TRACE_CHAIN_NEW_ARRAY_ALIGNED_NOTHROW,
          (size_t size, align_val alignment, const nothrow_tag *tag), (size, alignment, tag))
 
 WRAP_DELETE(_ZdlPv, ENTRY_DELETE, MALLOC_TRACE_CHAIN_NONE, (void *ptr), (ptr))
-WRAP_DELETE(_ZdlPvm, ENTRY_DELETE_SIZED, MALLOC_TRACE_CHAIN_DELETE, (void *ptr, size_t size),
-            (ptr, size))
-WRAP_DELETE(_ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW, MALLOC_TRACE_CHAIN_DELETE,
+WRAP_DELETE(_ZdlPvm, ENTRY_DELETE_SIZED, MALLOC_TRACE_CHAIN_DELETE_SIZED,
+            (void *ptr, size_t size), (ptr, size))
+WRAP_DELETE(_ZdlPvRKSt9nothrow_t, ENTRY_DELETE_NOTHROW, MALLOC_TRACE_CHAIN_DELETE_NOTHROW,
             (void *ptr, const nothrow_tag *tag), (ptr, tag))
 WRAP_DELETE(_ZdlPvSt11align_val_t, ENTRY_DELETE_ALIGNED, MALLOC_TRACE_CHAIN_NONE,
             (void *ptr, align_val alignment), (ptr, alignment))
 WRAP_DELETE(_ZdlPvmSt11align_val_t, ENTRY_DELETE_SIZED_ALIGNED,
-            MALLOC_TRACE_CHAIN_DELETE_ALIGNED, (void *ptr, size_t size, align_val alignment),
+            MALLOC_TRACE_CHAIN_DELETE_SIZED_ALIGNED, (void *ptr, size_t size, align_val alignment),
             (ptr, size, alignment))
 WRAP_DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, ENTRY_DELETE_ALIGNED_NOTHROW,
-            MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
+            MALLOC_TRACE_CHAIN_DELETE_ALIGNED_NOTHROW,
             (void *ptr, align_val alignment, const nothrow_tag *tag), (ptr, alignment, tag))
-WRAP_DELETE(_ZdaPv, ENTRY_DELETE_ARRAY, MALLOC_TRACE_CHAIN_DELETE, (void *ptr), (ptr))
-WRAP_DELETE(_ZdaPvm, ENTRY_DELETE_ARRAY_SIZED, MALLOC_TRACE_CHAIN_DELETE_ARRAY,
+WRAP_DELETE(_ZdaPv, ENTRY_DELETE_ARRAY, MALLOC_TRACE_CHAIN_DELETE_ARRAY, (void *ptr), (ptr))
+WRAP_DELETE(_ZdaPvm, ENTRY_DELETE_ARRAY_SIZED, MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED,
             (void *ptr, size_t size), (ptr, size))
-WRAP_DELETE(_ZdaPvRKSt9nothrow_t, ENTRY_DELETE_ARRAY_NOTHROW, MALLOC_TRACE_CHAIN_DELETE_ARRAY,
-            (void *ptr, const nothrow_tag *tag), (ptr, tag))
-WRAP_DELETE(_ZdaPvSt11align_val_t, ENTRY_DELETE_ARRAY_ALIGNED, MALLOC_TRACE_CHAIN_DELETE_ALIGNED,
-            (void *ptr, align_val alignment), (ptr, alignment))
+WRAP_DELETE(_ZdaPvRKSt9nothrow_t, ENTRY_DELETE_ARRAY_NOTHROW,
+            MALLOC_TRACE_CHAIN_DELETE_ARRAY_NOTHROW, (void *ptr, const nothrow_tag *tag),
+            (ptr, tag))
+WRAP_DELETE(_ZdaPvSt11align_val_t, ENTRY_DELETE_ARRAY_ALIGNED,
+            MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED, (void *ptr, align_val alignment),
+            (ptr, alignment))
 WRAP_DELETE(_ZdaPvmSt11align_val_t, ENTRY_DELETE_ARRAY_SIZED_ALIGNED,
-            MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED,
+            MALLOC_TRACE_CHAIN_DELETE_ARRAY_SIZED_ALIGNED,
             (void *ptr, size_t size, align_val alignment), (ptr, size, alignment))
 WRAP_DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, ENTRY_DELETE_ARRAY_ALIGNED_NOTHROW,
-            MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED,
+            MALLOC_TRACE_CHAIN_DELETE_ARRAY_ALIGNED_NOTHROW,
             (void *ptr, align_val alignment, const nothrow_tag *tag), (ptr, alignment, tag))
