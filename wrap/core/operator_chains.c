@@ -121,6 +121,14 @@ static bool is_libstdcxx(const struct link_map *module)
     return strncmp(base, "libstdc++.so", sizeof "libstdc++.so" - 1) == 0;
 }
 
+static bool is_libstdcxx_definition(const void *definition)
+{
+    struct dl_find_object found;
+    return _dl_find_object != NULL
+           && _dl_find_object((void *)(uintptr_t)definition, &found) == 0 // NOLINT(performance-no-int-to-ptr)
+           && is_libstdcxx(found.dlfo_link_map);
+}
+
 /* Whether a module's operators are the program's, for a core that lies in `core`. A wrap
  * form's core (in the executable) sees only the executable's calls of malloc (ld --wrap
  * rewrites no others): a library's operator is then taken for libstdc++'s, whose result is
@@ -226,8 +234,9 @@ static _Atomic(const void *) programs_operators[MALLOC_TRACE_CHAIN_COUNT];
 
 /* The program's operator along the chain: the first definition a call reaches that is not
  * libstdc++'s (the executable's, or a library's: one linked with -Bsymbolic-functions calls
- * its own operators inside, and the blocks it hands out must come back to its delete). An
- * allocator library's ends the chain with none: its operator calls no other. */
+ * its own operators inside, and the blocks it hands out must come back to its delete). Any
+ * other ends the chain with none: an allocator library's, and in the wrap forms a library's
+ * (its calls of malloc are not seen), whose operators call no other of the chain. */
 static const void *find_chain(enum malloc_trace_chain chain)
 {
     const void *found = NONE_OF_THE_PROGRAMS;
@@ -237,12 +246,11 @@ static const void *find_chain(enum malloc_trace_chain chain)
         for (const char *name = first_called[chain]; name != NULL; name = called_next(name)) {
             const void *definition = definition_of(name);
             failed |= definition == NULL;
-            if (definition != NULL && is_allocator_library(definition))
-                break;
-            if (operator_chains_is_programs(definition)) {
+            if (definition == NULL || is_libstdcxx_definition(definition))
+                continue; /* libstdc++'s calls the next */
+            if (!is_allocator_library(definition) && operator_chains_is_programs(definition))
                 found = definition;
-                break;
-            }
+            break; /* any other calls no operator of the chain */
         }
         if (failed)
             take_back_errors();
