@@ -174,6 +174,21 @@ static void take_back_errors(void)
     }
 }
 
+MALLOC_TRACE_HOOK void *malloc_trace_loaded_symbol(const char *library, const char *name)
+{
+    if (dlopen == NULL || dlsym == NULL)
+        return NULL;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlopen and dlsym allocate */
+    void *handle = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
+    void *symbol = handle != NULL ? dlsym(handle, name) : NULL;
+    if (handle != NULL)
+        dlclose(handle); /* drops the reference RTLD_NOLOAD took */
+    if (symbol == NULL)
+        take_back_errors();
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    return symbol;
+}
+
 /* dl_iterate_phdr's callback: the first module it visits is the executable. */
 static int find_interpreter(struct dl_phdr_info *info, size_t size, void *found)
 {
@@ -206,14 +221,9 @@ static bool is_allocator_library(const void *definition)
         || _dl_find_object((void *)(uintptr_t)definition, &found) != 0 // NOLINT(performance-no-int-to-ptr)
         || found.dlfo_link_map == NULL || is_executable(found.dlfo_link_map))
         return false;
-    void *library = dlopen(found.dlfo_link_map->l_name, RTLD_LAZY | RTLD_NOLOAD);
-    if (library == NULL) {
-        take_back_errors();
-        return false;
-    }
-    const char *its_malloc = dlsym(library, "malloc"); /* the library's, or its libc's */
-    dlclose(library); /* drops the reference RTLD_NOLOAD took */
-    return its_malloc >= (const char *)found.dlfo_map_start
+    /* The library's own, or its libc's. */
+    const char *its_malloc = malloc_trace_loaded_symbol(found.dlfo_link_map->l_name, "malloc");
+    return its_malloc != NULL && its_malloc >= (const char *)found.dlfo_map_start
            && its_malloc < (const char *)found.dlfo_map_end;
 }
 
@@ -266,16 +276,13 @@ MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled)
         return NULL;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     const char *definition = dlsym(RTLD_NEXT, mangled);
-    if (definition != NULL && is_allocator_library(definition)) {
-        /* libstdc++'s own, found first in its own scope: its nothrow new turns a
-         * new-handler's bad_alloc into NULL, which the preload form's loop cannot. */
-        void *libstdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
-        definition = libstdcxx != NULL ? dlsym(libstdcxx, mangled) : NULL;
-        if (libstdcxx != NULL)
-            dlclose(libstdcxx); /* drops the reference RTLD_NOLOAD took */
-    }
     if (definition == NULL)
         take_back_errors();
+    else if (is_allocator_library(definition)) {
+        /* libstdc++'s own: its nothrow new turns a new-handler's bad_alloc into NULL, which
+         * the preload form's loop cannot. */
+        definition = malloc_trace_loaded_symbol("libstdc++.so.6", mangled);
+    }
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     return definition;
 }

@@ -142,6 +142,12 @@ MALLOC_TRACE_HOOK const void *malloc_trace_programs_operator(enum malloc_trace_c
  * starts, and takes back the error a failed look-up leaves for dlerror(). */
 MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled);
 
+/* name as a loaded library finds it (its own definition first, else one of its
+ * dependencies'; library NULL: the program's, as RTLD_DEFAULT), or NULL: not loaded, none
+ * defines it, or a static program. It asks the loader, under the tracer's guard, and takes
+ * back the error a failure leaves for dlerror(). */
+MALLOC_TRACE_HOOK void *malloc_trace_loaded_symbol(const char *library, const char *name);
+
 /* realloc and the like: begin takes the old block out of the table before the real call
  * (for the same reason as on_free), end settles it after: old_released tells whether the
  * real call released old (a successful realloc, realloc(p, 0)), result is the new block. */

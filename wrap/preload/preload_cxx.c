@@ -4,7 +4,6 @@
  * semantics: the new-handler loop, std::bad_alloc, size 0 as 1, a power-of-two alignment.
  * libstdc++ itself is looked up as the library starts, and when needed if it came later. */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,21 +24,6 @@ typedef void (*new_handler)(void);
 typedef new_handler get_new_handler_fn(void);
 typedef void throw_bad_alloc_fn(void);
 
-/* A libstdc++ function, also found when a C program loaded libstdc++ later with
- * dlopen(RTLD_LOCAL), where a weak reference would have stayed NULL. */
-static void *libstdcxx_function(const char *name)
-{
-    void *function = dlsym(RTLD_DEFAULT, name);
-    if (function == NULL) {
-        void *library = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD);
-        if (library != NULL) {
-            function = dlsym(library, name);
-            dlclose(library); /* drops the reference RTLD_NOLOAD took */
-        }
-    }
-    return function;
-}
-
 /* libstdc++'s functions the new-handler loop and a failure call. */
 enum libstdcxx_helper { GET_NEW_HANDLER, THROW_BAD_ALLOC, LIBSTDCXX_HELPER_COUNT };
 static const char *const libstdcxx_helper_names[LIBSTDCXX_HELPER_COUNT] = {
@@ -48,21 +32,17 @@ static const char *const libstdcxx_helper_names[LIBSTDCXX_HELPER_COUNT] = {
 static _Atomic(void *) libstdcxx_helpers[LIBSTDCXX_HELPER_COUNT];
 
 /* Looked up as the library starts (see find_libstdcxx_operators), and again when needed while
- * not found: libstdc++ may come later. Calls into libstdc++ allocate for themselves: the
- * tracer's own section. A failed look-up takes its error back from dlerror(), as
- * find_libstdcxx_nothrow_new does. */
+ * not found: libstdc++ may come later, also with dlopen(RTLD_LOCAL) by a C program, where a
+ * weak reference would have stayed NULL. */
 static void *libstdcxx_helper(enum libstdcxx_helper which)
 {
     void *function = atomic_load_explicit(&libstdcxx_helpers[which], memory_order_acquire);
     if (function != NULL)
         return function;
-    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
-    function = libstdcxx_function(libstdcxx_helper_names[which]);
-    if (function == NULL) {
-        (void)dlerror();
-        (void)dlerror();
-    }
-    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    const char *name = libstdcxx_helper_names[which];
+    function = malloc_trace_loaded_symbol(NULL, name);
+    if (function == NULL)
+        function = malloc_trace_loaded_symbol("libstdc++.so.6", name);
     atomic_store_explicit(&libstdcxx_helpers[which], function, memory_order_release);
     return function;
 }

@@ -56,18 +56,14 @@ static _Atomic(usable_size_fn *) real_usable_size;
 
 __attribute__((constructor)) static usable_size_fn *find_real_usable_size(void)
 {
-    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dlopen and dlsym allocate */
     usable_size_fn *found = NULL;
     Dl_info allocator;
-    void *library = dladdr((void *)__libc_malloc, &allocator) != 0
-                        ? dlopen(allocator.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
-                        : NULL;
-    if (library != NULL) {
-        /* The library's own, found first in its own scope (or its libc's). */
-        found = (usable_size_fn *)dlsym(library, "malloc_usable_size");
-        dlclose(library); /* drops the reference RTLD_NOLOAD took */
-    }
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL; /* dladdr may allocate */
+    int known = dladdr((void *)__libc_malloc, &allocator);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    if (known != 0) /* the library's own, or its libc's */
+        found = (usable_size_fn *)malloc_trace_loaded_symbol(allocator.dli_fname,
+                                                             "malloc_usable_size");
     atomic_store_explicit(&real_usable_size, found, memory_order_release);
     return found;
 }
