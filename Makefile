@@ -57,7 +57,8 @@ CORE_SOURCES := $(filter-out wrap/core/backtrace_libunwind.c,$(CORE_SOURCES))
 CORE_OBJECTS := $(CORE_SOURCES:%.c=$(BUILD)/obj/%.o)
 WRAP_MEMBERS := $(BUILD)/obj/wrap/wrap/wrap_malloc.o $(BUILD)/obj/wrap/wrap/wrap_libc.o \
 	$(BUILD)/obj/wrap/wrap/wrap_cxx.o
-PRELOAD_OBJECTS := $(BUILD)/obj/wrap/preload/preload_malloc.o $(BUILD)/obj/wrap/preload/preload_dl.o \
+PRELOAD_OBJECTS := $(BUILD)/obj/wrap/preload/next_allocator.o \
+	$(BUILD)/obj/wrap/preload/preload_malloc.o $(BUILD)/obj/wrap/preload/preload_dl.o \
 	$(BUILD)/obj/wrap/preload/preload_cxx.o
 LIBUNWIND_OBJECT := $(BUILD)/obj/wrap/core/backtrace_libunwind.o
 

@@ -142,12 +142,12 @@ def test_librarys_nothrow_new_from_a_pool():
 
 def test_program_linked_with_another_allocator():
     """A C++ program linked with jemalloc or tcmalloc, whose operators take blocks from the
-    library's own malloc and whose delete calls its free: the preload form's malloc and
-    free are glibc's, so the library's operators are not the program's (taken for them, a
-    delete aborted in glibc's free: at 44bcd36 for a nothrow new, after bfc11fa for every
-    delete), and its malloc_usable_size is not used on glibc's blocks (at 44bcd36 it
-    crashed). Its new[] does not reach the program's own new; a nothrow new whose
-    new-handler throws bad_alloc returns NULL. Only the leak is reported."""
+    library without a call of malloc the tracer sees: the library's operators are not the
+    program's, and the preload form's serve it (taken for the program's, a delete aborted
+    in glibc's free: at 44bcd36 for a nothrow new, after bfc11fa for every delete).
+    malloc_usable_size works on malloc's block (at 44bcd36 jemalloc's crashed on glibc's).
+    Its new[] does not reach the program's own new; a nothrow new whose new-handler throws
+    bad_alloc returns NULL. Only the leak is reported."""
     for allocator in ("libjemalloc.so.2", "libtcmalloc_minimal.so.4"):
         library = os.path.join("/usr/lib/x86_64-linux-gnu", allocator)
         # tcmalloc calls the program's operator new for itself as it starts: the untraced
@@ -168,6 +168,26 @@ def test_program_linked_with_another_allocator():
                     if "main" in [frame["f"] for frame in row["stack"]]]
             equal(rows, [("leak", 400, ["operator new[](unsigned long)", "leak_array()",
                                         "main"])], f"rows ({allocator}, {form})")
+
+
+def test_blocks_come_from_the_programs_allocator():
+    """A C program linked with jemalloc asks jemalloc's own API about the blocks malloc,
+    realloc, calloc and posix_memalign gave it. The preload form took them from glibc
+    (__libc_malloc), and jemalloc's sallocx crashed on them (exit status -11 at 7378abd): they
+    now come from the allocator an untraced call reaches. The output is the untraced run's,
+    and the leak is the only row."""
+    library = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    untraced = subprocess.run([build("allocator_api.c", "preload", extra=[library])],
+                              capture_output=True, text=True, check=True).stdout
+    equal(untraced, "malloc yes, realloc yes, calloc yes, posix_memalign yes\n",
+          "untraced run")
+    for form in ("wrap", "preload"):
+        result = run(build("allocator_api.c", form, extra=[library]), form)
+        equal((result.returncode, result.stdout, result.stderr), (0, untraced, ""),
+              f"exit status, stdout, stderr ({form})")
+        rows = [(row["function"], row["size"], [frame["f"] for frame in row["stack"]][:3])
+                for row in result.rows()]
+        equal(rows, [("leak", 48, ["malloc", "leak_block", "main"])], f"rows ({form})")
 
 
 def test_programs_delete_that_frees_later():

@@ -211,9 +211,9 @@ static bool dynamic_program(void)
 }
 
 /* A library that defines malloc as well (jemalloc, tcmalloc) is an allocator, not the
- * program: its operators take blocks from it, and its delete hands them to its free, where
- * the preload form's malloc and free are glibc's. Its operators are left out, as if it had
- * none: the preload form's own serve the program, as its malloc does. */
+ * program: its operators take blocks from it without a call of malloc that a watch would
+ * see. Its operators are left out, as if it had none: the preload form's own serve the
+ * program, allocating from the same allocator as its malloc (next_allocator.h). */
 static bool is_allocator_library(const void *definition)
 {
     struct dl_find_object found;

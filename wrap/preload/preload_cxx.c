@@ -1,6 +1,7 @@
 /* preload_cxx.c: the C++ operators for LD_PRELOAD, written in C so that C programs do not
- * load libstdc++. The throwing ones allocate through glibc directly (libstdc++'s operator
- * new would call malloc, which is ours too, and record the block twice) with libstdc++'s
+ * load libstdc++. The throwing ones allocate through the allocator behind the preload
+ * form's malloc (next_allocator.h) directly (libstdc++'s operator new would call malloc,
+ * which is ours too, and record the block twice) with libstdc++'s
  * semantics: the new-handler loop, std::bad_alloc, size 0 as 1, a power-of-two alignment.
  * libstdc++ itself is looked up as the library starts, and when needed if it came later. */
 #define _GNU_SOURCE
@@ -11,14 +12,11 @@
 
 #include "../core/tracer.h"
 #include "../shared/watched_operators.h"
+#include "next_allocator.h"
 
 /* The operators lie in the section of the wrap form's (see drop_operator_frames in
  * tracer.c): a stack taken inside libstdc++'s nothrow operator leaves their frames out. */
 #define INTERPOSE __attribute__((visibility("default"), section("malloc_trace_operators")))
-
-void *__libc_malloc(size_t size);
-void *__libc_memalign(size_t alignment, size_t size);
-void __libc_free(void *ptr);
 
 typedef void (*new_handler)(void);
 typedef new_handler get_new_handler_fn(void);
@@ -65,7 +63,7 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
     if (size == 0)
         size = 1;
     for (;;) {
-        void *ptr = aligned ? __libc_memalign(alignment, size) : __libc_malloc(size);
+        void *ptr = aligned ? next_memalign(alignment, size) : next_malloc(size);
         if (ptr != NULL)
             return ptr;
         get_new_handler_fn *get_new_handler =
@@ -80,8 +78,8 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
 /* The nothrow operators are libstdc++'s own (or a library's before it): they call the
  * throwing operator and turn any exception, a new-handler's included, into NULL, which C
  * cannot do. Without libstdc++ in reach, or where the next definition is an allocator
- * library's (jemalloc's hands out its own blocks, which our delete would give to glibc's
- * free), our loop. The call is watched (tracer.h): the throwing operator it calls is ours,
+ * library's (whose operators the preload form serves itself: see operator_chains.c), our
+ * loop. The call is watched (tracer.h): the throwing operator it calls is ours,
  * which records the block, then recorded again as the nothrow one's; or the program's own,
  * whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
  * went unseen (a block it freed stayed a leak). */
@@ -199,7 +197,7 @@ typedef void aligned_nothrow_delete_fn(void *ptr, align_val alignment, const not
             }                                                                               \
             return;                                                                         \
         }                                                                                   \
-        malloc_trace_on_free(ptr, entry, __libc_free);                                      \
+        malloc_trace_on_free(ptr, entry, next_free);                                        \
         __asm__ volatile("" ::: "memory"); /* no tail call (see c_allocators.h) */          \
     }
 

@@ -1,7 +1,8 @@
 /* c_allocators.h: the C allocation entry points that both front-ends define the same way,
  * each calling the real function and one core hook, directly. A front-end includes this
  * after defining ENTRY(name) (the name it defines: __wrap_malloc, or malloc itself) and
- * REAL(name) (what it calls: __real_malloc, or glibc's __libc_malloc). */
+ * REAL(name) (what it calls: __real_malloc, or next_malloc of next_allocator.h), and
+ * declaring the real functions. */
 #ifndef MALLOC_TRACE_C_ALLOCATORS_H
 #define MALLOC_TRACE_C_ALLOCATORS_H
 
@@ -9,14 +10,6 @@
 #include <stddef.h>
 
 #include "../core/tracer.h"
-
-void *REAL(malloc)(size_t size);
-void *REAL(calloc)(size_t count, size_t size);
-void *REAL(realloc)(void *old, size_t size);
-void REAL(free)(void *ptr);
-void *REAL(memalign)(size_t alignment, size_t size);
-void *REAL(valloc)(size_t size);
-void *REAL(pvalloc)(size_t size);
 
 __attribute__((visibility("default"))) void *ENTRY(malloc)(size_t size)
 {
@@ -84,6 +77,22 @@ __attribute__((visibility("default"))) void *ENTRY(pvalloc)(size_t size)
 {
     void *ptr = REAL(pvalloc)(size);
     malloc_trace_on_alloc(ptr, size, ENTRY_PVALLOC);
+    return ptr;
+}
+
+__attribute__((visibility("default"))) int ENTRY(posix_memalign)(void **out, size_t alignment,
+                                                                 size_t size)
+{
+    int error = REAL(posix_memalign)(out, alignment, size);
+    if (error == 0)
+        malloc_trace_on_alloc(*out, size, ENTRY_POSIX_MEMALIGN);
+    return error;
+}
+
+__attribute__((visibility("default"))) void *ENTRY(aligned_alloc)(size_t alignment, size_t size)
+{
+    void *ptr = REAL(aligned_alloc)(alignment, size);
+    malloc_trace_on_alloc(ptr, size, ENTRY_ALIGNED_ALLOC);
     return ptr;
 }
 
