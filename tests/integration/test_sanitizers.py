@@ -455,3 +455,34 @@ def test_valgrind_command_symbolize():
     equal((result.returncode, result.stderr), (0, ""), "malloc-trace symbolize")
     leaks = [r for r in read_trace(named) if r["size"] == 16]
     equal([r["stack"][1]["f"] for r in leaks], ["leaf", "leaf"], "frames named")
+
+
+def test_valgrind_nothrow_new_of_an_allocator_library():
+    """A C++ program linked with jemalloc or tcmalloc reaches their nothrow operator new,
+    under valgrind in the preload form. The preload form's nothrow new called libstdc++'s,
+    which memcheck replaces, and its delete gave that block to the allocator's free: jemalloc
+    crashed (exit status -11 at 80df253, where the preload form's free became jemalloc's)
+    and tcmalloc aborted. The allocator's own nothrow new now serves, as untraced: the
+    untraced output, no finding, and the leak is the only row."""
+    for allocator in ("libjemalloc.so.2", "libtcmalloc_minimal.so.4"):
+        library = os.path.join("/usr/lib/x86_64-linux-gnu", allocator)
+        executable = build("allocator_nothrow.cpp", "preload", extra=[library],
+                           variant=allocator.split(".")[0])
+        untraced = subprocess.run([executable], capture_output=True, text=True, check=True)
+        equal(untraced.stdout, "0 999 5\n", f"untraced run ({allocator})")
+        reports = reports_directory()
+        trace = tempfile.mktemp(prefix="trace.", suffix=".csv", dir=SANITIZE_WORK)
+        env = dict(os.environ, out_file_path=trace)
+        env.pop("LD_PRELOAD", None)
+        result = subprocess.run(
+            [*valgrind_command(reports, preload=True), "env",
+             f"LD_PRELOAD={os.path.join(STAGE, 'lib', 'malloc-trace.so')}", executable],
+            env=env, capture_output=True, text=True, timeout=300)
+        rows = read_trace(trace)
+        assert_no_findings(reports, f"{allocator} under valgrind",
+                           {row["address"] for row in rows})
+        equal((result.returncode, result.stdout), (0, untraced.stdout),
+              f"exit status, stdout ({allocator}; stderr: {result.stderr[-2000:]!r})")
+        program_rows = [(row["function"], row["size"]) for row in rows
+                        if "leak_object()" in [frame["f"] for frame in row["stack"]]]
+        equal(program_rows, [("leak", 8)], f"rows ({allocator})")

@@ -213,18 +213,25 @@ static bool dynamic_program(void)
 /* A library that defines malloc as well (jemalloc, tcmalloc) is an allocator, not the
  * program: its operators take blocks from it without a call of malloc that a watch would
  * see. Its operators are left out, as if it had none: the preload form's own serve the
- * program, allocating from the same allocator as its malloc (next_allocator.h). */
-static bool is_allocator_library(const void *definition)
+ * program, allocating from the same allocator as its malloc (next_allocator.h), but for its
+ * nothrow ones (malloc_trace_next_operator). Its malloc (0: it defines none). */
+static const void *allocator_librarys_malloc(const void *definition)
 {
     struct dl_find_object found;
     if (_dl_find_object == NULL
         || _dl_find_object((void *)(uintptr_t)definition, &found) != 0 // NOLINT(performance-no-int-to-ptr)
         || found.dlfo_link_map == NULL || is_executable(found.dlfo_link_map))
-        return false;
+        return NULL;
     /* The library's own, or its libc's. */
     const char *its_malloc = malloc_trace_loaded_symbol(found.dlfo_link_map->l_name, "malloc");
-    return its_malloc != NULL && its_malloc >= (const char *)found.dlfo_map_start
-           && its_malloc < (const char *)found.dlfo_map_end;
+    bool its_own = its_malloc != NULL && its_malloc >= (const char *)found.dlfo_map_start
+                   && its_malloc < (const char *)found.dlfo_map_end;
+    return its_own ? its_malloc : NULL;
+}
+
+static bool is_allocator_library(const void *definition)
+{
+    return allocator_librarys_malloc(definition) != NULL;
 }
 
 /* The definition a call of name reaches from outside the tracer: the first in the loader's
@@ -278,10 +285,16 @@ MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled)
     const char *definition = dlsym(RTLD_NEXT, mangled);
     if (definition == NULL)
         take_back_errors();
-    else if (is_allocator_library(definition)) {
-        /* libstdc++'s own: its nothrow new turns a new-handler's bad_alloc into NULL, which
-         * the preload form's loop cannot. */
-        definition = malloc_trace_loaded_symbol("libstdc++.so.6", mangled);
+    else {
+        /* An allocator library's operator hands out its blocks, which the preload form's
+         * delete gives back to its free where its malloc is the one the preload form calls
+         * (next_allocator.h): it serves, as it does untraced (it calls no operator new of
+         * the program's, and under valgrind, which replaces libstdc++'s, its blocks stay
+         * its own). Another allocator's: libstdc++'s own, which turns a new-handler's
+         * bad_alloc into NULL, as the preload form's loop cannot. */
+        const void *its_malloc = allocator_librarys_malloc(definition);
+        if (its_malloc != NULL && its_malloc != dlsym(RTLD_NEXT, "malloc"))
+            definition = malloc_trace_loaded_symbol("libstdc++.so.6", mangled);
     }
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
     return definition;

@@ -75,11 +75,10 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
     }
 }
 
-/* The nothrow operators are libstdc++'s own (or a library's before it): they call the
- * throwing operator and turn any exception, a new-handler's included, into NULL, which C
- * cannot do. Without libstdc++ in reach, or where the next definition is an allocator
- * library's (whose operators the preload form serves itself: see operator_chains.c), our
- * loop. The call is watched (tracer.h): the throwing operator it calls is ours,
+/* The nothrow operators are the next definition's (malloc_trace_next_operator): libstdc++'s
+ * own, a library's before it, or the allocator library's the preload form's malloc calls.
+ * libstdc++'s call the throwing operator and turn any exception, a new-handler's included,
+ * into NULL, which C cannot do. Without libstdc++ in reach, our loop. The call is watched (tracer.h): the throwing operator it calls is ours,
  * which records the block, then recorded again as the nothrow one's; or the program's own,
  * whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
  * went unseen (a block it freed stayed a leak). */
@@ -116,8 +115,7 @@ __attribute__((constructor)) static void find_libstdcxx_operators(void)
 }
 
 /* NULL when libstdc++ was not loaded as the program started (a C program that loads a C++
- * library later, whose constructor may be that thread), or for an allocator library: then
- * our loop, which has its
+ * library later, whose constructor may be that thread): then our loop, which has its
  * semantics but for an exception out of a new-handler. A call before the constructor (another
  * library's) looks the operator up itself. */
 static void *libstdcxx_nothrow_new(enum nothrow_new which)
