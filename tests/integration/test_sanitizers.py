@@ -86,8 +86,9 @@ def valgrind_command(reports, leak_check="no", preload=False):
             "--fair-sched=yes",
             # The preload library's operators allocate with __libc_malloc and release with
             # __libc_free, a malloc and a free to memcheck, except the nothrow new, which is
-            # libstdc++'s (memcheck's own, there: a new): its delete would be "mismatched".
-            # Nothing is lost: memcheck sees no new or delete of the program in this form.
+            # libstdc++'s (memcheck's own, there: a new; in a program linked with an
+            # allocator library, the library's): its delete would be "mismatched". Nothing
+            # is lost: memcheck sees no new or delete of the program in this form.
             *(["--show-mismatched-frees=no"] if preload else [])]
 
 

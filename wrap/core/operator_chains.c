@@ -293,7 +293,10 @@ MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled)
          * its own). Another allocator's: libstdc++'s own, which turns a new-handler's
          * bad_alloc into NULL, as the preload form's loop cannot. */
         const void *its_malloc = allocator_librarys_malloc(definition);
-        if (its_malloc != NULL && its_malloc != dlsym(RTLD_NEXT, "malloc"))
+        const void *next_malloc = its_malloc != NULL ? dlsym(RTLD_NEXT, "malloc") : NULL;
+        if (its_malloc != NULL && next_malloc == NULL)
+            take_back_errors();
+        if (its_malloc != NULL && its_malloc != next_malloc)
             definition = malloc_trace_loaded_symbol("libstdc++.so.6", mangled);
     }
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;

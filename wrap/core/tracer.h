@@ -138,8 +138,9 @@ MALLOC_TRACE_HOOK const void *malloc_trace_programs_operator(enum malloc_trace_c
 
 /* The definition of an operator a call reaches past the preload library's own (libstdc++'s
  * or a library's), or NULL for none; libstdc++'s own where the next is an allocator
- * library's other than the one the preload form's malloc calls. It asks the loader (dlsym), so only as the tracer or the preload library
- * starts, and takes back the error a failed look-up leaves for dlerror(). */
+ * library's other than the one the preload form's malloc calls. It asks the loader (dlsym),
+ * so only as the tracer or the preload library starts, and takes back the error a failed
+ * look-up leaves for dlerror(). */
 MALLOC_TRACE_HOOK const void *malloc_trace_next_operator(const char *mangled);
 
 /* name as a loaded library finds it (its own definition first, else one of its

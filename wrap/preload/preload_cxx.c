@@ -78,9 +78,9 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
 /* The nothrow operators are the next definition's (malloc_trace_next_operator): libstdc++'s
  * own, a library's before it, or the allocator library's the preload form's malloc calls.
  * libstdc++'s call the throwing operator and turn any exception, a new-handler's included,
- * into NULL, which C cannot do. Without libstdc++ in reach, our loop. The call is watched (tracer.h): the throwing operator it calls is ours,
- * which records the block, then recorded again as the nothrow one's; or the program's own,
- * whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
+ * into NULL, which C cannot do. Without libstdc++ in reach, our loop. The call is watched
+ * (tracer.h): the throwing operator it calls is ours, which records the block, then recorded
+ * again as the nothrow one's; or the program's own, whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
  * went unseen (a block it freed stayed a leak). */
 typedef void *nothrow_new_fn(size_t size, const void *tag);
 typedef void *aligned_nothrow_new_fn(size_t size, size_t alignment, const void *tag);
