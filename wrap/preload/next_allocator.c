@@ -49,9 +49,9 @@ static void *glibc_aligned_alloc(size_t alignment, size_t size)
 }
 
 /* The malloc_usable_size of the library that defines the __libc_malloc called: glibc's, or
- * tcmalloc's. A program linked with another allocator that defines only malloc_usable_size
- * would otherwise have it read glibc's blocks as its own (a crash). Looked up as the library
- * starts, or at the first call before that (another library's constructor). */
+ * tcmalloc's (by name, it is the preload form's own, and a library before glibc that
+ * defined one would read glibc's blocks as its own). Looked up as the library starts, or at
+ * the first call before that (another library's constructor). */
 typedef size_t usable_size_fn(void *ptr);
 static _Atomic(usable_size_fn *) glibc_usable_size_found;
 

@@ -1,8 +1,8 @@
 /* preload_cxx.c: the C++ operators for LD_PRELOAD, written in C so that C programs do not
- * load libstdc++. The throwing ones allocate through the allocator behind the preload
- * form's malloc (next_allocator.h) directly (libstdc++'s operator new would call malloc,
- * which is ours too, and record the block twice) with libstdc++'s
- * semantics: the new-handler loop, std::bad_alloc, size 0 as 1, a power-of-two alignment.
+ * load libstdc++. The throwing ones allocate directly from the allocator behind the preload
+ * form's malloc (next_allocator.h: libstdc++'s operator new would call malloc, which is ours
+ * too, and record the block twice), with libstdc++'s semantics: the new-handler loop,
+ * std::bad_alloc, size 0 as 1, a power-of-two alignment.
  * libstdc++ itself is looked up as the library starts, and when needed if it came later. */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -80,8 +80,9 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
  * libstdc++'s call the throwing operator and turn any exception, a new-handler's included,
  * into NULL, which C cannot do. Without libstdc++ in reach, our loop. The call is watched
  * (tracer.h): the throwing operator it calls is ours, which records the block, then recorded
- * again as the nothrow one's; or the program's own, whose malloc holds it. Under the tracer's guard, as it ran before, a new-handler's calls
- * went unseen (a block it freed stayed a leak). */
+ * again as the nothrow one's; or the program's own, whose malloc holds it. Under the
+ * tracer's guard, as it ran before, a new-handler's calls went unseen (a block it freed
+ * stayed a leak). */
 typedef void *nothrow_new_fn(size_t size, const void *tag);
 typedef void *aligned_nothrow_new_fn(size_t size, size_t alignment, const void *tag);
 
