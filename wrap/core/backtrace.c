@@ -83,6 +83,7 @@ static enum unwinder chosen_unwinder;
 /* An upper bound of the calling thread's frames, found on its first walk (0: not yet;
  * 1: unknown, no walk). */
 static __thread uintptr_t stack_top __attribute__((tls_model("initial-exec")));
+static void begin_thread_walks(void);
 
 struct libgcc_walk {
     void **frames;
@@ -142,8 +143,6 @@ static uintptr_t find_stack_top(void)
  * first entry stands for this function's own frame, as with the other unwinders. */
 __attribute__((noinline)) static uint32_t frame_pointer_backtrace(void **frames, uint32_t max)
 {
-    if (stack_top == 0)
-        stack_top = find_stack_top();
     const uintptr_t *frame = __builtin_frame_address(0);
     uint32_t count = 0;
     if (max > 0)
@@ -309,8 +308,6 @@ static unsigned call_site_of(const uintptr_t *frame)
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
                                                         struct backtrace_kept **kept)
 {
-    if (stack_top == 0)
-        stack_top = find_stack_top();
     const uintptr_t *frame = __builtin_frame_address(0);
     /* the caller's stack pointer, frame pointer and return address */
     struct walk_frame now = {(uintptr_t)(frame + 2), frame[0], frame[1], 0};
@@ -456,7 +453,7 @@ __attribute__((noinline)) uintptr_t backtrace_exit_caller_stack(void)
     void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
     uintptr_t exit_address = (uintptr_t)(found != NULL ? found : (void *)exit);
     if (stack_top == 0)
-        stack_top = find_stack_top();
+        begin_thread_walks();
     const uintptr_t *frame = __builtin_frame_address(0);
     struct walk_frame now = {(uintptr_t)(frame + 2), frame[0], frame[1], 0};
     struct unwind_cache *cache = unwind_table_begin_walk();
@@ -572,6 +569,27 @@ static void load_libunwind(void)
         set_caching_policy(*local_address_space, 2 /* UNW_CACHE_PER_THREAD */);
 }
 
+/* The calling thread's first walk: its stack's top, and libunwind's thread-local storage.
+ * Loaded at run time, libunwind has no static TLS: glibc mallocs a thread's block at its
+ * first use. Made inside a signal handler that interrupted the program's malloc, that block
+ * could also be handed to the program, which freed it (a crash inside libunwind in about 1
+ * run of 20 of a handler that allocates, dynamic wrap form). A thread's first walk comes
+ * after its first malloc or free returned, unless a handler interrupted that very call. */
+static void begin_thread_walks(void)
+{
+    stack_top = find_stack_top();
+    if (loaded_unw_backtrace == NULL)
+        return;
+    int saved_errno = errno; /* as in backtrace_capture */
+    if (unwinder_pipe_intact()) {
+        void *frame;
+        struct thread_slot *slot = enter_unwinder();
+        loaded_unw_backtrace(&frame, 1);
+        leave_unwinder(slot);
+    }
+    errno = saved_errno;
+}
+
 void backtrace_forget_unloaded(void)
 {
     unwind_table_forget_unloaded();
@@ -645,6 +663,8 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
         wanted = BACKTRACE_MAX_FRAMES;
     kept_by_none.stack_id = 0;
     *kept = &kept_by_none;
+    if (__builtin_expect(stack_top == 0, 0))
+        begin_thread_walks();
     /* The walks of this file take no lock a fork could leave held (the table builder's is
      * reset in the child): only libunwind needs the fork protocol. */
     uint32_t got = chosen_unwinder == UNWINDER_FRAME_POINTERS ? frame_pointer_backtrace(frames, wanted)
