@@ -28,9 +28,17 @@
 #include "check.h"
 #include "flusher.h"
 #include "memory_map.h"
+#include "spin_lock.h"
 #include "thread_stop.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
+
+/* The held_throughout of the rounds that hold no lock a thread waits for. */
+static bool no_lock_held(const struct spin_lock *lock)
+{
+    (void)lock;
+    return false;
+}
 
 static pid_t gettid_raw(void)
 {
@@ -286,7 +294,7 @@ static void stop_round(struct thread_stop *stop, pid_t skip, int line)
     size_t task_count = list_tasks(tasks, 64);
 
     uint64_t started = now_ms();
-    thread_stop_all(stop, skip);
+    thread_stop_all(stop, skip, no_lock_held);
     uint64_t stop_ms = now_ms() - started;
     /* No thread made it wait for the answer timeout: the blocking ones were seen as such. */
     check_u64(stop_ms, 1000, CHECK_LT, "thread_stop_all ms", "1000", __FILE__, line);
@@ -433,12 +441,12 @@ static int first_choice;
 static void test_alone(void)
 {
     /* Only the flusher besides us, skipped: nothing listed. */
-    thread_stop_all(&stop, flusher_tid);
+    thread_stop_all(&stop, flusher_tid, no_lock_held);
     CHECK_EQ_U64(stop.count, 0);
     CHECK(stop.threads != NULL);
     thread_stop_resume(&stop);
     /* Not skipped: listed, unreached. */
-    thread_stop_all(&stop, 0);
+    thread_stop_all(&stop, 0, no_lock_held);
     if (CHECK_EQ_U64(stop.count, 1)) {
         CHECK_EQ_I64(stop.threads[0].tid, flusher_tid);
         CHECK_EQ_U64((uint64_t)atomic_load(&stop.threads[0].state), THREAD_UNREACHED);
@@ -527,10 +535,68 @@ static void test_workers_finish(void)
         close(worker->pipe[1]);
     }
     /* Gone: only the flusher is left to list. */
-    thread_stop_all(&stop, flusher_tid);
+    thread_stop_all(&stop, flusher_tid, no_lock_held);
     CHECK_EQ_U64(stop.count, 0);
     thread_stop_resume(&stop);
     CHECK_EQ_U64(atomic_load(&program_handler_calls), 0);
+}
+
+/* A thread that blocks every signal (as one on its way out) and waits for a lock the caller
+ * holds: unreachable, and often shown as running in /proc (between its naps, or waiting for
+ * a CPU), so its stack pointer is the one it published as it began to wait. */
+static struct spin_lock held_lock;
+static _Atomic uintptr_t waiter_local;
+static _Atomic pid_t waiter_tid;
+
+static bool held_lock_only(const struct spin_lock *lock)
+{
+    return lock == &held_lock;
+}
+
+static void *wait_for_held_lock(void *unused)
+{
+    sigset_t every;
+    sigfillset(&every);
+    pthread_sigmask(SIG_BLOCK, &every, NULL);
+    volatile int local = 0;
+    atomic_store(&waiter_local, (uintptr_t)&local);
+    atomic_store(&waiter_tid, gettid_raw());
+    spin_lock_take(&held_lock);
+    spin_lock_release(&held_lock);
+    return unused;
+}
+
+static void test_waiter_on_a_held_lock(void)
+{
+    spin_lock_take(&held_lock);
+    pthread_t thread;
+    if (!CHECK_EQ_I64(pthread_create(&thread, NULL, wait_for_held_lock, NULL), 0)) {
+        spin_lock_release(&held_lock);
+        return;
+    }
+    const struct spin_lock *awaited = NULL;
+    uintptr_t published = 0;
+    for (unsigned i = 0; i < 5000 && published == 0; i++) {
+        pid_t tid = atomic_load(&waiter_tid);
+        published = tid != 0 ? spin_lock_waiter_stack(tid, &awaited) : 0;
+        if (published == 0)
+            sleep_ms(1);
+    }
+    CHECK(awaited == &held_lock);
+    /* Below the frame that called spin_lock_take, within a page or two of it. */
+    CHECK(published < atomic_load(&waiter_local));
+    CHECK(published > atomic_load(&waiter_local) - 8192);
+    thread_stop_all(&stop, flusher_tid, held_lock_only);
+    if (CHECK_EQ_U64(stop.count, 1)) {
+        CHECK_EQ_I64(stop.threads[0].tid, atomic_load(&waiter_tid));
+        CHECK_EQ_U64((uint64_t)atomic_load(&stop.threads[0].state), THREAD_UNREACHED);
+        CHECK_EQ_U64(stop.threads[0].stack_pointer, published);
+    }
+    thread_stop_resume(&stop);
+    spin_lock_release(&held_lock);
+    CHECK_EQ_I64(pthread_join(thread, NULL), 0);
+    /* The entry went with the wait. */
+    CHECK_EQ_U64(spin_lock_waiter_stack(atomic_load(&waiter_tid), &awaited), 0);
 }
 
 int main(void)
@@ -549,6 +615,7 @@ int main(void)
 
     RUN_TEST(test_alone);
     RUN_TEST(test_signal_chosen_below_program_handler);
+    RUN_TEST(test_waiter_on_a_held_lock);
     if (!CHECK_TRUE(start_workers())) {
         flusher_unlock();
         return check_exit_status();

@@ -259,7 +259,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         ok = sort_by_address(scan->blocks, scan->count);
     }
     if (ok) {
-        thread_stop_all(&threads, skip_tid);
+        thread_stop_all(&threads, skip_tid, live_table_is_shard_lock);
         ok = memory_map_read(&map);
         if (ok) {
             heap_roots_cut_allocator_state(roots, libc_data, &map);

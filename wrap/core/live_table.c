@@ -759,6 +759,14 @@ void live_table_lock_all(void)
         spin_lock_take(&shards[i].lock);
 }
 
+bool live_table_is_shard_lock(const struct spin_lock *lock)
+{
+    for (unsigned i = 0; i < SHARD_COUNT; i++)
+        if (lock == &shards[i].lock)
+            return true;
+    return false;
+}
+
 void live_table_unlock_all(void)
 {
     for (unsigned i = SHARD_COUNT; i-- > 0;)
@@ -767,6 +775,7 @@ void live_table_unlock_all(void)
 
 void live_table_reset_in_child(void)
 {
+    spin_lock_forget_waiters();
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         spin_lock_reset(&shards[i].lock);
         shards[i].queued.count = 0;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "event_log.h"
+#include "spin_lock.h"
 #include "events.h"
 
 /* Records a block; a block already held at that address is replaced (a static libc's
@@ -72,6 +73,8 @@ void live_table_add_flags_locked(uintptr_t address, uint8_t flags);
  * re-creates them and drops the queued rows (its parent writes those). */
 void live_table_lock_all(void);
 void live_table_unlock_all(void);
+/* Whether lock is one of the shards' (those live_table_lock_all takes). */
+bool live_table_is_shard_lock(const struct spin_lock *lock);
 void live_table_reset_in_child(void);
 
 #endif

@@ -40,16 +40,81 @@ static void nap(long nanoseconds)
     errno = saved_errno;
 }
 
+/* Threads waiting for long (see spin_lock_waiter_stack); past WAITERS, a waiter publishes
+ * nothing, and the scan looks in /proc as before. */
+#define WAITERS 256
+static struct waiter {
+    _Atomic pid_t tid; /* 0: a free entry */
+    _Atomic uintptr_t stack_pointer;
+    const struct spin_lock *_Atomic lock;
+} waiters[WAITERS];
+
+uintptr_t spin_lock_waiter_stack(pid_t tid, const struct spin_lock **lock)
+{
+    for (unsigned i = 0; i < WAITERS; i++)
+        if (atomic_load(&waiters[i].tid) == tid) {
+            *lock = atomic_load(&waiters[i].lock);
+            uintptr_t stack_pointer = atomic_load(&waiters[i].stack_pointer);
+            /* Still the thread's: not withdrawn meanwhile and taken by another waiter. */
+            return atomic_load(&waiters[i].tid) == tid ? stack_pointer : 0;
+        }
+    return 0;
+}
+
+void spin_lock_forget_waiters(void)
+{
+    for (unsigned i = 0; i < WAITERS; i++)
+        atomic_store(&waiters[i].tid, 0);
+}
+
+/* An address below every frame of its caller's (spin_lock_wait's own included). */
+__attribute__((noinline)) static uintptr_t stack_below_caller(void)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    __asm__ volatile("" ::: "memory"); /* no tail call, no inlining of the frame away */
+    return here;
+}
+
+/* The waiter's entry, or NULL when none is free. The entry is complete before its tid is
+ * stored: the scan looks entries up by tid. */
+static struct waiter *publish_waiter(const struct spin_lock *lock)
+{
+    int saved_errno = errno;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = saved_errno;
+    uintptr_t stack_pointer = stack_below_caller();
+    for (unsigned n = 0, i = (unsigned)tid % WAITERS; n < WAITERS; n++, i = (i + 1) % WAITERS) {
+        pid_t none = 0;
+        /* Claimed with a tid no thread has (-1), then filled in, then named. */
+        if (atomic_compare_exchange_strong(&waiters[i].tid, &none, -1)) {
+            atomic_store(&waiters[i].stack_pointer, stack_pointer);
+            atomic_store(&waiters[i].lock, lock);
+            atomic_store(&waiters[i].tid, tid);
+            return &waiters[i];
+        }
+    }
+    return NULL;
+}
+
 void spin_lock_wait(struct spin_lock *lock)
 {
+    /* The caller's registers are on the stack from here on, where the leak scan reads them
+     * (see spin_lock_waiter_stack). */
+    __builtin_unwind_init();
+    struct waiter *published = NULL;
     /* A holder that is preempted, or that grows its shard, takes longer than spinning is
      * worth: then the CPU goes to it (a yield), or to anyone (a nap, for a holder on another
      * CPU that may hold on for long: a flush pass, the leak scan). */
     long nap_nanoseconds = NAP_NANOSECONDS;
     for (unsigned round = 0;; round += round < SPINS + YIELDS) {
         if (!atomic_load_explicit(&lock->taken, memory_order_relaxed)
-            && !atomic_exchange_explicit(&lock->taken, true, memory_order_acquire))
+            && !atomic_exchange_explicit(&lock->taken, true, memory_order_acquire)) {
+            if (published != NULL)
+                atomic_store(&published->tid, 0);
             return;
+        }
+        if (round == SPINS)
+            published = publish_waiter(lock);
         if (round < SPINS)
             pause_briefly();
         else if (round < SPINS + YIELDS)

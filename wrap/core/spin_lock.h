@@ -9,6 +9,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 /* Zero-initialized: released. */
 struct spin_lock {
@@ -17,6 +19,16 @@ struct spin_lock {
 
 /* Waits until the lock is released and takes it. */
 void spin_lock_wait(struct spin_lock *lock);
+
+/* The stack pointer that thread tid, waiting for a lock for long, published, with that lock
+ * (0: none): a thread that blocks every signal (on its way out) cannot be stopped, and
+ * shows in /proc as running whenever it is ready to run, even between its yields; while the
+ * leak scan holds the lock it waits for, it stays where it published. */
+uintptr_t spin_lock_waiter_stack(pid_t tid, const struct spin_lock **lock);
+
+/* After fork, in the child: the parent's other threads are gone, and their ids may come
+ * again. */
+void spin_lock_forget_waiters(void);
 
 static inline void spin_lock_take(struct spin_lock *lock)
 {

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <ucontext.h>
 
+#include "spin_lock.h"
+
 enum stopped_thread_state {
     THREAD_SIGNALLED, /* the signal is on its way */
     THREAD_ANSWERING, /* in the handler, copying its registers */
@@ -36,9 +38,11 @@ struct thread_stop {
 
 /* Stops every thread but the caller and skip_tid (the flusher, which blocks every signal and
  * holds nothing of the program's); threads it cannot stop are listed as THREAD_UNREACHED
- * with their stack pointer when the kernel shows it. Uses no lock and no malloc: call it
- * with the live table locked. */
-void thread_stop_all(struct thread_stop *stop, pid_t skip_tid);
+ * with their stack pointer when the kernel shows it, or when they wait for a lock that
+ * held_throughout says the caller holds until it resumes them (see spin_lock_waiter_stack).
+ * Uses no lock and no malloc: call it with the live table locked. */
+void thread_stop_all(struct thread_stop *stop, pid_t skip_tid,
+                     bool (*held_throughout)(const struct spin_lock *lock));
 
 /* Lets every stopped thread run on, and waits until each has left the handler. */
 void thread_stop_resume(struct thread_stop *stop);
