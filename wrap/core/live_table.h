@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "event_log.h"
-#include "spin_lock.h"
 #include "events.h"
+#include "spin_lock.h"
 
 /* Records a block; a block already held at that address is replaced (a static libc's
  * strdup calls malloc itself: the outer, more precise record wins). context_hint: NULL, or a

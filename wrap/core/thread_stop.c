@@ -313,7 +313,7 @@ static void wait_for_answers(struct thread_stop *stop, uint64_t deadline_ms, int
  * blocks every signal on its way out (see has_ended) often waits for a lock of the live
  * table, which the scan holds; it yields, then naps, and shows as running whenever it is
  * ready to run, which on a loaded machine was at nearly every look (9 scans in 14 of a test
- * beside busy loops said a thread could not be stopped, 0 in 6 with the published ones).
+ * beside busy loops said a thread could not be stopped, 0 in 14 with the published ones).
  * For the others, a few more rounds of looks 0.1 ms apart find them in a system call.
  * Threads that do run are looked at in rounds over all of them, for SYSCALL_ROUNDS_MS at
  * most: one thread after another, 20 looks each, 64 spinning threads took 5 s on a busy
