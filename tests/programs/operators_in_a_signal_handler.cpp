@@ -18,12 +18,19 @@
 static volatile long live;
 static volatile long handled;
 
-static void *malloc_unsignalled(size_t size)
+/* Blocks the timer's signal; returns the mask to put back. */
+static sigset_t block_alarm()
 {
     sigset_t alarm, old;
     sigemptyset(&alarm);
     sigaddset(&alarm, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &alarm, &old);
+    return old;
+}
+
+static void *malloc_unsignalled(size_t size)
+{
+    sigset_t old = block_alarm();
     void *block = malloc(size);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return block;
@@ -31,10 +38,7 @@ static void *malloc_unsignalled(size_t size)
 
 static void free_unsignalled(void *block)
 {
-    sigset_t alarm, old;
-    sigemptyset(&alarm);
-    sigaddset(&alarm, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &alarm, &old);
+    sigset_t old = block_alarm();
     free(block);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
