@@ -281,6 +281,50 @@ static unsigned call_site_of(const uintptr_t *frame)
     return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> (64 - WALK_MEMO_SITE_BITS));
 }
 
+/* The common walk: one of the site's walks stood where this one starts, and every word it read
+ * still holds its value, so this walk is that walk, checked frame by frame without the general
+ * walk's bookkeeping (the switches between the site's walks, the copies, the flags). Returns
+ * its count, with frames[1...] filled and walk as the general walk leaves it; 0 where it is
+ * not so, with nothing changed but frames. Where that walk ended below max, its last step is
+ * taken again, as the general walk takes it. Tried on each of the site's walks, latest first,
+ * it serves 99.7% of the walks of a traced python3 (the latest alone 70%), all of xmllint's
+ * and sqlite3's (80% and 58%). */
+static inline __attribute__((always_inline)) uint32_t
+replay_whole_walk(void **frames, uint32_t max, const struct walk_frame *now,
+                  struct walk_frame *walk, uint32_t count, struct unwind_cache *cache)
+{
+    if (count < 2 || count > max || !stands_where(&walk[1], now))
+        return 0;
+    for (uint32_t i = 2; i < count; i++) {
+        const struct walk_frame *frame = &walk[i];
+        if (stack_word(frame->stack - sizeof(uintptr_t)) != frame->pc
+            || ((frame->frame_pointer_slot & WALK_FRAME_CHECK_FP)
+                && stack_word(slot_of(frame)) != frame->frame_pointer))
+            return 0;
+        frames[i] = (void *)frame->pc; // NOLINT(performance-no-int-to-ptr)
+    }
+    if (count < max) {
+        struct walk_frame end = walk[count - 1];
+        end.frame_pointer = frame_pointer_after(walk, 2, count, now->frame_pointer);
+        struct unwind_rule rule = unwind_table_find(cache, end.pc - 1);
+        if (rule.kind != UNWIND_OUTERMOST && (!step_by_rule(&end, rule) || end.pc != 0))
+            return 0;
+    }
+    frames[1] = (void *)now->pc; // NOLINT(performance-no-int-to-ptr)
+    walk[1].frame_pointer = now->frame_pointer;
+    return count;
+}
+
+/* Makes the site's walk in ways[way] its latest: the next walk tries it first. */
+static void make_latest(uint16_t *ways, unsigned way)
+{
+    for (; way > 0; way--) {
+        uint16_t later = ways[way];
+        ways[way] = ways[way - 1];
+        ways[way - 1] = later;
+    }
+}
+
 /* Follows the rules of the compact unwind tables (unwind_table.h) from this function's
  * caller up, reading saved values only between the stack pointer and the stack's top.
  * Returns 0 where a frame has no rule there or anything looks wrong (a signal frame, code
@@ -304,7 +348,8 @@ static unsigned call_site_of(const uintptr_t *frame)
  * frames from the call site up to the first saved rbp (frames stepped a walk, besides the
  * last step that every walk takes again, before and after: xmllint 1.8 and 0.2, sqlite3 3.1
  * to 4.4 and 1.6 to 2.7, python3 3.1 to 3.5 and 1.6 to 2.1). With the site's last 4 walks
- * to replay rather than its last one: xmllint 0.1, sqlite3 0.2, python3 0.15. */
+ * to replay rather than its last one: xmllint 0.1, sqlite3 0.2, python3 0.15. A walk that
+ * is one of the site's walks whole, the common one, is found first by replay_whole_walk. */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
                                                         struct backtrace_kept **kept)
 {
@@ -321,6 +366,16 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
     if (max > memo->frames_each)
         return 0; /* a cache made before backtrace_init asked for more: never a cut stack */
     uint16_t *ways = memo->ways[call_site_of(frame)];
+    for (unsigned w = 0; w < WALK_MEMO_WAYS; w++) {
+        uint32_t replayed = replay_whole_walk(frames, max, &now, walk_memo_buffer(memo, ways[w]),
+                                              memo->count[ways[w]], cache);
+        if (replayed != 0) {
+            *kept = &memo->kept[ways[w]];
+            make_latest(ways, w);
+            __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
+            return replayed;
+        }
+    }
     unsigned way = 0; /* which of the site's walks last is */
     struct walk_frame *last = walk_memo_buffer(memo, ways[0]);
     uint32_t last_count = memo->count[ways[0]];
@@ -418,11 +473,7 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         memo->spare = ways[way];
         ways[way] = kept_in;
     }
-    for (; way > 0; way--) { /* the latest first: the next walk tries it first */
-        uint16_t later = ways[way];
-        ways[way] = ways[way - 1];
-        ways[way - 1] = later;
-    }
+    make_latest(ways, way);
     if (!same)
         memo->kept[kept_in].stack_id = 0;
     *kept = &memo->kept[kept_in];
