@@ -237,6 +237,15 @@ static inline bool stands_where(const struct walk_frame *frame, const struct wal
            && (frame->frame_pointer == now->frame_pointer || !needs_fp(frame));
 }
 
+/* Whether the words a memo's frame was read from still hold what was read: its return
+ * address, and its saved rbp where the frames after need it. */
+static inline bool still_holds(const struct walk_frame *frame)
+{
+    return stack_word(frame->stack - sizeof(uintptr_t)) == frame->pc
+           && (!(frame->frame_pointer_slot & WALK_FRAME_CHECK_FP)
+               || stack_word(slot_of(frame)) == frame->frame_pointer);
+}
+
 /* Steps now from its frame to the caller's by the frame's rule, reading saved values only
  * between the stack pointer and the stack's top: false where the rule covers nothing or leads
  * out of the stack (now is then half stepped). Not for UNWIND_OUTERMOST. */
@@ -297,9 +306,7 @@ replay_whole_walk(void **frames, uint32_t max, const struct walk_frame *now,
         return 0;
     for (uint32_t i = 2; i < count; i++) {
         const struct walk_frame *frame = &walk[i];
-        if (stack_word(frame->stack - sizeof(uintptr_t)) != frame->pc
-            || ((frame->frame_pointer_slot & WALK_FRAME_CHECK_FP)
-                && stack_word(slot_of(frame)) != frame->frame_pointer))
+        if (!still_holds(frame))
             return 0;
         frames[i] = (void *)frame->pc; // NOLINT(performance-no-int-to-ptr)
     }
@@ -419,9 +426,7 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
             const struct walk_frame *next = &last[first];
             const struct walk_frame *end =
                 next + (last_count - first < max - count ? last_count - first : max - count);
-            while (next < end && stack_word(next->stack - sizeof(uintptr_t)) == next->pc
-                   && (!(next->frame_pointer_slot & WALK_FRAME_CHECK_FP)
-                       || stack_word(slot_of(next)) == next->frame_pointer))
+            while (next < end && still_holds(next))
                 frames[count++] = (void *)(next++)->pc; // NOLINT(performance-no-int-to-ptr)
             next_last = (uint32_t)(next - last);
             if (next_last == last_count) {
