@@ -296,7 +296,7 @@ static unsigned call_site_of(const uintptr_t *frame)
  * its count, with frames[1...] filled and walk as the general walk leaves it; 0 where it is
  * not so, with nothing changed but frames. Where that walk ended below max, its last step is
  * taken again, as the general walk takes it. Tried on each of the site's walks, latest first,
- * it serves 99.7% of the walks of a traced python3 (the latest alone 70%), all of xmllint's
+ * it serves 99.9% of the walks of a traced python3 (the latest alone 70%), all of xmllint's
  * and sqlite3's (80% and 58%). */
 static inline __attribute__((always_inline)) uint32_t
 replay_whole_walk(void **frames, uint32_t max, const struct walk_frame *now,
