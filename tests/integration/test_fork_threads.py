@@ -264,3 +264,17 @@ def test_exit_from_thread_static():
 
 def test_exit_from_thread_preload():
     exit_from_thread_in("preload")
+
+
+def test_fork_while_exiting():
+    """main calls exit while a thread is inside fork, past the tracer's prepare handler (a
+    library's handler holds the fork there): exit removes the tracer's module's fork handlers
+    as it finalizes it, and the process never ended (the parent handler, which releases the
+    locks, was not run). In a loop, 2 exits in 500 of a program whose thread forks in a loop
+    hung."""
+    library = build_shared("fork_handlers_first.c", "libfork_handlers_first.so")
+    for form in ("preload", "wrap"):
+        program = build("fork_while_exiting.c", form, extra=[library, f"-Wl,-rpath,{WORK}"])
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stderr), (7, ""), f"exit status, stderr ({form})")
+        assert_expected_rows(result, program)

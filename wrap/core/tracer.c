@@ -676,6 +676,24 @@ static void after_fork_in_child(void)
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
+/* What pthread_atfork calls with the caller's module, so that handlers go with their module.
+ * Weak: a C library without it gets pthread_atfork's. */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                             void *module) __attribute__((weak));
+
+/* Handlers of no module: exit's destructor round removes those of a module as it finalizes
+ * it (__cxa_finalize), and glibc runs after a fork only the handlers still registered. A
+ * thread that forked while another called exit() then kept the locks before_fork took, and
+ * the exit pass waited for them for ever (2 exits in 500 of a program whose thread forks in a
+ * loop). The tracer's handlers stay valid to the end: its module is never unloaded. */
+static void register_fork_handlers(void)
+{
+    if (__register_atfork != NULL)
+        __register_atfork(before_fork, after_fork_in_parent, after_fork_in_child, NULL);
+    else
+        pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
+
 /* Under `malloc-trace run` (MALLOC_TRACE_RUN set), only the program itself is traced, as
  * under heaptrack: the library takes itself out of LD_PRELOAD for the programs it runs. */
 static void untrace_descendants(void)
@@ -797,7 +815,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     leak_scan_remember_main_thread();
     backtrace_init(settings.unwinder, frames_kept);
     frame_registration_add_executable();
-    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+    register_fork_handlers();
     /* The flusher first: a thread allocating as soon as the state says tracing must find
      * it configured and running. */
     flusher_start(&settings);
