@@ -1,6 +1,8 @@
 /* main.c: the malloc-trace command: run, report, check (CONTRACT section 6). It reads traces
  * and never links the tracer's core. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -15,8 +17,21 @@ static const char usage[] =
     "                          [--fail-on-free] [--junit FILE]\n"
     "       malloc-trace symbolize [--sysroot DIR] FILE... -o OUT\n";
 
+/* jansson's parser does not survive an allocation that fails (a segmentation fault in
+ * json_loads, on a callstack of 100 MB under a limit on memory): the command ends first. */
+static void *json_allocate(size_t size)
+{
+    void *memory = malloc(size);
+    if (memory == NULL) {
+        fputs("malloc-trace: out of memory\n", stderr);
+        exit(2);
+    }
+    return memory;
+}
+
 int main(int argc, char **argv)
 {
+    json_set_alloc_funcs(json_allocate, free);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

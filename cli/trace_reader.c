@@ -88,6 +88,101 @@ static const char *parse_line(char *line, size_t length, struct trace_row *row)
     return NULL;
 }
 
+/* The longest line read: a stack of 256 frames with long C++ names takes a few hundred KiB;
+ * what is longer is no trace line (/dev/zero grew getline's buffer until the kernel killed
+ * the command). */
+#define LINE_LIMIT ((size_t)64 << 20)
+/* Read at a time: traces run to gigabytes, and a read(2) per 4 KiB (stdio's buffer) costs
+ * more than parsing what it returns. */
+#define CHUNK ((size_t)1 << 20)
+
+/* Lines of a stream, each in a buffer of its own that the caller may write into. */
+struct line_reader {
+    FILE *stream;
+    char *buffer;
+    size_t capacity;   /* the buffer's bytes; one more than what it holds, for a NUL */
+    size_t start, end; /* the bytes read and not handed out yet */
+    size_t searched;   /* of those, the first ones known to hold no line end */
+    bool at_end;       /* the stream said end of file or error */
+    bool skipping;     /* inside a line longer than LINE_LIMIT: dropped up to its end */
+};
+
+enum line_status { LINE_READ, LINE_TOO_LONG, LINE_NONE, LINE_UNREADABLE };
+
+/* Reads into the buffer's free space, after moving what is held to its start and growing it
+ * when full; false when the buffer cannot grow (errno: ENOMEM). */
+static bool fill(struct line_reader *reader)
+{
+    if (reader->start > 0) {
+        memmove(reader->buffer, reader->buffer + reader->start, reader->end - reader->start);
+        reader->end -= reader->start;
+        reader->start = 0;
+    }
+    if (reader->end + 1 == reader->capacity) {
+        size_t capacity = reader->capacity * 2;
+        char *grown = realloc(reader->buffer, capacity);
+        if (grown == NULL) {
+            errno = ENOMEM;
+            return false;
+        }
+        reader->buffer = grown;
+        reader->capacity = capacity;
+    }
+    size_t room = reader->capacity - 1 - reader->end;
+    size_t got = fread(reader->buffer + reader->end, 1, room < CHUNK ? room : CHUNK,
+                       reader->stream);
+    reader->end += got;
+    if (got == 0)
+        reader->at_end = true;
+    return true;
+}
+
+/* The next line, without its line end, NUL-terminated, into *line and *length; *whole says
+ * whether it had a line end (the last line of a file may not). */
+static enum line_status next_line(struct line_reader *reader, char **line, size_t *length,
+                                  bool *whole)
+{
+    for (;;) {
+        char *held = reader->buffer + reader->start;
+        char *line_end = memchr(held + reader->searched, '\n',
+                                reader->end - reader->start - reader->searched);
+        reader->searched = line_end == NULL ? reader->end - reader->start : 0;
+        if (line_end != NULL && reader->skipping) {
+            reader->skipping = false;
+            reader->start = (size_t)(line_end + 1 - reader->buffer);
+            continue;
+        }
+        if (line_end != NULL) {
+            *line_end = '\0';
+            *line = held;
+            *length = (size_t)(line_end - held);
+            *whole = true;
+            reader->start += *length + 1;
+            return LINE_READ;
+        }
+        if (reader->skipping)
+            reader->start = reader->end = reader->searched = 0;
+        else if (reader->end - reader->start >= LINE_LIMIT) {
+            reader->skipping = true;
+            reader->start = reader->end = reader->searched = 0;
+            return LINE_TOO_LONG;
+        }
+        if (reader->at_end) {
+            if (reader->skipping || reader->start == reader->end)
+                return ferror(reader->stream) ? LINE_UNREADABLE : LINE_NONE;
+            *line = held;
+            *length = reader->end - reader->start;
+            held[*length] = '\0';
+            *whole = false;
+            reader->start = reader->end;
+            reader->searched = 0;
+            return LINE_READ;
+        }
+        if (!fill(reader))
+            return LINE_UNREADABLE;
+    }
+}
+
 static int read_file(const char *path, row_visitor *visit, void *context)
 {
     FILE *stream = fopen(path, "r");
@@ -95,18 +190,29 @@ static int read_file(const char *path, row_visitor *visit, void *context)
         fprintf(stderr, "malloc-trace: %s: %s\n", path, strerror(errno));
         return 2;
     }
-    /* Traces run to gigabytes: a read(2) per 4 KiB (stdio's default) costs more than
-     * parsing what it returns. */
-    setvbuf(stream, NULL, _IOFBF, 1u << 20);
-    char *line = NULL;
-    size_t capacity = 0;
-    ssize_t length;
+    struct line_reader reader = {.stream = stream, .capacity = CHUNK + 1};
+    reader.buffer = malloc(reader.capacity);
+    if (reader.buffer == NULL) {
+        fputs("malloc-trace: out of memory\n", stderr);
+        fclose(stream);
+        return 2;
+    }
+    char *line;
+    size_t length;
+    bool whole;
+    enum line_status status;
     unsigned long number = 0;
-    while ((length = getline(&line, &capacity, stream)) >= 0) {
+    while ((status = next_line(&reader, &line, &length, &whole)) == LINE_READ
+           || status == LINE_TOO_LONG) {
         number++;
-        bool whole = length > 0 && line[length - 1] == '\n';
-        if (whole)
-            line[--length] = '\0';
+        if (status == LINE_TOO_LONG) {
+            fprintf(stderr, "%s:%lu: the line is longer than %zu MiB\n", path, number,
+                    LINE_LIMIT >> 20);
+            bad_input = true;
+            if (number == 1)
+                break;
+            continue;
+        }
         if (whole && length > 0 && line[length - 1] == '\r')
             line[--length] = '\0'; /* a trace that went through a CRLF tool */
         if (number == 1) {
@@ -122,10 +228,10 @@ static int read_file(const char *path, row_visitor *visit, void *context)
         const char *reason;
         if (!whole)
             reason = "the line is cut (no line end)";
-        else if (strlen(line) != (size_t)length)
+        else if (strlen(line) != length)
             reason = "a NUL byte in the line";
         else
-            reason = parse_line(line, (size_t)length, &row);
+            reason = parse_line(line, length, &row);
         if (reason != NULL) {
             fprintf(stderr, "%s:%lu: %s\n", path, number, reason);
             bad_input = true;
@@ -133,7 +239,7 @@ static int read_file(const char *path, row_visitor *visit, void *context)
         }
         visit(&row, context);
     }
-    if (ferror(stream)) {
+    if (status == LINE_UNREADABLE) {
         fprintf(stderr, "%s:%lu: cannot read further: %s\n", path, number + 1,
                 strerror(errno));
         bad_input = true;
@@ -141,7 +247,7 @@ static int read_file(const char *path, row_visitor *visit, void *context)
         fprintf(stderr, "%s:1: not a malloc-trace file (empty)\n", path);
         bad_input = true;
     }
-    free(line);
+    free(reader.buffer);
     fclose(stream);
     return 0;
 }

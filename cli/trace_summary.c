@@ -119,9 +119,8 @@ static struct stack *stack_of(struct trace_summary *summary, const struct trace_
         return NULL;
     }
     struct stack *stack = checked_calloc(1, sizeof *stack);
-    stack->text = strdup(row->callstack);
-    if (stack->text == NULL)
-        exit(2);
+    stack->text = checked_calloc(row->callstack_length + 1, 1);
+    memcpy(stack->text, row->callstack, row->callstack_length);
     stack->length = row->callstack_length;
     stack->frames = frames;
     stack->next = summary->stacks[slot];
