@@ -5,6 +5,7 @@
 #include "symbolize.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../wrap/core/json_text.h"
 #include "../wrap/core/module_symbols.h"
@@ -69,12 +71,25 @@ static Dwfl_Module *module_named(struct symbolizer_state *state, const char *pat
         exit(2);
     char file[8192];
     snprintf(file, sizeof file, "%s%s", state->sysroot != NULL ? state->sysroot : "", path);
-    dwfl_report_begin_add(state->dwfl);
-    loaded->module = dwfl_report_offline(state->dwfl, path, file, -1);
-    dwfl_report_end(state->dwfl, NULL, NULL);
-    if (loaded->module == NULL)
-        fprintf(stderr, "malloc-trace symbolize: cannot read %s: %s\n", file,
-                dwfl_errmsg(-1));
+    /* Opened here, not by libdwfl: its open of a FIFO named in a trace waited for a writer
+     * for ever. Without O_NONBLOCK, so would this one. libdwfl keeps the descriptor. */
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat status;
+    const char *reason = fd < 0                     ? strerror(errno)
+                         : fstat(fd, &status) != 0 ? strerror(errno)
+                         : !S_ISREG(status.st_mode) ? "not a regular file"
+                                                    : NULL;
+    if (reason == NULL) {
+        dwfl_report_begin_add(state->dwfl);
+        loaded->module = dwfl_report_offline(state->dwfl, path, file, fd);
+        dwfl_report_end(state->dwfl, NULL, NULL);
+        if (loaded->module == NULL)
+            reason = dwfl_errmsg(-1);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    if (reason != NULL)
+        fprintf(stderr, "malloc-trace symbolize: cannot read %s: %s\n", file, reason);
     tsearch(loaded, &state->modules, compare_modules);
     return loaded->module;
 }
