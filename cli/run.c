@@ -3,6 +3,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -123,7 +124,9 @@ int run_command(int argc, char **argv)
         case 'p': {
             char *end;
             unsigned long seconds = strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *optarg == '-' || *end != '\0' || seconds == 0
+            /* Digits only, as the tracer reads the setting: strtoul also takes a sign and
+             * leading blanks, which the tracer refused, running with its default period. */
+            if (*optarg < '0' || *optarg > '9' || *end != '\0' || seconds == 0
                 || seconds > 31622400) {
                 fprintf(stderr, "malloc-trace run: -p takes a whole number of seconds from 1 "
                                 "to 31622400, not '%s'\n", optarg);
@@ -163,6 +166,10 @@ int run_command(int argc, char **argv)
         fprintf(stderr, "malloc-trace run: getcwd: %s\n", strerror(errno));
         return 2;
     }
+    if (output != NULL && output[0] == '\0') {
+        fputs("malloc-trace run: -o takes a file name, not an empty one\n", stderr);
+        return 2;
+    }
     if (output != NULL && strchr(output, '%') != NULL) {
         fputs("malloc-trace run: -o FILE cannot hold '%'\n", stderr);
         return 2;
@@ -185,6 +192,13 @@ int run_command(int argc, char **argv)
     sigaction(SIGPIPE, &ignore, &saved_pipe);
     for (size_t i = 0; i < PASSED_ON_COUNT; i++)
         sigaction(passed_on[i], &pass_on, &saved[i]);
+    /* The child says through it that it could not start the program (the pipe closes on a
+     * successful exec): that was its one message, with no "no trace" line after it. */
+    int exec_failed[2];
+    if (pipe2(exec_failed, O_CLOEXEC) != 0) {
+        fprintf(stderr, "malloc-trace run: pipe: %s\n", strerror(errno));
+        return 2;
+    }
     fflush(NULL);
     child = fork();
     if (child < 0) {
@@ -201,15 +215,28 @@ int run_command(int argc, char **argv)
             /* A file of an earlier process with the same id (ids come round again, from 1
              * in every new container) would be appended to. */
             snprintf(trace, sizeof trace, "%s/malloc-trace.%d.csv", directory, (int)getpid());
-            if (!remove_old_trace(trace))
+            if (!remove_old_trace(trace)) {
+                if (write(exec_failed[1], "x", 1) < 0)
+                    _exit(126);
                 _exit(126);
+            }
         }
         prepare_environment(preload, trace, period);
         execvp(argv[optind], argv + optind);
+        int error = errno;
         fprintf(stderr, "malloc-trace run: cannot run %s: %s\n", argv[optind],
-                strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
+                strerror(error));
+        if (write(exec_failed[1], "x", 1) < 0)
+            _exit(126);
+        _exit(error == ENOENT ? 127 : 126);
     }
+    close(exec_failed[1]);
+    char failed;
+    ssize_t said;
+    do
+        said = read(exec_failed[0], &failed, 1);
+    while (said < 0 && errno == EINTR);
+    close(exec_failed[0]);
     if (output == NULL)
         snprintf(trace, sizeof trace, "%s/malloc-trace.%d.csv", directory, (int)child);
     int status;
@@ -220,6 +247,8 @@ int run_command(int argc, char **argv)
         }
     }
     int exit_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (said == 1)
+        return fail_on_leak ? 2 : exit_status;
     if (access(trace, R_OK) != 0) {
         /* Not traced (a static or set-user-ID program, an unwritable path): a gate cannot
          * pass on that. */

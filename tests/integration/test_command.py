@@ -261,10 +261,17 @@ def test_run_signals_streams_and_descendants():
                   "printenv LD_PRELOAD || echo untraced")
     equal(children.stdout, "untraced\n", "descendants run untraced")
     missing = mt("run", "--", "/nonexistent/program")
-    equal(missing.returncode, 127, "a program that cannot be run")
-    check("malloc-trace run: cannot run /nonexistent/program: No such file or directory"
-          in missing.stderr, missing.stderr)
-    equal(mt("run", "-p", "0", "--", "/bin/true").returncode, 2, "a bad period")
+    equal((missing.returncode, missing.stderr),
+          (127, "malloc-trace run: cannot run /nonexistent/program: No such file or directory\n"),
+          "a program that cannot be run: one line (a second said no trace was written)")
+    for period in ("0", " 5", "+5", "\t5", "5 "):
+        result = mt("run", "-p", period, "--", "/bin/true")
+        equal((result.returncode, result.stderr),
+              (2, "malloc-trace run: -p takes a whole number of seconds from 1 to 31622400, "
+                  f"not '{period}'\n"), f"the period {period!r} (the tracer refuses it)")
+    result = mt("run", "-o", "", "--", "/bin/true")
+    equal((result.returncode, result.stderr),
+          (2, "malloc-trace run: -o takes a file name, not an empty one\n"), "an empty -o")
 
 
 def test_run_passes_signals_on_and_survives_a_closed_stderr():
@@ -636,3 +643,51 @@ def test_text_output_escapes_names_and_junit_spares_the_input():
           "exit status, stderr")
     with open(trace) as after:
         equal(after.read(), text, "the trace")
+
+
+def test_lines_too_long_for_a_trace_or_for_memory():
+    """A line longer than 64 MiB is named and skipped, and the rows after it are read (a
+    line the reader could not hold ended the file without a word, and /dev/zero grew the
+    reader until the kernel killed it); a callstack jansson cannot hold in the memory left
+    ends the command with one line (jansson's parser crashed)."""
+    directory = tempfile.mkdtemp(prefix="long.", dir=WORK)
+    good = '[{"f":"malloc","s":"","l":0,"m":""}]'
+    path = os.path.join(directory, "long.csv")
+    with open(path, "w") as text:
+        text.write(f"{HEADER}\nleak;1;0x10;5;1;{good}\n")
+        text.write('leak;1;0x20;7;1;[{"f":"' + "a" * (65 << 20) + '","s":"","l":0,"m":""}]\n')
+        text.write(f"leak;1;0x30;11;1;{good}\n")
+    result = mt("check", path)
+    equal((result.returncode, result.stderr), (2, f"{path}:3: the line is longer than 64 MiB\n"),
+          "a line longer than 64 MiB")
+    check("16 bytes leaked in 2 blocks" in result.stdout, result.stdout)
+    result = mt("report", "/dev/zero")
+    equal((result.returncode, result.stderr),
+          (2, "/dev/zero:1: the line is longer than 64 MiB\n"), "/dev/zero")
+    with open(path, "w") as text:
+        text.write(f"{HEADER}\n")
+        text.write('leak;1;0x20;7;1;[{"f":"' + "a" * (50 << 20) + '","s":"","l":0,"m":""}]\n')
+    limited = subprocess.run(["prlimit", f"--as={130 << 20}", command(), "check", path],
+                             capture_output=True, text=True, timeout=120)
+    equal((limited.returncode, limited.stderr), (2, "malloc-trace: out of memory\n"),
+          "a callstack too large for the memory left")
+
+
+def test_symbolize_skips_a_module_that_is_no_regular_file():
+    """A frame whose module names a FIFO: symbolize says it cannot read it and goes on (it
+    waited for a writer for ever)."""
+    directory = tempfile.mkdtemp(prefix="fifo.", dir=WORK)
+    fifo = os.path.join(directory, "module")
+    os.mkfifo(fifo)
+    trace = os.path.join(directory, "in.csv")
+    line = (f'leak;1;0x10;5;1;[{{"f":"malloc","s":"","l":0,"m":""}},'
+            f'{{"f":"{fifo}+0x1139","s":"","l":0,"m":"{fifo}"}}]')
+    with open(trace, "w") as text:
+        text.write(f"{HEADER}\n{line}\n")
+    out = os.path.join(directory, "out.csv")
+    result = mt("symbolize", trace, "-o", out, timeout=30)
+    equal((result.returncode, result.stderr),
+          (0, f"malloc-trace symbolize: cannot read {fifo}: not a regular file\n"),
+          "exit status, stderr")
+    with open(out) as text:
+        equal(text.read(), f"{HEADER}\n{line}\n", "the row, unchanged")
