@@ -104,6 +104,13 @@ static void prepare_environment(const char *preload, const char *trace, const ch
     free(value);
 }
 
+/* In the child: it said why the program did not start (see exec_failed in run_command). */
+static void tell_not_started(int pipe_end)
+{
+    ssize_t told = write(pipe_end, "x", 1);
+    (void)told; /* a parent that cannot read it says "no trace" as well: one line more */
+}
+
 int run_command(int argc, char **argv)
 {
     static const struct option options[] = {{"output", required_argument, NULL, 'o'},
@@ -216,8 +223,7 @@ int run_command(int argc, char **argv)
              * in every new container) would be appended to. */
             snprintf(trace, sizeof trace, "%s/malloc-trace.%d.csv", directory, (int)getpid());
             if (!remove_old_trace(trace)) {
-                if (write(exec_failed[1], "x", 1) < 0)
-                    _exit(126);
+                tell_not_started(exec_failed[1]);
                 _exit(126);
             }
         }
@@ -226,8 +232,7 @@ int run_command(int argc, char **argv)
         int error = errno;
         fprintf(stderr, "malloc-trace run: cannot run %s: %s\n", argv[optind],
                 strerror(error));
-        if (write(exec_failed[1], "x", 1) < 0)
-            _exit(126);
+        tell_not_started(exec_failed[1]);
         _exit(error == ENOENT ? 127 : 126);
     }
     close(exec_failed[1]);
