@@ -664,6 +664,8 @@ def test_lines_too_long_for_a_trace_or_for_memory():
     result = mt("report", "/dev/zero")
     equal((result.returncode, result.stderr),
           (2, "/dev/zero:1: the line is longer than 64 MiB\n"), "/dev/zero")
+    if "ASAN_OPTIONS" in os.environ:
+        return  # the asan command (test_sanitizers.py) maps terabytes of shadow: no limit fits
     with open(path, "w") as text:
         text.write(f"{HEADER}\n")
         text.write('leak;1;0x20;7;1;[{"f":"' + "a" * (50 << 20) + '","s":"","l":0,"m":""}]\n')
