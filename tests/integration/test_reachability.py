@@ -88,6 +88,20 @@ def test_check_leaks_on_demand():
         equal(sorted(order[:2]), [16, 32], f"rows of the check first ({form})")
 
 
+def test_passes_on_a_program_with_a_small_stack():
+    """A program that set RLIMIT_STACK to 64 KiB: malloc_trace_check_leaks and the exit pass
+    name the frames on the tracer's own stack (libdw takes 160 to 190 KiB); on the program's
+    both crashed the program."""
+    for form in FORMS:
+        program = build("stack_limit.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        check("FOUND 1\n" in result.stdout, f"check_leaks' count ({form}): {result.stdout}")
+        rows = result.rows()
+        assert_expected_rows(result, program, rows)
+        equal(unexpected_unreachable(result, rows), [], f"leaks nobody expected ({form})")
+
+
 def test_thread_that_ends_while_the_scan_waits_for_it():
     """A thread that blocks every signal ends while a scan waits for it to stop: gone, not a
     thread that could not be stopped (a line said so, after the whole 2 s wait)."""

@@ -15,6 +15,7 @@
 #include "leak_scan.h"
 #include "live_table.h"
 #include "os.h"
+#include "pass_stack.h"
 #include "stack_json.h"
 #include "symbolizer.h"
 #include "tracer.h"
@@ -134,9 +135,15 @@ static bool can_hold_other_exits(void)
     return _IO_list_lock != NULL && _IO_list_unlock != NULL;
 }
 
-static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
-                            size_t registers_size, bool at_exit)
+struct leak_pass {
+    struct leak_scan_caller caller;
+    bool at_exit;
+    long found;
+};
+
+static void write_leak_pass_here(void *pass_pointer)
 {
+    struct leak_pass *pass = pass_pointer;
     /* No handler of the program's runs on this thread meanwhile: one that allocates would
      * wait for a stopped thread's malloc lock, and its frees would pass unseen. */
     sigset_t all, previous;
@@ -144,17 +151,24 @@ static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     live_table_collect(PASS_FREE_ROWS, 0, 0, &rows); /* the queued free rows come first */
     struct leak_scan scan;
-    struct leak_scan_caller caller = {caller_stack, caller_registers, registers_size};
     leak_scan_begin(&scan);
-    bool hold_other_exits = at_exit && can_hold_other_exits();
+    bool hold_other_exits = pass->at_exit && can_hold_other_exits();
     if (hold_other_exits)
         _IO_list_lock();
-    long found = push_leak_rows(&scan, &caller, at_exit);
+    pass->found = push_leak_rows(&scan, &pass->caller, pass->at_exit);
     write_rows();
     if (hold_other_exits)
         _IO_list_unlock();
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    return found;
+}
+
+/* On the tracer's own stack: the caller's is the program's (see pass_stack.h). */
+static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
+                            size_t registers_size, bool at_exit)
+{
+    struct leak_pass pass = {{caller_stack, caller_registers, registers_size}, at_exit, -1};
+    pass_stack_run(write_leak_pass_here, &pass);
+    return pass.found;
 }
 
 /* glibc's count of the live threads (a private symbol of libc.so and libc.a): the thread
@@ -274,6 +288,7 @@ static void start_thread(void)
 void flusher_start(const struct settings *settings)
 {
     config = *settings;
+    pass_stack_reserve();
     csv_writer_configure(config.out_file_path, config.out_file_max_size);
     init_wait_cond();
     pthread_mutex_lock(&flush_lock);
@@ -321,12 +336,17 @@ long flusher_check_leaks(uintptr_t caller_stack, const void *caller_registers,
     return found;
 }
 
+static void name_stacks_here(void *then_forget_addresses)
+{
+    stack_json_render_all(config.symbols);
+    if (*(bool *)then_forget_addresses)
+        stack_json_forget_addresses();
+}
+
 void flusher_name_stacks(bool then_forget_addresses)
 {
     pthread_mutex_lock(&flush_lock);
-    stack_json_render_all(config.symbols);
-    if (then_forget_addresses)
-        stack_json_forget_addresses();
+    pass_stack_run(name_stacks_here, &then_forget_addresses);
     pthread_mutex_unlock(&flush_lock);
 }
 

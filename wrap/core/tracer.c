@@ -622,7 +622,11 @@ MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
  * where the caller's returned callees left stale pointers. */
 MALLOC_TRACE_API __attribute__((noinline)) long malloc_trace_check_leaks(void)
 {
+    /* getcontext fills the registers a call preserves and those that pass its arguments:
+     * the rest of the copy was what dead frames left on the stack (a leaked block's
+     * address, in 1 of 3 runs of a program), read as a root. */
     ucontext_t registers;
+    memset(&registers, 0, sizeof registers);
     getcontext(&registers);
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return atomic_load(&state) == STATE_OFF ? 0 : -1;
