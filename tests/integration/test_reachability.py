@@ -102,6 +102,53 @@ def test_passes_on_a_program_with_a_small_stack():
         equal(unexpected_unreachable(result, rows), [], f"leaks nobody expected ({form})")
 
 
+def test_program_that_lowers_its_limit_on_address_space():
+    """A limit on address space that the program sets itself, after the tracer reserved its
+    tables: the tracer keeps what os_reserve would take under it, so the program's own 64 MiB
+    and the exit rows have room (both were refused, and the trace had its header only)."""
+    for form in FORMS:
+        program = build("address_limit.c", form)
+        for setter in ("setrlimit", "prlimit"):
+            result = run(program, form, args=[setter])
+            equal((result.returncode, result.stderr), (0, ""),
+                  f"exit status, stderr ({form}, {setter})")
+            check("NO MEMORY" not in result.stdout, f"the program's 64 MiB ({form}, {setter})")
+            rows = result.rows()
+            assert_expected_rows(result, program, rows)
+            equal(unexpected_unreachable(result, rows), [], f"leaks nobody expected ({form})")
+
+
+def test_rows_at_exit_when_memory_is_exhausted():
+    """The program holds all the memory its limit allows at exit: no leak scan, no memory to
+    name frames or to hold the rows. Every block still gets its leak row, written a batch at a
+    time from room kept for it, with its frames as return addresses (every row was lost, and
+    a line said that every block was written)."""
+    scan = ("malloc-trace: the leak scan cannot run (no memory, or /proc/self/maps cannot be "
+            "read: a chroot, a limit on descriptors): every block left is written as a leak")
+    names = "malloc-trace: out of memory to name frames: some stacks are written as return addresses"
+    untraced = "malloc-trace: out of memory for the tracer's own tables: some blocks are not traced"
+    for form in FORMS:
+        program = build("memory_exhausted_at_exit.c", form)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        lines = result.stderr.splitlines()
+        equal([line for line in lines if line != untraced], [scan, names], f"stderr ({form})")
+        blocks = int(result.stdout.split("BLOCKS ")[1])
+        rows = result.rows()
+        assert_expected_rows(result, program, rows)
+        taken = [row for row in rows if row["function"] == "leak" and row["size"] == 65536]
+        if untraced in lines:  # the tables could not grow for the last blocks
+            check(blocks * 0.99 <= len(taken) < blocks, f"rows of {blocks} blocks ({form}): {len(taken)}")
+        else:
+            equal(len(taken), blocks, f"rows of the blocks ({form})")
+        first = [row for row in rows if row["size"] == 91][0]
+        unnamed = [frame for frame in first["stack"][1:]
+                   if frame["s"] == "" and frame["l"] == 0 and frame["m"] == ""
+                   and frame["f"].startswith("0x") and int(frame["f"], 16) > 0]
+        check(len(unnamed) >= 3 and len(unnamed) == len(first["stack"]) - 1,
+              f"frames as return addresses ({form}): {first['stack']}")
+
+
 def test_thread_that_ends_while_the_scan_waits_for_it():
     """A thread that blocks every signal ends while a scan waits for it to stop: gone, not a
     thread that could not be stopped (a line said so, after the whole 2 s wait)."""

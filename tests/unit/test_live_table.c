@@ -74,6 +74,13 @@ static size_t rows_of_kind(const struct event_log *log, enum event_kind kind)
     return count;
 }
 
+/* live_table_collect's callback for a log out of memory: the tests' logs never are (the
+ * integration test memory_exhausted_at_exit runs out). */
+static void never_out_of_memory(struct event_log *log)
+{
+    CHECK(log == NULL);
+}
+
 /* Empties the table and drains every queue: what each test leaves behind. */
 static void clear_all(const uintptr_t *addresses, size_t count)
 {
@@ -81,7 +88,7 @@ static void clear_all(const uintptr_t *addresses, size_t count)
     for (size_t i = 0; i < count; i++)
         live_table_take(addresses[i], &out);
     struct event_log drained = {0};
-    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &drained);
+    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &drained, never_out_of_memory);
     event_log_release(&drained);
 }
 
@@ -98,9 +105,9 @@ static void test_empty_table(void)
     CHECK_EQ_U64(out.address, 0x7777777777777777ull); /* *out untouched when not held */
     CHECK_FALSE(live_table_add_flags(0x10000, BLOCK_IGNORED));
     struct event_log log = {0};
-    live_table_collect(PASS_PERIODIC, 1000000, 0, &log);
+    live_table_collect(PASS_PERIODIC, 1000000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
-    live_table_collect(PASS_EXIT, 1000000, 0, &log);
+    live_table_collect(PASS_EXIT, 1000000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
     event_log_release(&log);
 }
@@ -444,7 +451,8 @@ static struct trace_event free_event(uintptr_t address, uint64_t size, uint64_t 
 static void test_sparse_shards_give_slots_back(void)
 {
     struct event_log log = {0};
-    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log); /* the earlier tests' shards */
+    /* the earlier tests' shards */
+    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log, never_out_of_memory);
     size_t before = live_table_slots();
     /* Twice: the second burst grows back into the pages the first gave back. */
     for (unsigned round = 0; round < 2; round++) {
@@ -461,7 +469,7 @@ static void test_sparse_shards_give_slots_back(void)
                 missing++;
         }
         CHECK_EQ_U64(missing, 0);
-        live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log);
+        live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log, never_out_of_memory);
         CHECK_EQ_U64(log.count, 0); /* no block old enough for a row */
         CHECK_LE_U64(live_table_slots(), before + BURST_SHARDS * FIRST_SHARD_SLOTS);
         unsigned wrong = 0;
@@ -479,7 +487,7 @@ static void test_sparse_shards_give_slots_back(void)
             struct trace_event row = free_event(BURST_BASE, i + round, i);
             live_table_queue_event(&row);
         }
-        live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log);
+        live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log, never_out_of_memory);
         CHECK_EQ_U64(log.count, BURST_ROWS);
         unsigned out_of_order = 0;
         for (size_t i = 0; i < log.count && i < BURST_ROWS; i++)
@@ -523,7 +531,7 @@ static void test_blocks_that_do_not_fit_a_slot(void)
 
     /* The exit pass writes them like any other block. */
     struct event_log log = {0};
-    live_table_collect(PASS_EXIT, 0, 0, &log);
+    live_table_collect(PASS_EXIT, 0, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 5);
     check_row(&log, find_row(&log, 0, big.address, EVENT_LEAK), &big, EVENT_LEAK, __LINE__);
     check_row(&log, find_row(&log, 0, huge.address, EVENT_LEAK), &huge, EVENT_LEAK, __LINE__);
@@ -626,7 +634,7 @@ static void test_contexts_renumbered(void)
     }
     CHECK_EQ_U64(wrong, 0);
     struct event_log log = {0};
-    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log);
+    live_table_collect(PASS_PERIODIC, 0, UINT64_MAX, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
     CHECK_EQ_U64(block_context_count(), PLACES / 10);
 
@@ -754,27 +762,27 @@ static void test_collect_periodic_and_exit(void)
 
     /* now 6000, min age 2000: only the block of 1000 is old enough (age 5000). */
     struct event_log log = {0};
-    live_table_collect(PASS_PERIODIC, 6000, 2000, &log);
+    live_table_collect(PASS_PERIODIC, 6000, 2000, &log, never_out_of_memory);
     if (CHECK_EQ_U64(log.count, 1))
         check_row(&log, 0, &old, EVENT_MALLOC, __LINE__);
 
     /* Written as malloc: a second pass does not write it again. */
     log.count = 0;
-    live_table_collect(PASS_PERIODIC, 6000, 2000, &log);
+    live_table_collect(PASS_PERIODIC, 6000, 2000, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
 
     /* Age exactly min age counts (7000 - 5000 = 2000); 9000 is still in the future. */
     log.count = 0;
-    live_table_collect(PASS_PERIODIC, 7000, 2000, &log);
+    live_table_collect(PASS_PERIODIC, 7000, 2000, &log, never_out_of_memory);
     if (CHECK_EQ_U64(log.count, 1))
         check_row(&log, 0, &young, EVENT_MALLOC, __LINE__);
 
     log.count = 0;
-    live_table_collect(PASS_PERIODIC, 7000, 0, &log);
+    live_table_collect(PASS_PERIODIC, 7000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0); /* future block: now < time, whatever the min age */
 
     log.count = 0;
-    live_table_collect(PASS_PERIODIC, 9000, 0, &log);
+    live_table_collect(PASS_PERIODIC, 9000, 0, &log, never_out_of_memory);
     if (CHECK_EQ_U64(log.count, 1))
         check_row(&log, 0, &future, EVENT_MALLOC, __LINE__);
 
@@ -784,7 +792,7 @@ static void test_collect_periodic_and_exit(void)
 
     /* Exit: a leak row for each block not ignored, written as malloc or not. */
     log.count = 0;
-    live_table_collect(PASS_EXIT, 100001, 60000, &log);
+    live_table_collect(PASS_EXIT, 100001, 60000, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 4);
     CHECK_EQ_U64(rows_of_kind(&log, EVENT_LEAK), 4);
     check_row(&log, find_row(&log, 0, 0x70000, EVENT_LEAK), &old, EVENT_LEAK, __LINE__);
@@ -796,9 +804,9 @@ static void test_collect_periodic_and_exit(void)
 
     /* Written at exit: neither another exit pass nor a periodic pass writes them again. */
     log.count = 0;
-    live_table_collect(PASS_EXIT, 200000, 0, &log);
+    live_table_collect(PASS_EXIT, 200000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
-    live_table_collect(PASS_PERIODIC, 200000, 0, &log);
+    live_table_collect(PASS_PERIODIC, 200000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0); /* `last` was never written as malloc, but is at exit */
 
     /* The flags say what was written. */
@@ -824,7 +832,7 @@ static void test_collect_appends(void)
     CHECK(event_log_push(&log, &first));
     struct live_block block = make_block(0x80000, 7, 10);
     live_table_insert(&block, NULL);
-    live_table_collect(PASS_PERIODIC, 10, 0, &log);
+    live_table_collect(PASS_PERIODIC, 10, 0, &log, never_out_of_memory);
     if (CHECK_EQ_U64(log.count, 2)) {
         CHECK_EQ_U64(log.events[0].address, 0xdead0); /* what was there stays first */
         check_row(&log, 1, &block, EVENT_MALLOC, __LINE__);
@@ -866,7 +874,7 @@ static void test_queued_events(void)
     live_table_insert(&again, NULL);
 
     struct event_log log = {0};
-    live_table_collect(PASS_PERIODIC, 1000, 0, &log);
+    live_table_collect(PASS_PERIODIC, 1000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 5);
     CHECK_EQ_U64(rows_of_kind(&log, EVENT_FREE), 4);
     long i1 = find_row(&log, 0, 0x90000, EVENT_FREE);
@@ -891,19 +899,19 @@ static void test_queued_events(void)
 
     /* Drained: the next pass has no free row, and a new queue starts at 1. */
     log.count = 0;
-    live_table_collect(PASS_PERIODIC, 2000, 0, &log);
+    live_table_collect(PASS_PERIODIC, 2000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
     CHECK_EQ_U64(live_table_queue_event(&f1), 1);
 
     /* The exit pass writes queued rows too, before the leaks of their shard. */
     log.count = 0;
-    live_table_collect(PASS_EXIT, 3000, 0, &log);
+    live_table_collect(PASS_EXIT, 3000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 2);
     long free_index = find_row(&log, 0, 0x90000, EVENT_FREE);
     long leak_index = find_row(&log, 0, 0x90000, EVENT_LEAK);
     CHECK(free_index >= 0 && leak_index > free_index);
     log.count = 0;
-    live_table_collect(PASS_EXIT, 3000, 0, &log);
+    live_table_collect(PASS_EXIT, 3000, 0, &log, never_out_of_memory);
     CHECK_EQ_U64(log.count, 0);
 
     /* Many rows in one shard: all of them, in order. */
@@ -915,7 +923,7 @@ static void test_queued_events(void)
         }
     }
     log.count = 0;
-    live_table_collect(PASS_PERIODIC, 0, 0, &log);
+    live_table_collect(PASS_PERIODIC, 0, 0, &log, never_out_of_memory);
     unsigned out_of_order = 0;
     if (CHECK_EQ_U64(log.count, 5000))
         for (unsigned i = 0; i < 5000; i++)

@@ -98,7 +98,7 @@ static void test_frame0(void)
     CHECK_EQ_STR(stack_json_frame0(ENTRY_DELETE_NOTHROW),
                  "{\"f\":\"operator delete(void*, std::nothrow_t const&)\",\"s\":\"\",\"l\":0,"
                  "\"m\":\"\"}");
-    /* Rendered once: the same text every time. */
+    /* A constant: the same text every time. */
     CHECK_EQ_PTR(stack_json_frame0(ENTRY_CALLOC), stack_json_frame0(ENTRY_CALLOC));
 
     unsigned wrong = 0;

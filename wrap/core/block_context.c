@@ -205,6 +205,13 @@ bool block_context_renumbering_pays(void)
            || atomic_load_explicit(&adding.failed, memory_order_relaxed);
 }
 
+void block_context_fit_reservation(void)
+{
+    spin_lock_take(&adding.lock);
+    os_fit_reservation(contexts, &adding.region_size, adding.region_committed, REGION_WANTED);
+    spin_lock_release(&adding.lock);
+}
+
 uint32_t *block_context_renumber_begin(void)
 {
     adding.renumbering_size = ((size_t)block_context_count() + 1) * sizeof(uint32_t);

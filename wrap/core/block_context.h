@@ -35,6 +35,9 @@ const struct block_context *block_context_of(uint32_t id);
 /* Contexts held (those dropped by the last renumbering not counted). */
 uint32_t block_context_count(void);
 
+/* See os_fit_reservation: then no context is added past what is left. */
+void block_context_fit_reservation(void);
+
 /* Whether renumbering would pay: the contexts have doubled since the last one, or an addition
  * failed for want of memory. Takes no lock. */
 bool block_context_renumbering_pays(void);

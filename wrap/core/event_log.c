@@ -24,18 +24,25 @@ static bool reserve(struct event_log *log, size_t needed)
 
 bool event_log_push(struct event_log *log, const struct trace_event *event)
 {
-    if (!reserve(log, log->count + 1))
+    if (!reserve(log, log->count + 1)) {
+        log->refused++;
         return false;
+    }
     log->events[log->count++] = *event;
     return true;
 }
 
 bool event_log_move_all(struct event_log *to, struct event_log *from)
 {
+    to->refused += from->refused;
+    from->refused = 0;
     if (from->count == 0)
         return true;
-    if (!reserve(to, to->count + from->count))
+    if (!reserve(to, to->count + from->count)) {
+        to->refused += from->count;
+        from->count = 0;
         return false;
+    }
     memcpy(to->events + to->count, from->events, from->count * sizeof *from->events);
     to->count += from->count;
     from->count = 0;
@@ -54,4 +61,9 @@ void event_log_clear(struct event_log *log)
     if (log->capacity * sizeof *log->events > EVENT_LOG_KEPT_BYTES)
         event_log_release(log);
     log->count = 0;
+}
+
+bool event_log_hold(struct event_log *log, size_t count)
+{
+    return reserve(log, count);
 }

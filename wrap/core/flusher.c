@@ -47,14 +47,14 @@ static const char *row_function(enum event_kind kind)
     return "?";
 }
 
-/* Called with flush_lock held and the guard set: writes what rows holds, and empties it
- * (rows the file refused are lost: the writer said why). */
-static void write_rows(void)
+/* Called with flush_lock held and the guard set: writes what log (always rows) holds, and
+ * empties it (rows the file refused are lost: the writer said why). */
+static void write_rows(struct event_log *log)
 {
     if (csv_writer_begin()) {
         symbolizer_new_batch();
-        for (size_t i = 0; i < rows.count; i++) {
-            const struct trace_event *row = &rows.events[i];
+        for (size_t i = 0; i < log->count; i++) {
+            const struct trace_event *row = &log->events[i];
             csv_writer_row(row_function((enum event_kind)row->kind), row->thread_id,
                            row->address, row->size, row->time_ms,
                            stack_json_frame0((enum entry_point)row->entry_point),
@@ -62,20 +62,30 @@ static void write_rows(void)
         }
         csv_writer_end();
     }
-    event_log_clear(&rows);
+    if (log->refused != 0)
+        os_message("out of memory for the tracer's own tables: %zu rows not written in this pass",
+                   log->refused);
+    log->refused = 0;
+    event_log_clear(log);
+    /* Room kept for rows when memory runs out, written that many at a time. */
+    event_log_hold(log, EVENT_LOG_KEPT_BYTES / sizeof *log->events);
 }
 
 static void write_pass(enum live_table_pass pass)
 {
-    live_table_collect(pass, os_now_ms(), (uint64_t)config.period_seconds * 1000u, &rows);
-    write_rows();
+    live_table_collect(pass, os_now_ms(), (uint64_t)config.period_seconds * 1000u, &rows,
+                       write_rows);
+    write_rows(&rows);
 }
 
 static void push_row(const struct live_block *block, enum event_kind kind)
 {
     struct trace_event event = event_of_block(block, kind);
-    if (!event_log_push(&rows, &event))
-        os_message("out of memory for the tracer's own tables: some rows are not written");
+    if (!event_log_push(&rows, &event) && rows.count != 0) {
+        rows.refused--; /* not lost yet: written, rows has room again */
+        write_rows(&rows);
+        event_log_push(&rows, &event); /* a refusal is counted, and told by write_rows */
+    }
 }
 
 /* After leak_scan_begin, the scan's verdicts: a `leak` or `indirect` row for each
@@ -90,7 +100,7 @@ static long push_leak_rows(struct leak_scan *scan, const struct leak_scan_caller
                    "a chroot, a limit on descriptors): %s",
                    at_exit ? "every block left is written as a leak" : "no rows written");
         if (at_exit)
-            live_table_collect(PASS_EXIT, 0, 0, &rows);
+            live_table_collect(PASS_EXIT, 0, 0, &rows, write_rows);
         return -1;
     }
     for (size_t i = 0; i < scan->count; i++) {
@@ -149,14 +159,14 @@ static void write_leak_pass_here(void *pass_pointer)
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows); /* the queued free rows come first */
+    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows, write_rows); /* the free rows first */
     struct leak_scan scan;
     leak_scan_begin(&scan);
     bool hold_other_exits = pass->at_exit && can_hold_other_exits();
     if (hold_other_exits)
         _IO_list_lock();
     pass->found = push_leak_rows(&scan, &pass->caller, pass->at_exit);
-    write_rows();
+    write_rows(&rows);
     if (hold_other_exits)
         _IO_list_unlock();
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
@@ -289,6 +299,7 @@ void flusher_start(const struct settings *settings)
 {
     config = *settings;
     pass_stack_reserve();
+    event_log_hold(&rows, EVENT_LOG_KEPT_BYTES / sizeof *rows.events);
     csv_writer_configure(config.out_file_path, config.out_file_max_size);
     init_wait_cond();
     pthread_mutex_lock(&flush_lock);

@@ -214,13 +214,22 @@ static void rehash_into(struct slot *slots, size_t capacity, const struct slot *
     }
 }
 
+/* What a shard of bytes of slots reserves. Under a limit on address space the shards
+ * together keep within one reservation's share of it: 512 of MIN_RESERVATION took most of
+ * a limit of 300 MiB from a program that had its blocks in 5 regions. */
+static size_t reservation_for(size_t bytes)
+{
+    size_t least = os_reservation_share() / SHARD_COUNT;
+    if (least > MIN_RESERVATION)
+        least = MIN_RESERVATION;
+    return bytes * RESERVATION_FACTOR > least ? bytes * RESERVATION_FACTOR : least;
+}
+
 /* Moves the shard's blocks into a new reservation of RESERVATION_FACTOR times capacity. */
 static bool relocate(struct shard *shard, size_t capacity)
 {
     size_t bytes = capacity * sizeof(struct slot);
-    size_t reserved = bytes * RESERVATION_FACTOR;
-    if (reserved < MIN_RESERVATION)
-        reserved = MIN_RESERVATION;
+    size_t reserved = reservation_for(bytes);
     struct slot *slots = os_reserve(&reserved);
     if (slots == NULL || reserved < bytes || !os_commit_populated(slots, bytes)) {
         os_unmap(slots, reserved);
@@ -632,12 +641,10 @@ size_t live_table_queue_event(const struct trace_event *event)
 {
     struct shard *shard = shard_of(event->address, mix(event->address));
     spin_lock_take(&shard->lock);
-    bool queued = event_log_push(&shard->queued, event);
+    event_log_push(&shard->queued, event); /* a refusal is counted, and told by the writer */
     size_t count = shard->queued.count;
     atomic_store_explicit(&shard->queued_hint, count, memory_order_relaxed);
     spin_lock_release(&shard->lock);
-    if (!queued)
-        say_out_of_memory();
     return count;
 }
 
@@ -681,34 +688,45 @@ static uint8_t collect_block(const struct live_block *block, enum live_table_pas
         kind = EVENT_MALLOC;
     }
     struct trace_event event = event_of_block(block, kind);
-    if (!event_log_push(out, &event)) {
-        say_out_of_memory();
-        return 0;
-    }
+    if (!event_log_push(out, &event))
+        return 0; /* counted in out's refused */
     return pass == PASS_EXIT ? BLOCK_WRITTEN_AT_EXIT : BLOCK_WRITTEN_AS_MALLOC;
 }
 
-/* Returns whether the shard shrank (shrink_if_sparse). */
-static bool collect_shard(struct shard *shard, enum live_table_pass pass, uint64_t now_ms,
-                          uint64_t min_age_ms, struct event_log *out)
+enum collected { COLLECTED, COLLECTED_AND_SHRANK, OUT_FULL };
+
+/* With out_full_stops, a row out has no memory for stops the shard's pass (OUT_FULL): the
+ * caller empties out, and calls again for the rest (the rows appended are marked, and not
+ * appended again). Else such a row is lost, and counted in out's refused. */
+static enum collected collect_shard(struct shard *shard, enum live_table_pass pass,
+                                    uint64_t now_ms, uint64_t min_age_ms, struct event_log *out,
+                                    bool out_full_stops)
 {
-    if (event_log_move_all(out, &shard->queued))
-        event_log_clear(&shard->queued);
-    else
-        say_out_of_memory();
+    event_log_move_all(out, &shard->queued); /* a refusal is counted in out's refused */
+    event_log_clear(&shard->queued);
     atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
     if (pass == PASS_FREE_ROWS)
-        return false;
+        return COLLECTED;
+    size_t refused = out->refused;
     for (size_t i = 0; i < shard->capacity; i++) {
         if (shard->slots[i].address_size == 0
             || (shard->slots[i].context_time & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))
             continue;
         struct live_block block = unpack(&shard->slots[i]);
         shard->slots[i].context_time |= collect_block(&block, pass, now_ms, min_age_ms, out);
+        if (out_full_stops && out->refused != refused) {
+            out->refused = refused;
+            return OUT_FULL;
+        }
     }
-    for (uint32_t i = 0; i < shard->spilled_count; i++)
+    for (uint32_t i = 0; i < shard->spilled_count; i++) {
         shard->spilled[i].flags |= collect_block(&shard->spilled[i], pass, now_ms, min_age_ms, out);
-    return pass == PASS_PERIODIC && shrink_if_sparse(shard);
+        if (out_full_stops && out->refused != refused) {
+            out->refused = refused;
+            return OUT_FULL;
+        }
+    }
+    return pass == PASS_PERIODIC && shrink_if_sparse(shard) ? COLLECTED_AND_SHRANK : COLLECTED;
 }
 
 /* Drops the contexts no block uses any more: each thread that ever allocated from a place
@@ -736,7 +754,7 @@ static void renumber_contexts(void)
 }
 
 void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min_age_ms,
-                        struct event_log *out)
+                        struct event_log *out, void (*empty)(struct event_log *out))
 {
     if (pass == PASS_PERIODIC && block_context_renumbering_pays()) {
         live_table_lock_all();
@@ -745,12 +763,32 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
     }
     bool shrank = false;
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
-        spin_lock_take(&shards[i].lock);
-        shrank |= collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
-        spin_lock_release(&shards[i].lock);
+        enum collected collected;
+        for (;;) {
+            spin_lock_take(&shards[i].lock);
+            /* Emptying an empty out would make no room. */
+            bool can_empty = out->count != 0;
+            collected = collect_shard(&shards[i], pass, now_ms, min_age_ms, out, can_empty);
+            spin_lock_release(&shards[i].lock);
+            if (collected != OUT_FULL)
+                break;
+            empty(out); /* with no lock of the table held: it names frames, and writes */
+        }
+        shrank |= collected == COLLECTED_AND_SHRANK;
     }
     if (shrank)
         scratch_release();
+}
+
+void live_table_fit_reservations(void)
+{
+    for (unsigned i = 0; i < SHARD_COUNT; i++) {
+        struct shard *shard = &shards[i];
+        spin_lock_take(&shard->lock);
+        size_t in_use = shard->capacity * sizeof(struct slot);
+        os_fit_reservation(shard->slots, &shard->reserved, in_use, reservation_for(in_use));
+        spin_lock_release(&shard->lock);
+    }
 }
 
 void live_table_lock_all(void)
@@ -779,6 +817,7 @@ void live_table_reset_in_child(void)
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         spin_lock_reset(&shards[i].lock);
         shards[i].queued.count = 0;
+        shards[i].queued.refused = 0;
         atomic_store_explicit(&shards[i].queued_hint, 0, memory_order_relaxed);
     }
 }

@@ -59,9 +59,11 @@ enum live_table_pass {
     /* queued free rows only (the leak scan gives the rest) */
     PASS_FREE_ROWS,
 };
-/* Appends the rows of one pass to out, one shard at a time. */
+/* Appends the rows of one pass to out, one shard at a time. When out has no memory for a
+ * row, empty is called to write and empty it, with no lock held, and the pass goes on: at
+ * exit, a program that took all the memory its limit allows lost every row. */
 void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min_age_ms,
-                        struct event_log *out);
+                        struct event_log *out, void (*empty)(struct event_log *out));
 
 /* With every shard locked (live_table_lock_all): the leak scan's view of the table. */
 size_t live_table_count_locked(void);
@@ -71,6 +73,9 @@ void live_table_add_flags_locked(uintptr_t address, uint8_t flags);
 
 /* fork: the prepare handler takes every shard lock, the parent releases them, the child
  * re-creates them and drops the queued rows (its parent writes those). */
+/* See os_fit_reservation: a shard that grows past what is left moves to a new reservation. */
+void live_table_fit_reservations(void);
+
 void live_table_lock_all(void);
 void live_table_unlock_all(void);
 /* Whether lock is one of the shards' (those live_table_lock_all takes). */

@@ -59,25 +59,51 @@ void *os_map_populated(size_t size)
  * most this share of it. */
 #define RESERVATION_SHARE_OF_LIMIT 16u
 
+size_t os_reservation_share(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    return (size_t)(limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT);
+}
+
 void *os_reserve(size_t *size_in_out)
 {
-    size_t wanted = *size_in_out;
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
-        && wanted > limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT)
-        wanted = limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT;
+    size_t size = *size_in_out;
+    size_t share = os_reservation_share();
+    if (size > share)
+        size = share;
     /* An inaccessible mapping commits no memory, even under strict overcommit
-     * (vm.overcommit_memory=2); halve all the same until the kernel agrees. */
-    for (size_t size = wanted; size >= (1u << 20); size /= 2) {
-        void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                       -1, 0);
+     * (vm.overcommit_memory=2); halve all the same until the kernel agrees, down to 1 MiB
+     * (or to what was asked, if less). */
+    for (;;) {
+        void *p = size != 0 ? mmap(NULL, size, PROT_NONE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                            : MAP_FAILED;
         if (p != MAP_FAILED) {
             *size_in_out = size;
             return p;
         }
+        if (size / 2 < ((size_t)1 << 20))
+            break;
+        size /= 2;
     }
     *size_in_out = 0;
     return NULL;
+}
+
+void os_fit_reservation(void *start, size_t *size_in_out, size_t in_use, size_t wanted)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t share = os_reservation_share();
+    size_t keep = wanted < share ? wanted : share;
+    if (keep < in_use)
+        keep = in_use;
+    keep = (keep + page - 1) / page * page;
+    if (start == NULL || keep >= *size_in_out)
+        return;
+    if (munmap((char *)start + keep, *size_in_out - keep) == 0)
+        *size_in_out = keep;
 }
 
 bool os_commit(void *address, size_t size)

@@ -35,6 +35,13 @@ void *os_map_grown(void *old, size_t old_bytes, size_t used_bytes, size_t bytes)
  * scans a reservation: valgrind's leak check reads every readable page of a process, and
  * took about 35 s over the stack table's 4 GiB when they were readable. */
 void *os_reserve(size_t *size_in_out);
+/* The most a reservation takes under the limit on address space now (SIZE_MAX: no limit). */
+size_t os_reservation_share(void);
+/* A reservation of *size_in_out bytes at start, of which the first in_use are committed,
+ * cut down to what os_reserve(wanted) would take under the limit on address space now
+ * (never below in_use): *size_in_out becomes what is left. For a limit the program lowers
+ * as it runs. */
+void os_fit_reservation(void *start, size_t *size_in_out, size_t in_use, size_t wanted);
 /* Makes reserved pages readable and writable (backed on first touch); false if refused. */
 bool os_commit(void *address, size_t size);
 /* The same with every page backed at once (see os_map_populated). */

@@ -16,7 +16,10 @@ static const char *const entry_point_names[ENTRY_POINT_COUNT] = {
     MALLOC_TRACE_ENTRY_POINTS(ENTRY_POINT_NAME)};
 #undef ENTRY_POINT_NAME
 
-static char *frame0_cache[ENTRY_POINT_COUNT];
+/* Frame 0 needs no naming, nor any memory: a row still has it when memory ran out. */
+#define FRAME0_JSON(id, name) [ENTRY_##id] = "{\"f\":\"" name "\",\"s\":\"\",\"l\":0,\"m\":\"\"}",
+static const char *const frame0_json[ENTRY_POINT_COUNT] = {MALLOC_TRACE_ENTRY_POINTS(FRAME0_JSON)};
+#undef FRAME0_JSON
 
 const char *stack_json_entry_point_name(enum entry_point entry_point)
 {
@@ -65,10 +68,7 @@ static char *render_frame(const char *function, const char *file, int line, cons
 
 const char *stack_json_frame0(enum entry_point entry_point)
 {
-    if (frame0_cache[entry_point] == NULL)
-        frame0_cache[entry_point] = render_frame(entry_point_names[entry_point], "", 0, "");
-    return frame0_cache[entry_point] != NULL ? frame0_cache[entry_point]
-                                             : "{\"f\":\"?\",\"s\":\"\",\"l\":0,\"m\":\"\"}";
+    return frame0_json[entry_point];
 }
 
 /* Return address -> its frames rendered, each led by a comma (several for inlined calls). */
@@ -178,9 +178,38 @@ static void render_record(struct stack_record *record, bool symbols)
     uint32_t depth = record->depth;
     if (depth > SETTINGS_MAX_DEPTH)
         depth = SETTINGS_MAX_DEPTH;
-    for (uint32_t i = 0; i < depth; i++)
+    for (uint32_t i = 0; i < depth; i++) {
         parts[i] = address_json((uintptr_t)record->frames[i], symbols);
+        if (parts[i] == NULL)
+            return; /* no memory: see render_unnamed */
+    }
     record->json = concatenate(parts, depth, "");
+}
+
+/* The frames of a stack that memory ran out for (to name them, or to keep their text): each
+ * return address in hex, in no module, written here and not kept, so that a later pass with
+ * memory names them. Dropped, they made the stack look shorter than it was. */
+#define UNNAMED_FRAME_JSON ",{\"f\":\"0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"\"}"
+static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789abcdef")];
+
+static bool unnamed_said;
+
+static const char *render_unnamed(const struct stack_record *record)
+{
+    if (!unnamed_said) {
+        unnamed_said = true;
+        os_message("out of memory to name frames: some stacks are written as return addresses");
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; i < record->depth && i < SETTINGS_MAX_DEPTH; i++) {
+        int length = snprintf(unnamed + used, sizeof unnamed - used, UNNAMED_FRAME_JSON,
+                              (unsigned long long)(uintptr_t)record->frames[i]);
+        if (length < 0 || (size_t)length >= sizeof unnamed - used)
+            break;
+        used += (size_t)length;
+    }
+    unnamed[used] = '\0';
+    return unnamed;
 }
 
 const char *stack_json_frames(uint32_t stack_id, bool symbols)
@@ -190,7 +219,7 @@ const char *stack_json_frames(uint32_t stack_id, bool symbols)
     struct stack_record *record = stack_table_get(stack_id);
     if (record->json == NULL)
         render_record(record, symbols);
-    return record->json != NULL ? record->json : "";
+    return record->json != NULL ? record->json : render_unnamed(record);
 }
 
 static void render_if_new(uint32_t id, struct stack_record *record, void *symbols)

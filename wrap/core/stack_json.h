@@ -1,5 +1,5 @@
 /* stack_json.h: the callstack column, rendered with jansson. A stack's frames above frame 0
- * are rendered once and kept in its record; frame 0, the entry point, once per entry point. */
+ * are rendered once and kept in its record; frame 0, the entry point, is a constant. */
 #ifndef MALLOC_TRACE_STACK_JSON_H
 #define MALLOC_TRACE_STACK_JSON_H
 
@@ -13,7 +13,8 @@ const char *stack_json_frame0(enum entry_point entry_point);
 
 /* The frames of a stack as JSON objects, each led by a comma (no brackets; "" for the empty
  * stack), inlined calls expanded; never NULL. Each distinct return address is symbolized
- * once, each distinct stack rendered once. */
+ * once, each distinct stack rendered once. Without memory for that, the return addresses in
+ * hex, valid until the next call. */
 const char *stack_json_frames(uint32_t stack_id, bool symbols);
 
 /* Before a dlclose: renders every stack not rendered yet, while its modules are mapped. */

@@ -120,6 +120,13 @@ static bool commit_through(size_t end)
     return true;
 }
 
+void stack_table_fit_reservation(void)
+{
+    pthread_mutex_lock(&tail.lock);
+    os_fit_reservation(region, &tail.region_size, tail.region_committed, REGION_WANTED);
+    pthread_mutex_unlock(&tail.lock);
+}
+
 uint32_t stack_table_intern(void *const *frames, uint32_t depth)
 {
     if (depth == 0)

@@ -32,6 +32,9 @@ void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record
 uint32_t stack_table_count(void);
 
 /* fork: see live_table.h. */
+/* See os_fit_reservation: the table then holds as many stacks as fit in what is left. */
+void stack_table_fit_reservation(void);
+
 void stack_table_lock(void);
 void stack_table_unlock(void);
 void stack_table_reset_in_child(void);

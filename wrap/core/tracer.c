@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 #include "../include/malloctrace.h"
 #include "backtrace.h"
+#include "block_context.h"
 #include "flusher.h"
 #include "frame_registration.h"
 #include "leak_scan.h"
@@ -609,6 +611,16 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void)
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void)
 {
     name_stacks_around_dlclose(true);
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid)
+{
+    /* A signal handler's call inside a hook: the thread may hold the locks taken here. */
+    if (resource != RLIMIT_AS || (pid != 0 && pid != getpid()) || malloc_trace_guard != 0)
+        return;
+    live_table_fit_reservations();
+    stack_table_fit_reservation();
+    block_context_fit_reservation();
 }
 
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "entry_points.h"
 #include "events.h"
@@ -49,6 +50,11 @@ MALLOC_TRACE_HOOK void malloc_trace_on_resized(void *ptr, size_t size, enum entr
  * next). */
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_begin(void);
 MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
+
+/* After a successful setrlimit or prlimit of resource for pid (0: the caller's process): a
+ * lower limit on address space counts the address space the tracer reserved at start, which
+ * left the program none for its own mappings, and the exit pass none for its rows. */
+MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid);
 
 /* Around a real operator new or delete that may be the program's own: a replacement global
  * operator new that takes a block from malloc and hands out an address inside it (after a
