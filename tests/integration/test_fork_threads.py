@@ -107,6 +107,26 @@ def test_exit_in_a_signal_handler():
             equal((result.stderr, leaks), (message, []), f"stderr and exit rows ({form})")
 
 
+def test_exit_in_a_signal_handler_that_interrupted_malloc():
+    """exit() in a signal handler that interrupted the program's allocator inside malloc
+    (linked with an allocator that holds its lock there): the exit pass allocates nothing and
+    writes its rows, their frames as return addresses; naming them took libdw into malloc,
+    which waited for the allocator's lock for ever."""
+    message = ("malloc-trace: exit() was called in a signal handler that interrupted malloc: "
+               "frames not named before are written as return addresses\n")
+    library = build_shared("locking_allocator.c", "liblocking_allocator.so")
+    for form in ("preload", "wrap"):
+        program = build("exit_in_allocator.c", form, extra=[library, f"-Wl,-rpath,{WORK}"])
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stderr), (5, message), f"exit status, stderr ({form})")
+        rows = result.rows()
+        assert_expected_rows(result, program, rows)
+        leak = [row for row in rows if row["size"] == 93][0]
+        check(len(leak["stack"]) >= 3 and all(frame["f"].startswith("0x") and frame["m"] == ""
+                                                for frame in leak["stack"][1:]),
+              f"frames as return addresses ({form}): {leak['stack']}")
+
+
 def test_exit_from_two_threads():
     """A thread ends the process (exit, or main's return) while another one runs the exit
     pass: it waits for the pass, which writes every row (there were none: glibc's second

@@ -10,7 +10,8 @@ import tempfile
 from harness import BUILD, ROOT, WORK, assert_expected_rows, build, check, equal, run
 
 INTERCEPTED = {"malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "dlclose",
-               "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size"}
+               "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
+               "setrlimit", "setrlimit64", "prlimit", "prlimit64"}
 OPERATORS = re.compile(r"^_Z(nw|na|dl|da)")
 
 

@@ -327,11 +327,17 @@ void flusher_wake(void)
     pthread_mutex_unlock(&wait_lock);
 }
 
-void flusher_exit_pass(uintptr_t caller_stack)
+void flusher_exit_pass(uintptr_t caller_stack, bool may_allocate)
 {
     pthread_mutex_lock(&flush_lock);
     if (!finished) {
         finished = true;
+        if (!may_allocate) {
+            /* libdw and jansson allocate, and the pass needs nothing else that does. */
+            os_message("exit() was called in a signal handler that interrupted malloc: frames "
+                       "not named before are written as return addresses");
+            stack_json_forbid_allocation();
+        }
         write_leak_pass(caller_stack, NULL, 0, true);
     }
     pthread_mutex_unlock(&flush_lock);

@@ -19,8 +19,9 @@ void flusher_ensure_running(void);
 void flusher_wake(void);
 
 /* Stops periodic passes and writes the exit rows; the calling thread's stack is a root from
- * caller_stack up (0: none). */
-void flusher_exit_pass(uintptr_t caller_stack);
+ * caller_stack up (0: none). Without may_allocate (exit() from a signal handler that
+ * interrupted the allocator) nothing is named that was not named before. */
+void flusher_exit_pass(uintptr_t caller_stack, bool may_allocate);
 
 /* malloc_trace_check_leaks: writes a row for each unreachable block not written before and
  * returns how many unreachable blocks there are (-1: after the exit pass, or no memory).

@@ -192,11 +192,16 @@ static void render_record(struct stack_record *record, bool symbols)
 #define UNNAMED_FRAME_JSON ",{\"f\":\"0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"\"}"
 static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789abcdef")];
 
-static bool unnamed_said;
+static bool unnamed_said, allocation_forbidden;
+
+void stack_json_forbid_allocation(void)
+{
+    allocation_forbidden = true;
+}
 
 static const char *render_unnamed(const struct stack_record *record)
 {
-    if (!unnamed_said) {
+    if (!unnamed_said && !allocation_forbidden) {
         unnamed_said = true;
         os_message("out of memory to name frames: some stacks are written as return addresses");
     }
@@ -217,7 +222,7 @@ const char *stack_json_frames(uint32_t stack_id, bool symbols)
     if (stack_id == STACK_ID_EMPTY)
         return "";
     struct stack_record *record = stack_table_get(stack_id);
-    if (record->json == NULL)
+    if (record->json == NULL && !allocation_forbidden)
         render_record(record, symbols);
     return record->json != NULL ? record->json : render_unnamed(record);
 }

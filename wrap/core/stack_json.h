@@ -17,6 +17,10 @@ const char *stack_json_frame0(enum entry_point entry_point);
  * hex, valid until the next call. */
 const char *stack_json_frames(uint32_t stack_id, bool symbols);
 
+/* From here on, no stack is rendered (rendering allocates): a stack not rendered before is
+ * written as return addresses. */
+void stack_json_forbid_allocation(void);
+
 /* Before a dlclose: renders every stack not rendered yet, while its modules are mapped. */
 void stack_json_render_all(bool symbols);
 

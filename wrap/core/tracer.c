@@ -42,6 +42,7 @@ enum tracer_state {
 };
 
 MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model("initial-exec")));
+MALLOC_TRACE_API __thread int malloc_trace_in_allocator __attribute__((tls_model("initial-exec")));
 static __thread unsigned disabled_depth __attribute__((tls_model("initial-exec")));
 static _Atomic int state = STATE_STARTING;
 static atomic_bool exit_pass_started;
@@ -858,7 +859,7 @@ __attribute__((destructor(101))) static void tracer_finish(void)
     /* The frames of the program that called exit(3) are roots, as LeakSanitizer has them
      * (main's locals, when main called exit); not the frames below, where exit's own lie
      * over the stale pointers of the program's returned calls. */
-    flusher_exit_pass(backtrace_exit_caller_stack());
+    flusher_exit_pass(backtrace_exit_caller_stack(), malloc_trace_in_allocator == 0);
     atomic_store(&state, STATE_FINISHED);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }

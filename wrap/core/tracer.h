@@ -25,7 +25,20 @@
  * (libdw, jansson, pthread_create) or a real call that a front-end hides on purpose (a static
  * libstdc++'s operator delete calling free on the block it already reported). */
 #define MALLOC_TRACE_GUARD_INTERNAL 0x100
+
 extern MALLOC_TRACE_API __thread int malloc_trace_guard __attribute__((tls_model("initial-exec")));
+
+/* Non-zero while the thread runs the allocator's own malloc (or calloc, realloc, ...) for a
+ * front-end: an exit() from a signal handler there must allocate nothing, since the
+ * allocator may hold its lock (MALLOC_TRACE_REAL_CALL). */
+extern MALLOC_TRACE_API __thread int malloc_trace_in_allocator
+    __attribute__((tls_model("initial-exec")));
+#define MALLOC_TRACE_REAL_CALL(result, call)                                                  \
+    do {                                                                                      \
+        malloc_trace_in_allocator++;                                                          \
+        (result) = (call);                                                                    \
+        malloc_trace_in_allocator--;                                                          \
+    } while (0)
 
 /* After the real function returned ptr (NULL: nothing to record). */
 MALLOC_TRACE_HOOK void malloc_trace_on_alloc(void *ptr, size_t size, enum entry_point entry);

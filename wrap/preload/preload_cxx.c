@@ -63,7 +63,8 @@ static void *allocate(size_t size, bool aligned, size_t alignment, bool nothrow)
     if (size == 0)
         size = 1;
     for (;;) {
-        void *ptr = aligned ? next_memalign(alignment, size) : next_malloc(size);
+        void *ptr;
+        MALLOC_TRACE_REAL_CALL(ptr, aligned ? next_memalign(alignment, size) : next_malloc(size));
         if (ptr != NULL)
             return ptr;
         get_new_handler_fn *get_new_handler =

@@ -13,14 +13,16 @@
 
 __attribute__((visibility("default"))) void *ENTRY(malloc)(size_t size)
 {
-    void *ptr = REAL(malloc)(size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(malloc)(size));
     malloc_trace_on_alloc(ptr, size, ENTRY_MALLOC);
     return ptr;
 }
 
 __attribute__((visibility("default"))) void *ENTRY(calloc)(size_t count, size_t size)
 {
-    void *ptr = REAL(calloc)(count, size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(calloc)(count, size));
     malloc_trace_on_alloc(ptr, count * size, ENTRY_CALLOC); /* no overflow when ptr != NULL */
     return ptr;
 }
@@ -29,7 +31,8 @@ __attribute__((visibility("default"))) void *ENTRY(realloc)(void *old, size_t si
 {
     struct malloc_trace_move move;
     malloc_trace_on_move_begin(old, &move);
-    void *ptr = REAL(realloc)(old, size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(realloc)(old, size));
     /* glibc's realloc(p, 0) frees p and returns NULL. */
     malloc_trace_on_move_end(&move, old, ptr != NULL || size == 0, ptr, size, ENTRY_REALLOC);
     return ptr;
@@ -47,7 +50,8 @@ __attribute__((visibility("default"))) void *ENTRY(reallocarray)(void *old, size
     }
     struct malloc_trace_move move;
     malloc_trace_on_move_begin(old, &move);
-    void *ptr = REAL(realloc)(old, total);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(realloc)(old, total));
     malloc_trace_on_move_end(&move, old, ptr != NULL || total == 0, ptr, total,
                              ENTRY_REALLOCARRAY);
     return ptr;
@@ -61,21 +65,24 @@ __attribute__((visibility("default"))) void ENTRY(free)(void *ptr)
 
 __attribute__((visibility("default"))) void *ENTRY(memalign)(size_t alignment, size_t size)
 {
-    void *ptr = REAL(memalign)(alignment, size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(memalign)(alignment, size));
     malloc_trace_on_alloc(ptr, size, ENTRY_MEMALIGN);
     return ptr;
 }
 
 __attribute__((visibility("default"))) void *ENTRY(valloc)(size_t size)
 {
-    void *ptr = REAL(valloc)(size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(valloc)(size));
     malloc_trace_on_alloc(ptr, size, ENTRY_VALLOC);
     return ptr;
 }
 
 __attribute__((visibility("default"))) void *ENTRY(pvalloc)(size_t size)
 {
-    void *ptr = REAL(pvalloc)(size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(pvalloc)(size));
     malloc_trace_on_alloc(ptr, size, ENTRY_PVALLOC);
     return ptr;
 }
@@ -83,7 +90,8 @@ __attribute__((visibility("default"))) void *ENTRY(pvalloc)(size_t size)
 __attribute__((visibility("default"))) int ENTRY(posix_memalign)(void **out, size_t alignment,
                                                                  size_t size)
 {
-    int error = REAL(posix_memalign)(out, alignment, size);
+    int error;
+    MALLOC_TRACE_REAL_CALL(error, REAL(posix_memalign)(out, alignment, size));
     if (error == 0)
         malloc_trace_on_alloc(*out, size, ENTRY_POSIX_MEMALIGN);
     return error;
@@ -91,7 +99,8 @@ __attribute__((visibility("default"))) int ENTRY(posix_memalign)(void **out, siz
 
 __attribute__((visibility("default"))) void *ENTRY(aligned_alloc)(size_t alignment, size_t size)
 {
-    void *ptr = REAL(aligned_alloc)(alignment, size);
+    void *ptr;
+    MALLOC_TRACE_REAL_CALL(ptr, REAL(aligned_alloc)(alignment, size));
     malloc_trace_on_alloc(ptr, size, ENTRY_ALIGNED_ALLOC);
     return ptr;
 }
