@@ -127,6 +127,24 @@ def test_exit_in_a_signal_handler_that_interrupted_malloc():
               f"frames as return addresses ({form}): {leak['stack']}")
 
 
+def test_fork_in_a_signal_handler_inside_the_tracer():
+    """fork() in a signal handler while its thread is inside the tracer: the fork handlers
+    take no lock (the interrupted hook may hold one, and they waited for it for ever), and
+    the child, whose tables another thread may have been changing, traces nothing and says
+    so. The wrap forms only: the program raises the tracer's guard (exported there) to stand
+    in the state of an interrupted hook."""
+    message = ("malloc-trace: fork() was called in a signal handler that interrupted the "
+               "tracer: the child is not traced\n")
+    for form in ("wrap", "static"):
+        program = build("fork_in_handler.c", form)
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stderr), (0, message), f"exit status, stderr ({form})")
+        check("CHILD 0\n" in result.stdout, f"the child's exit ({form}): {result.stdout}")
+        rows = result.rows()
+        assert_expected_rows(result, program, rows)
+        equal([row["size"] for row in rows if row["size"] == 62], [], f"the child's leak ({form})")
+
+
 def test_exit_from_two_threads():
     """A thread ends the process (exit, or main's return) while another one runs the exit
     pass: it waits for the pass, which writes every row (there were none: glibc's second

@@ -661,11 +661,21 @@ MALLOC_TRACE_API void malloc_trace_enable(void)
         disabled_depth--;
 }
 
+/* A fork from a signal handler that interrupted the tracer on this thread: the interrupted
+ * code may hold any of the tracer's locks (it goes on in both processes once the handler
+ * returns), and taking them waited for ever. Nothing is taken then; the child, whose copy of
+ * the tables another thread may have been changing, traces nothing. */
+static __thread bool forked_inside_the_tracer __attribute__((tls_model("initial-exec")));
+
 /* fork: no thread may be inside the unwinder, and every lock of ours is taken in one order
  * (flush, stacks, shards) before the fork, so that the child gets none of them held by a
  * thread that does not exist there. */
 static void before_fork(void)
 {
+    if (malloc_trace_guard != 0) {
+        forked_inside_the_tracer = true;
+        return;
+    }
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
     backtrace_before_fork();
     flusher_lock();
@@ -675,6 +685,10 @@ static void before_fork(void)
 
 static void after_fork_in_parent(void)
 {
+    if (forked_inside_the_tracer) {
+        forked_inside_the_tracer = false;
+        return;
+    }
     live_table_unlock_all();
     stack_table_unlock();
     flusher_unlock();
@@ -684,6 +698,13 @@ static void after_fork_in_parent(void)
 
 static void after_fork_in_child(void)
 {
+    if (forked_inside_the_tracer) {
+        forked_inside_the_tracer = false;
+        atomic_store(&state, STATE_OFF);
+        os_message("fork() was called in a signal handler that interrupted the tracer: the "
+                   "child is not traced");
+        return;
+    }
     live_table_reset_in_child();
     stack_table_reset_in_child();
     flusher_reset_in_child();
