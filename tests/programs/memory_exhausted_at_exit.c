@@ -1,5 +1,5 @@
 /* memory_exhausted_at_exit.c: a program that lowers its limit on address space to 256 MiB,
- * then takes blocks of 64 KiB until malloc fails, keeps them all, and exits: the exit pass
+ * then takes blocks of 1 KiB until malloc fails (thousands to a shard of the live table), keeps them all, and exits: the exit pass
  * has no memory for its leak scan, nor to name frames, nor to hold its rows. The rows must
  * all be written all the same (they were all lost, with a line that said they were
  * written). */
@@ -25,7 +25,7 @@ int main(void)
         return 98;
     void **chain = NULL;
     long blocks = 0;
-    for (void **block; (block = take(64 << 10)) != NULL; blocks++) {
+    for (void **block; (block = take(1024)) != NULL; blocks++) {
         *block = chain;
         chain = block;
     }

@@ -48,8 +48,9 @@ static const char *row_function(enum event_kind kind)
 }
 
 /* Called with flush_lock held and the guard set: writes what log (always rows) holds, and
- * empties it (rows the file refused are lost: the writer said why). */
-static void write_rows(struct event_log *log)
+ * empties it (rows the file refused are lost: the writer said why), keeping room for rows
+ * when memory runs out: a pass short of memory writes them that many at a time. */
+static void write_batch(struct event_log *log)
 {
     if (csv_writer_begin()) {
         symbolizer_new_batch();
@@ -62,19 +63,24 @@ static void write_rows(struct event_log *log)
         }
         csv_writer_end();
     }
+    event_log_clear(log);
+    event_log_hold(log, EVENT_LOG_KEPT_BYTES / sizeof *log->events);
+}
+
+/* The pass's last batch, and one line for the rows it found no memory for. */
+static void write_rows(struct event_log *log)
+{
+    write_batch(log);
     if (log->refused != 0)
         os_message("out of memory for the tracer's own tables: %zu rows not written in this pass",
                    log->refused);
     log->refused = 0;
-    event_log_clear(log);
-    /* Room kept for rows when memory runs out, written that many at a time. */
-    event_log_hold(log, EVENT_LOG_KEPT_BYTES / sizeof *log->events);
 }
 
 static void write_pass(enum live_table_pass pass)
 {
     live_table_collect(pass, os_now_ms(), (uint64_t)config.period_seconds * 1000u, &rows,
-                       write_rows);
+                       write_batch);
     write_rows(&rows);
 }
 
@@ -83,7 +89,7 @@ static void push_row(const struct live_block *block, enum event_kind kind)
     struct trace_event event = event_of_block(block, kind);
     if (!event_log_push(&rows, &event) && rows.count != 0) {
         rows.refused--; /* not lost yet: written, rows has room again */
-        write_rows(&rows);
+        write_batch(&rows);
         event_log_push(&rows, &event); /* a refusal is counted, and told by write_rows */
     }
 }
@@ -100,7 +106,7 @@ static long push_leak_rows(struct leak_scan *scan, const struct leak_scan_caller
                    "a chroot, a limit on descriptors): %s",
                    at_exit ? "every block left is written as a leak" : "no rows written");
         if (at_exit)
-            live_table_collect(PASS_EXIT, 0, 0, &rows, write_rows);
+            live_table_collect(PASS_EXIT, 0, 0, &rows, write_batch);
         return -1;
     }
     for (size_t i = 0; i < scan->count; i++) {
@@ -159,7 +165,7 @@ static void write_leak_pass_here(void *pass_pointer)
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows, write_rows); /* the free rows first */
+    live_table_collect(PASS_FREE_ROWS, 0, 0, &rows, write_batch); /* the free rows first */
     struct leak_scan scan;
     leak_scan_begin(&scan);
     bool hold_other_exits = pass->at_exit && can_hold_other_exits();

@@ -214,15 +214,19 @@ static void rehash_into(struct slot *slots, size_t capacity, const struct slot *
     }
 }
 
-/* What a shard of bytes of slots reserves. Under a limit on address space the shards
- * together keep within one reservation's share of it: 512 of MIN_RESERVATION took most of
- * a limit of 300 MiB from a program that had its blocks in 5 regions. */
+/* What a shard of bytes of slots reserves. Under a limit on address space, room for one
+ * growth, and the small shards together within one reservation's share of the limit: 512
+ * of MIN_RESERVATION took most of a limit of 300 MiB from a program that had its blocks in
+ * 5 regions, and four times the slots of a shard of a million blocks a third of 400 MiB. */
 static size_t reservation_for(size_t bytes)
 {
-    size_t least = os_reservation_share() / SHARD_COUNT;
-    if (least > MIN_RESERVATION)
-        least = MIN_RESERVATION;
-    return bytes * RESERVATION_FACTOR > least ? bytes * RESERVATION_FACTOR : least;
+    size_t share = os_reservation_share();
+    if (share == SIZE_MAX)
+        return bytes * RESERVATION_FACTOR > MIN_RESERVATION ? bytes * RESERVATION_FACTOR
+                                                              : MIN_RESERVATION;
+    size_t least = share / SHARD_COUNT < MIN_RESERVATION ? share / SHARD_COUNT : MIN_RESERVATION;
+    size_t one_growth = bytes + bytes / 2;
+    return one_growth > least ? one_growth : least;
 }
 
 /* Moves the shard's blocks into a new reservation of RESERVATION_FACTOR times capacity. */
@@ -695,12 +699,11 @@ static uint8_t collect_block(const struct live_block *block, enum live_table_pas
 
 enum collected { COLLECTED, COLLECTED_AND_SHRANK, OUT_FULL };
 
-/* With out_full_stops, a row out has no memory for stops the shard's pass (OUT_FULL): the
+/* A row out has no memory for stops the shard's pass (OUT_FULL) while out holds rows: the
  * caller empties out, and calls again for the rest (the rows appended are marked, and not
- * appended again). Else such a row is lost, and counted in out's refused. */
+ * appended again). With out empty, such a row is lost, and counted in out's refused. */
 static enum collected collect_shard(struct shard *shard, enum live_table_pass pass,
-                                    uint64_t now_ms, uint64_t min_age_ms, struct event_log *out,
-                                    bool out_full_stops)
+                                    uint64_t now_ms, uint64_t min_age_ms, struct event_log *out)
 {
     event_log_move_all(out, &shard->queued); /* a refusal is counted in out's refused */
     event_log_clear(&shard->queued);
@@ -714,17 +717,19 @@ static enum collected collect_shard(struct shard *shard, enum live_table_pass pa
             continue;
         struct live_block block = unpack(&shard->slots[i]);
         shard->slots[i].context_time |= collect_block(&block, pass, now_ms, min_age_ms, out);
-        if (out_full_stops && out->refused != refused) {
+        if (out->refused != refused && out->count != 0) {
             out->refused = refused;
             return OUT_FULL;
         }
+        refused = out->refused;
     }
     for (uint32_t i = 0; i < shard->spilled_count; i++) {
         shard->spilled[i].flags |= collect_block(&shard->spilled[i], pass, now_ms, min_age_ms, out);
-        if (out_full_stops && out->refused != refused) {
+        if (out->refused != refused && out->count != 0) {
             out->refused = refused;
             return OUT_FULL;
         }
+        refused = out->refused;
     }
     return pass == PASS_PERIODIC && shrink_if_sparse(shard) ? COLLECTED_AND_SHRANK : COLLECTED;
 }
@@ -766,9 +771,7 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
         enum collected collected;
         for (;;) {
             spin_lock_take(&shards[i].lock);
-            /* Emptying an empty out would make no room. */
-            bool can_empty = out->count != 0;
-            collected = collect_shard(&shards[i], pass, now_ms, min_age_ms, out, can_empty);
+            collected = collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
             spin_lock_release(&shards[i].lock);
             if (collected != OUT_FULL)
                 break;
