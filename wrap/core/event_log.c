@@ -5,13 +5,16 @@
 
 #include "os.h"
 
-static bool reserve(struct event_log *log, size_t needed)
+/* Room for needed events, doubling (exactly needed when exact). */
+static bool reserve(struct event_log *log, size_t needed, bool exact)
 {
     if (needed <= log->capacity)
         return true;
     size_t capacity = log->capacity ? log->capacity : 4096 / sizeof(struct trace_event);
     while (capacity < needed)
         capacity *= 2;
+    if (exact)
+        capacity = needed;
     struct trace_event *events = os_map_grown(log->events, log->capacity * sizeof *events,
                                               log->count * sizeof *events,
                                               capacity * sizeof *events);
@@ -24,7 +27,7 @@ static bool reserve(struct event_log *log, size_t needed)
 
 bool event_log_push(struct event_log *log, const struct trace_event *event)
 {
-    if (!reserve(log, log->count + 1)) {
+    if (!reserve(log, log->count + 1, false)) {
         log->refused++;
         return false;
     }
@@ -38,7 +41,7 @@ bool event_log_move_all(struct event_log *to, struct event_log *from)
     from->refused = 0;
     if (from->count == 0)
         return true;
-    if (!reserve(to, to->count + from->count)) {
+    if (!reserve(to, to->count + from->count, false)) {
         to->refused += from->count;
         from->count = 0;
         return false;
@@ -65,5 +68,7 @@ void event_log_clear(struct event_log *log)
 
 bool event_log_hold(struct event_log *log, size_t count)
 {
-    return reserve(log, count);
+    /* Exactly: doubled past EVENT_LOG_KEPT_BYTES, the room event_log_clear keeps was unmapped
+     * at each clear and mapped again. */
+    return reserve(log, count, true);
 }

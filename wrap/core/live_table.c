@@ -787,6 +787,8 @@ void live_table_fit_reservations(void)
 {
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         struct shard *shard = &shards[i];
+        if (__atomic_load_n(&shard->slots, __ATOMIC_RELAXED) == NULL)
+            continue; /* no reservation yet: made under the limit */
         spin_lock_take(&shard->lock);
         size_t in_use = shard->capacity * sizeof(struct slot);
         os_fit_reservation(shard->slots, &shard->reserved, in_use, reservation_for(in_use));

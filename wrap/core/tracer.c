@@ -617,11 +617,15 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void)
 MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid)
 {
     /* A signal handler's call inside a hook: the thread may hold the locks taken here. */
-    if (resource != RLIMIT_AS || (pid != 0 && pid != getpid()) || malloc_trace_guard != 0)
+    if (resource != RLIMIT_AS || (pid != 0 && pid != getpid()) || malloc_trace_guard != 0
+        || !is_traced(atomic_load(&state)) || os_reservation_share() == SIZE_MAX)
         return;
+    /* As a hook: a handler's allocation meanwhile must not wait for the locks held here. */
+    malloc_trace_guard++;
     live_table_fit_reservations();
     stack_table_fit_reservation();
     block_context_fit_reservation();
+    leave_hook();
 }
 
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
