@@ -699,6 +699,18 @@ static uint8_t collect_block(const struct live_block *block, enum live_table_pas
 
 enum collected { COLLECTED, COLLECTED_AND_SHRANK, OUT_FULL };
 
+/* Whether out refused a row since *refused was read while it holds rows to write: then the
+ * refusal is taken back (the row is appended again once out is written). */
+static bool out_is_full(struct event_log *out, size_t *refused)
+{
+    if (out->refused != *refused && out->count != 0) {
+        out->refused = *refused;
+        return true;
+    }
+    *refused = out->refused;
+    return false;
+}
+
 /* A row out has no memory for stops the shard's pass (OUT_FULL) while out holds rows: the
  * caller empties out, and calls again for the rest (the rows appended are marked, and not
  * appended again). With out empty, such a row is lost, and counted in out's refused. */
@@ -717,19 +729,13 @@ static enum collected collect_shard(struct shard *shard, enum live_table_pass pa
             continue;
         struct live_block block = unpack(&shard->slots[i]);
         shard->slots[i].context_time |= collect_block(&block, pass, now_ms, min_age_ms, out);
-        if (out->refused != refused && out->count != 0) {
-            out->refused = refused;
+        if (out_is_full(out, &refused))
             return OUT_FULL;
-        }
-        refused = out->refused;
     }
     for (uint32_t i = 0; i < shard->spilled_count; i++) {
         shard->spilled[i].flags |= collect_block(&shard->spilled[i], pass, now_ms, min_age_ms, out);
-        if (out->refused != refused && out->count != 0) {
-            out->refused = refused;
+        if (out_is_full(out, &refused))
             return OUT_FULL;
-        }
-        refused = out->refused;
     }
     return pass == PASS_PERIODIC && shrink_if_sparse(shard) ? COLLECTED_AND_SHRANK : COLLECTED;
 }
