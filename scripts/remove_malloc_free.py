@@ -9,14 +9,15 @@ goes). Where processes share a file (fork without %p), several `malloc` rows may
 address: each settling row takes the oldest. Every other row stays, in its order, byte for
 byte; the header is kept. The file is read twice, streaming: memory grows with the `malloc`
 rows not yet settled, and by one bit a line for the lines to drop. An input that cannot be
-read twice (a pipe, /dev/stdin, a FIFO) is copied to a temporary file first.
+read twice (a pipe, /dev/stdin, a FIFO) is copied, as the first reading goes, to a temporary
+file that has no name (nothing is left behind, however the script ends).
 
-A line is read as `malloc-trace check` reads it: malformed lines (cut, a NUL byte, a field
-that does not parse, a call stack that is not a non-empty JSON array of frames with "f",
-"s" and "l") are named on stderr as IN:LINE: reason, with check's reasons (a JSON syntax
-error in Python's words), copied unchanged, and settle nothing; an address is a number
-(0x010 is 0x10). Memory grows with the distinct call stacks too, each parsed once, as in
-check.
+A line is read as `malloc-trace check` reads it: malformed lines (cut, a NUL byte, longer
+than 64 MiB, a field that does not parse, a call stack that is not a non-empty JSON array of
+frames with "f", "s" and "l") are named on stderr as IN:LINE: reason, with check's reasons
+(a JSON syntax error in Python's words), copied unchanged, and settle nothing; an address is
+a number (0x010 is 0x10). Memory grows with the distinct call stacks too, each parsed once,
+as in check, and with the longest line read, up to 64 MiB.
 
 Exit status: 0; 2 when the input cannot be read or written, does not begin with the header,
 or has malformed lines."""
@@ -26,7 +27,6 @@ import json
 import math
 import os
 import re
-import shutil
 import stat
 import sys
 import tempfile
@@ -36,6 +36,10 @@ EVENTS = {"malloc", "free", "leak", "indirect", "reachable"}
 EXIT_EVENTS = {"leak", "indirect", "reachable"}
 
 
+# check's: a line of this many bytes or more, its line end not counted, is malformed.
+LINE_LIMIT = 64 << 20
+# Bytes read at a time where a line is only copied.
+PIECE = 1 << 20
 DECIMAL = re.compile(r"[0-9]{1,20}")
 ADDRESS = re.compile(r"0x[0-9a-f]{1,16}")
 BELOW_2_63 = 1 << 63
@@ -169,33 +173,85 @@ class LineSet:
         return index < len(self.bits) and bool(self.bits[index] & (1 << (number & 7)))
 
 
-def settled_lines(path, name):
+def lines_of(stream):
+    """Each line of stream (binary, read from where it stands) as text, its line end kept, or
+    None for a line longer than check reads, which is read through and dropped."""
+    while True:
+        line = stream.readline(LINE_LIMIT)
+        if not line:
+            return
+        if len(line) == LINE_LIMIT and not line.endswith(b"\n"):
+            yield None  # first: a first line this long ends the reading (/dev/zero)
+            while True:
+                rest = stream.readline(PIECE)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        else:
+            yield line.decode("utf-8", errors="surrogateescape")
+
+
+class CopyingReader:
+    """Reads stream and writes what it read to copy: one reading of an input that cannot be
+    read twice, with its copy for the second."""
+
+    def __init__(self, stream, copy):
+        self.stream = stream
+        self.copy = copy
+
+    def readline(self, limit):
+        data = self.stream.readline(limit)
+        self.copy.write(data)
+        return data
+
+
+def settled_lines(stream, name):
     """Line numbers to drop, and the malformed lines (number, reason); name is the input's
-    name for messages (path may be a copy of it)."""
+    name for messages."""
     pending = collections.defaultdict(collections.deque)  # address -> unsettled malloc rows
     drop = LineSet()
     malformed = []
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="\n") as trace:
-        first = trace.readline()
-        if first.rstrip("\r\n") != HEADER:
-            raise ValueError(f"{name}:1: not a malloc-trace file (no header line)")
-        for number, line in enumerate(trace, start=2):
-            row, reason = row_of(line)
-            if row is None:
-                malformed.append((number, reason))
-                continue
-            function, address = row
-            if function == "malloc":
-                pending[address].append(number)
-                continue
-            waiting = pending.get(address)
-            if waiting:
-                drop.add(waiting.popleft())
-                if function == "free":
-                    drop.add(number)
-                if not waiting:
-                    del pending[address]
+    lines = lines_of(stream)
+    first = next(lines, "")
+    if first is None:
+        raise ValueError(f"{name}:1: the line is longer than {LINE_LIMIT >> 20} MiB")
+    # As check reads it: without its line end, and one CR before that.
+    header = first[:-1] if first.endswith("\n") else first
+    if first.endswith("\n") and header.endswith("\r"):
+        header = header[:-1]
+    if header != HEADER:
+        raise ValueError(f"{name}:1: not a malloc-trace file (no header line)")
+    for number, line in enumerate(lines, start=2):
+        row, reason = (None, f"the line is longer than {LINE_LIMIT >> 20} MiB") if line is None \
+            else row_of(line)
+        if row is None:
+            malformed.append((number, reason))
+            continue
+        function, address = row
+        if function == "malloc":
+            pending[address].append(number)
+            continue
+        waiting = pending.get(address)
+        if waiting:
+            drop.add(waiting.popleft())
+            if function == "free":
+                drop.add(number)
+            if not waiting:
+                del pending[address]
     return drop, malformed
+
+
+def write_kept(stream, out, drop):
+    """Copies the lines of stream (binary) to out but those numbered in drop, byte for byte,
+    a piece at a time: a line longer than check reads is copied too."""
+    number = 1
+    while True:
+        piece = stream.readline(PIECE)
+        if not piece:
+            return
+        if number not in drop:
+            out.write(piece)
+        if piece.endswith(b"\n"):
+            number += 1
 
 
 def main(argv=None):
@@ -204,34 +260,27 @@ def main(argv=None):
     parser.add_argument("-o", "--out_file", required=True, help="trace to write")
     options = parser.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3 * MAX_DEPTH))  # to parse what check does
-    copy = None
     current = options.in_file  # what an error without a file name is about
     try:
         if os.path.exists(options.out_file) and os.path.samefile(options.in_file,
                                                                  options.out_file):
             raise ValueError(f"{options.out_file}: the output would overwrite the input")
-        source = options.in_file
-        if not stat.S_ISREG(os.stat(source).st_mode):
-            copy = tempfile.NamedTemporaryFile(prefix="remove_malloc_free.", delete=False)
-            with copy, open(source, "rb") as stream:
-                shutil.copyfileobj(stream, copy)
-            source = copy.name
-        drop, malformed = settled_lines(source, options.in_file)
-        with open(source, encoding="utf-8", errors="surrogateescape", newline="\n") as trace, \
-                open(options.out_file, "w", encoding="utf-8", errors="surrogateescape",
-                     newline="\n") as out:
-            current = options.out_file
-            for number, line in enumerate(trace, start=1):
-                if number not in drop:
-                    out.write(line)
+        with open(options.in_file, "rb") as source:
+            if stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+                drop, malformed = settled_lines(source, options.in_file)
+                second = source
+            else:
+                second = tempfile.TemporaryFile(prefix="remove_malloc_free.")
+                drop, malformed = settled_lines(CopyingReader(source, second), options.in_file)
+            with second, open(options.out_file, "wb") as out:
+                second.seek(0)
+                current = options.out_file
+                write_kept(second, out, drop)
     except (OSError, ValueError) as error:
         message = str(error) if isinstance(error, ValueError) else \
             f"{error.filename or current}: {error.strerror}"
         print(f"remove_malloc_free.py: {message}", file=sys.stderr)
         return 2
-    finally:
-        if copy is not None:
-            os.unlink(copy.name)
     for number, reason in malformed:
         print(f"{options.in_file}:{number}: {reason}", file=sys.stderr)
     return 2 if malformed else 0

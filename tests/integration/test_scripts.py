@@ -124,6 +124,49 @@ def test_remove_malloc_free_reads_lines_as_check_does():
           (2, "remove_malloc_free.py: /dev/full: No space left on device\n"), "/dev/full")
 
 
+def test_remove_malloc_free_long_lines_and_endless_input():
+    """A line longer than check reads (64 MiB) is malformed and copied unchanged; a first line
+    that long ends the reading at once, /dev/zero's too (at 3b41705 the script copied it to a
+    temporary file until the disk was full, and one killed meanwhile stayed behind); a header
+    that ends in two CRs is no header, as in check. Input that cannot be read twice leaves no
+    file behind."""
+    directory = tempfile.mkdtemp(prefix="rmf.", dir=WORK)
+    out = os.path.join(directory, "out.csv")
+    frame = '[{"f":"malloc","s":"","l":0,"m":""}]'
+    long_path = os.path.join(directory, "long.csv")
+    long_line = "leak;1;0x20;8;2;" + '[{"f":"' + "x" * (65 << 20) + '","s":"","l":0}]\n'
+    text = f"{HEADER}\nmalloc;1;0x10;8;1;{frame}\n{long_line}leak;1;0x10;8;2;{frame}\n"
+    with open(long_path, "w") as trace:
+        trace.write(text)
+    result = remove("-i", long_path, "-o", out)
+    equal((result.returncode, result.stderr),
+          (2, f"{long_path}:3: the line is longer than 64 MiB\n"), "exit status, stderr")
+    with open(out) as written:
+        equal(written.read() == text.replace(f"malloc;1;0x10;8;1;{frame}\n", ""), True,
+              "the long line copied unchanged, the malloc row settled after it")
+    os.unlink(long_path)
+    scratch = os.path.join(directory, "tmp")
+    os.mkdir(scratch)
+    endless = subprocess.run(["python3", SCRIPT, "-i", "/dev/zero", "-o", out],
+                             capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, TMPDIR=scratch))
+    equal((endless.returncode, endless.stderr),
+          (2, "remove_malloc_free.py: /dev/zero:1: the line is longer than 64 MiB\n"),
+          "/dev/zero")
+    crs = os.path.join(directory, "crs.csv")
+    with open(crs, "w", newline="") as trace:
+        trace.write(f"{HEADER}\r\r\nleak;1;0x10;8;2;{frame}\n")
+    result = remove("-i", crs, "-o", out)
+    equal((result.returncode, result.stderr),
+          (2, f"remove_malloc_free.py: {crs}:1: not a malloc-trace file (no header line)\n"),
+          "a header and two CRs")
+    piped = subprocess.run(["python3", SCRIPT, "-i", "/dev/stdin", "-o", out],
+                           input=f"{HEADER}\r\nleak;1;0x10;8;2;{frame}\r\n", capture_output=True,
+                           text=True, timeout=60, env=dict(os.environ, TMPDIR=scratch))
+    equal((piped.returncode, piped.stderr, os.listdir(scratch)), (0, "", []),
+          "a header and one CR; nothing left in TMPDIR")
+
+
 def test_remove_malloc_free_real_trace():
     program = build("periodic.c", "preload")
     result = run(program, "preload", env={"malloc_second_peremption": "1"}, args=["late"])
