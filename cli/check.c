@@ -86,6 +86,27 @@ static void add_pattern(char ***list, size_t *count, const char *pattern)
     (*count)++;
 }
 
+/* Bytes of a suppression line, its line end included. */
+#define SUPPRESSION_LINE_LIMIT (1 << 20)
+
+/* The next line of file into line (NUL-terminated, its line end kept); returns its bytes,
+ * 0 at the end of the file, or more than SUPPRESSION_LINE_LIMIT for a line that long (not
+ * read further). Not fgets: its line of NUL bytes (/dev/zero's) reads as empty. */
+static size_t next_suppression_line(FILE *file, char *line)
+{
+    size_t length = 0;
+    int c;
+    while ((c = getc(file)) != EOF) {
+        if (length == SUPPRESSION_LINE_LIMIT)
+            return length + 1;
+        line[length++] = (char)c;
+        if (c == '\n')
+            break;
+    }
+    line[length] = '\0';
+    return length;
+}
+
 /* LeakSanitizer's format: `leak:PATTERN` (and `free:PATTERN`) a line, `#` comments. */
 static bool read_suppressions(const char *path, struct suppressions *out)
 {
@@ -94,17 +115,24 @@ static bool read_suppressions(const char *path, struct suppressions *out)
         fprintf(stderr, "malloc-trace check: %s: %s\n", path, strerror(errno));
         return false;
     }
-    char *line = NULL;
-    size_t capacity = 0;
+    /* A line is read into room of a fixed size: a file of no line ends (/dev/zero) took
+     * gigabytes. A pattern is a name or two (4,406 characters for a long C++ one). */
+    static char line[SUPPRESSION_LINE_LIMIT + 1];
     unsigned long number = 0;
     bool good = true;
-    while (getline(&line, &capacity, file) >= 0) {
+    size_t length;
+    while ((length = next_suppression_line(file, line)) != 0) {
         number++;
+        if (length > SUPPRESSION_LINE_LIMIT) {
+            fprintf(stderr, "%s:%lu: the line is longer than %d MiB\n", path, number,
+                    SUPPRESSION_LINE_LIMIT >> 20);
+            good = false;
+            break;
+        }
         char *text = line + strspn(line, " \t");
         text[strcspn(text, "\r\n")] = '\0';
-        for (size_t length = strlen(text); length > 0 && (text[length - 1] == ' '
-                                                          || text[length - 1] == '\t');)
-            text[--length] = '\0';
+        for (size_t end = strlen(text); end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\t');)
+            text[--end] = '\0';
         if (text[0] == '\0' || text[0] == '#')
             continue;
         /* An empty pattern is LeakSanitizer's too: it matches every stack. */
@@ -122,7 +150,6 @@ static bool read_suppressions(const char *path, struct suppressions *out)
         fprintf(stderr, "malloc-trace check: %s: %s\n", path, strerror(errno));
         good = false;
     }
-    free(line);
     fclose(file);
     return good;
 }
@@ -175,8 +202,10 @@ struct gate {
     struct suppressions suppressions;
 };
 
+/* error: NULL, or why there is no verdict, which a testcase of its own says as an <error>:
+ * a suite of no failures must not pass a gate that exits 2 (nor an old file stay). */
 static bool write_junit(const struct gate *gate, const struct outstanding *leaking,
-                        size_t count, bool failed)
+                        size_t count, bool failed, const char *error)
 {
     FILE *out = fopen(gate->junit_path, "w");
     if (out == NULL) {
@@ -184,8 +213,12 @@ static bool write_junit(const struct gate *gate, const struct outstanding *leaki
         return false;
     }
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<testsuite name=\"malloc-trace\" tests=\"%zu\" failures=\"%zu\">\n",
-            count, failed ? count : 0);
+                 "<testsuite name=\"malloc-trace\" tests=\"%zu\" failures=\"%zu\" "
+                 "errors=\"%d\">\n",
+            count + (error != NULL), failed ? count : 0, error != NULL);
+    if (error != NULL)
+        fprintf(out, "  <testcase classname=\"malloc-trace\" name=\"input\">\n"
+                     "    <error message=\"%s\"/>\n  </testcase>\n", error);
     for (size_t i = 0; i < count; i++) {
         const struct aggregate *a = &leaking[i].stack->by_kind[leaking[i].kind];
         fprintf(out, "  <testcase classname=\"malloc-trace.%s\" name=\"",
@@ -231,8 +264,11 @@ static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
 {
     bool bad_input = false;
     struct trace_summary *summary = trace_summary_read(paths, count, &bad_input);
-    if (summary == NULL)
+    if (summary == NULL) {
+        if (gate->junit_path != NULL)
+            write_junit(gate, NULL, 0, false, "a trace could not be read: no verdict");
         return 2;
+    }
     size_t total;
     struct outstanding *list = trace_summary_list(summary, &total);
     struct outstanding *leaking = calloc(total + 1, sizeof *leaking);
@@ -284,7 +320,9 @@ static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
     if (leaking_count > 10)
         fprintf(out, "  ... and %zu more stacks (malloc-trace report lists them all)\n",
                 leaking_count - 10);
-    bool written = gate->junit_path == NULL || write_junit(gate, leaking, leaking_count, failed);
+    bool written = gate->junit_path == NULL
+                   || write_junit(gate, leaking, leaking_count, failed,
+                                  bad_input ? "the input is damaged: no verdict" : NULL);
     free(leaking);
     free(list);
     trace_summary_free(summary);

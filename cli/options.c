@@ -40,6 +40,11 @@ int options_refused(const char *command, char **argv, const char *short_options,
                && named->has_arg == required_argument) {
         fprintf(stderr, "malloc-trace %s: option '--%s' needs a value; %s", command,
                 named->name, usage);
+    } else if (named != NULL && named->flag == NULL && named->val == optopt
+               && named->has_arg == no_argument && strchr(given, '=') != NULL) {
+        /* "--fail-on-leak=1": named by its letter, it was an option that does not exist. */
+        fprintf(stderr, "malloc-trace %s: option '--%s' takes no value; %s", command,
+                named->name, usage);
     } else {
         const char *known = strchr(short_options, optopt);
         bool needs_a_value = known != NULL && optopt != ':' && optopt != '+' && known[1] == ':';

@@ -190,13 +190,18 @@ int run_command(int argc, char **argv)
     }
     /* The parent waits, passing signals on (see passed_on); a closed stderr must not kill it
      * before it returns the program's status. */
+    /* SIGCHLD ignored (as a parent may leave it) reaps the child unasked: waitpid would find
+     * no status. The program gets it back as it was. */
     struct sigaction pass_on = {.sa_handler = forward}, ignore = {.sa_handler = SIG_IGN},
-                     saved_int, saved_quit, saved_pipe, saved[PASSED_ON_COUNT];
+                     by_default = {.sa_handler = SIG_DFL}, saved_int, saved_quit, saved_pipe,
+                     saved_child, saved[PASSED_ON_COUNT];
     sigemptyset(&pass_on.sa_mask);
     sigemptyset(&ignore.sa_mask);
+    sigemptyset(&by_default.sa_mask);
     sigaction(SIGINT, &ignore, &saved_int);
     sigaction(SIGQUIT, &ignore, &saved_quit);
     sigaction(SIGPIPE, &ignore, &saved_pipe);
+    sigaction(SIGCHLD, &by_default, &saved_child);
     for (size_t i = 0; i < PASSED_ON_COUNT; i++)
         sigaction(passed_on[i], &pass_on, &saved[i]);
     /* The child says through it that it could not start the program (the pipe closes on a
@@ -216,6 +221,7 @@ int run_command(int argc, char **argv)
         sigaction(SIGINT, &saved_int, NULL);
         sigaction(SIGQUIT, &saved_quit, NULL);
         sigaction(SIGPIPE, &saved_pipe, NULL);
+        sigaction(SIGCHLD, &saved_child, NULL);
         for (size_t i = 0; i < PASSED_ON_COUNT; i++)
             sigaction(passed_on[i], &saved[i], NULL);
         if (output == NULL) {

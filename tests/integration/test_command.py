@@ -112,7 +112,23 @@ def test_junit_report():
     passing = mt("check", INPUT, "--junit", path, "--max-leaked-bytes", "10000")
     equal(passing.returncode, 0, "exit status")
     suite = ElementTree.parse(path).getroot()
-    equal((suite.get("tests"), len(list(suite.iter("failure")))), ("4", 0), "a passing gate")
+    equal((suite.get("tests"), suite.get("errors"), len(list(suite.iter("failure")))),
+          ("4", "0", 0), "a passing gate")
+    # No verdict, no pass (until 1a3b9f6 a damaged trace gave a suite of no failures, and a
+    # missing one left the last run's file): a test case of its own holds the error.
+    damaged = os.path.join(WORK, "junit-damaged.csv")
+    with open(INPUT) as given, open(damaged, "w") as cut:
+        cut.write(given.read() + "leak;1;0x10;8;1")
+    for paths, message in [([damaged], "the input is damaged: no verdict"),
+                           ([INPUT, damaged + ".none"], "a trace could not be read: no verdict")]:
+        result = mt("check", *paths, "--junit", path, "--max-leaked-bytes", "10000")
+        equal(result.returncode, 2, f"exit status for {paths}")
+        suite = ElementTree.parse(path).getroot()
+        errors = [(case.get("name"), error.get("message")) for case in suite.iter("testcase")
+                  for error in case.iter("error")]
+        equal((suite.get("tests"), suite.get("errors"), errors),
+              ("5" if len(paths) == 1 else "1", "1", [("input", message)]),
+              f"the suite for {paths}")
 
 
 BAD_LINES = [
@@ -210,6 +226,12 @@ def test_help_and_option_errors_of_every_subcommand():
         (["symbolize", "--sysroot"], "symbolize: option '--sysroot' needs a value",
          "symbolize"),
         (["symbolize", "-q", INPUT], "symbolize: unknown option '-q'", "symbolize"),
+        # named "-f" and "-h", options that do not exist, until 1a3b9f6
+        (["run", "--fail-on-leak=1", "true"], "run: option '--fail-on-leak' takes no value",
+         "run"),
+        (["check", INPUT, "--fail-on-free=x"], "check: option '--fail-on-free' takes no value",
+         "check"),
+        (["report", "--help=1"], "report: option '--help' takes no value", "report"),
     ]
     for arguments, message, subcommand in refusals:
         result = mt(*arguments)
@@ -295,6 +317,15 @@ def test_run_passes_signals_on_and_survives_a_closed_stderr():
                             timeout=60)
     os.close(write_end)
     equal(closed.returncode, 3, "the program's status, with stderr's reader gone")
+    # Started with SIGCHLD ignored, `run` lost the program's status ("waitpid: No child
+    # processes", exit 2) until 1a3b9f6; the program still finds it ignored.
+    ignoring = subprocess.run(
+        [command(), "run", "-o", os.path.join(WORK, "sigchld.csv"), "--", "/usr/bin/python3",
+         "-S", "-c", "import signal, sys; "
+         "sys.exit(5 if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN else 6)"],
+        stderr=subprocess.PIPE, text=True, env=env, timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    equal(ignoring.returncode, 5, f"the program's status, SIGCHLD ignored: {ignoring.stderr}")
 
 
 def test_run_replaces_only_a_regular_file():
@@ -595,7 +626,8 @@ def test_run_trace_path_survives_chdir_and_descendants_do_not_write_into_it():
 def test_report_write_errors_and_odd_suppression_files():
     """A report that cannot be written exits 2 with one line (it exited 0, the output lost);
     a directory given as a suppression file is an error (it was read as an empty file); a
-    pattern of 4,096 characters or more still matches (it never did)."""
+    pattern of 4,096 characters or more still matches (it never did); a line longer than 1 MiB
+    ends the reading."""
     with open("/dev/full", "w") as device:
         full = subprocess.run([command(), "report", INPUT], stdout=device,
                               stderr=subprocess.PIPE, text=True, timeout=60)
@@ -617,6 +649,10 @@ def test_report_write_errors_and_odd_suppression_files():
     equal(mt("check", trace).returncode, 1, "the leak fails the gate")
     equal(mt("check", trace, "--suppressions", suppressions).returncode, 0,
           "a 4,406-character pattern suppresses it")
+    endless = mt("check", trace, "--suppressions", "/dev/zero")
+    equal((endless.returncode, endless.stderr),
+          (2, "/dev/zero:1: the line is longer than 1 MiB\n"),
+          "a suppression file of no line ends (it took memory until there was none)")
 
 
 def test_text_output_escapes_names_and_junit_spares_the_input():
