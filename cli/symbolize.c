@@ -126,16 +126,9 @@ static bool expand_frame(struct symbolizer_state *state, json_t *frame, json_t *
 
 static char *rewrite(struct symbolizer_state *state, const struct trace_row *row)
 {
-    json_error_t error;
-    json_t *frames = json_loads(row->callstack, 0, &error);
-    if (!json_is_array(frames)) {
-        char message[300];
-        snprintf(message, sizeof message, "invalid callstack JSON: %s",
-                 frames == NULL ? error.text : "not an array");
-        trace_reader_reject(row, message);
-        json_decref(frames);
+    json_t *frames = trace_reader_parse_stack(row);
+    if (frames == NULL)
         return NULL;
-    }
     json_t *named = json_array();
     size_t index;
     json_t *frame;

@@ -19,6 +19,34 @@ void trace_reader_reject(const struct trace_row *row, const char *reason)
     bad_input = true;
 }
 
+json_t *trace_reader_parse_stack(const struct trace_row *row)
+{
+    json_error_t error;
+    json_t *frames = json_loads(row->callstack, JSON_REJECT_DUPLICATES, &error);
+    const char *reason = frames == NULL ? error.text : NULL;
+    if (frames != NULL && (!json_is_array(frames) || json_array_size(frames) == 0))
+        reason = "callstack is not a non-empty JSON array";
+    if (reason == NULL) {
+        size_t index;
+        json_t *frame;
+        json_array_foreach(frames, index, frame) {
+            if (!json_is_object(frame) || !json_is_string(json_object_get(frame, "f"))
+                || !json_is_string(json_object_get(frame, "s"))
+                || !json_is_integer(json_object_get(frame, "l"))) {
+                reason = "callstack frame without \"f\", \"s\" and \"l\"";
+                break;
+            }
+        }
+    }
+    if (reason == NULL)
+        return frames;
+    char message[300];
+    snprintf(message, sizeof message, "invalid callstack JSON: %s", reason);
+    trace_reader_reject(row, message);
+    json_decref(frames);
+    return NULL;
+}
+
 static bool parse_decimal(const char *text, uint64_t *out)
 {
     if (*text == '\0' || strlen(text) > 20)

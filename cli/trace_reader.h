@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 enum row_kind { ROW_MALLOC, ROW_FREE, ROW_LEAK, ROW_INDIRECT, ROW_REACHABLE };
 
 struct trace_row {
@@ -31,5 +33,10 @@ int trace_read_files(char *const *paths, int count, row_visitor *visit, void *co
 
 /* For the visitor: a row it finds malformed (invalid callstack JSON). */
 void trace_reader_reject(const struct trace_row *row, const char *reason);
+
+/* The row's call stack parsed: a non-empty array of frames, each with a string "f" and "s"
+ * and an integer "l", no key named twice; else NULL, the row rejected with the reason. The
+ * caller owns the result. */
+json_t *trace_reader_parse_stack(const struct trace_row *row);
 
 #endif

@@ -94,30 +94,9 @@ static struct stack *stack_of(struct trace_summary *summary, const struct trace_
         if (stack->length == row->callstack_length
             && memcmp(stack->text, row->callstack, stack->length) == 0)
             return stack;
-    json_error_t error;
-    json_t *frames = json_loads(row->callstack, JSON_REJECT_DUPLICATES, &error);
-    const char *reason = frames == NULL ? error.text : NULL;
-    if (frames != NULL && (!json_is_array(frames) || json_array_size(frames) == 0))
-        reason = "callstack is not a non-empty JSON array";
-    if (reason == NULL) {
-        size_t index;
-        json_t *frame;
-        json_array_foreach(frames, index, frame) {
-            if (!json_is_object(frame) || !json_is_string(json_object_get(frame, "f"))
-                || !json_is_string(json_object_get(frame, "s"))
-                || !json_is_integer(json_object_get(frame, "l"))) {
-                reason = "callstack frame without \"f\", \"s\" and \"l\"";
-                break;
-            }
-        }
-    }
-    if (reason != NULL) {
-        char message[300];
-        snprintf(message, sizeof message, "invalid callstack JSON: %s", reason);
-        trace_reader_reject(row, message);
-        json_decref(frames);
+    json_t *frames = trace_reader_parse_stack(row);
+    if (frames == NULL)
         return NULL;
-    }
     struct stack *stack = checked_calloc(1, sizeof *stack);
     stack->text = checked_calloc(row->callstack_length + 1, 1);
     memcpy(stack->text, row->callstack, row->callstack_length);

@@ -729,3 +729,24 @@ def test_symbolize_skips_a_module_that_is_no_regular_file():
           "exit status, stderr")
     with open(out) as text:
         equal(text.read(), f"{HEADER}\n{line}\n", "the row, unchanged")
+
+
+def test_symbolize_refuses_the_call_stacks_check_refuses():
+    """Call stacks that check refuses are refused by symbolize too, with check's reasons and
+    exit 2 (until 214e036 they passed with exit 0, and a key named twice was written once)."""
+    directory = tempfile.mkdtemp(prefix="stacks.", dir=WORK)
+    trace = os.path.join(directory, "in.csv")
+    good = '[{"f":"malloc","s":"","l":0,"m":""}]'
+    with open(trace, "w") as text:
+        text.write(f"{HEADER}\nleak;1;0x10;5;1;[]\nleak;1;0x20;5;1;[{{\"f\":\"a\",\"s\":\"\"}}]\n"
+                   f"leak;1;0x30;5;1;[{{\"f\":\"a\",\"s\":\"\",\"l\":0,\"f\":\"b\"}}]\n"
+                   f"leak;1;0x40;5;1;{good}\n")
+    out = os.path.join(directory, "out.csv")
+    symbolized = mt("symbolize", trace, "-o", out)
+    checked = mt("check", trace)
+    reasons = [line for line in checked.stderr.splitlines() if line.startswith(trace)]
+    equal(len(reasons), 3, f"check's reasons: {checked.stderr}")
+    equal((symbolized.returncode, symbolized.stderr.splitlines()), (2, reasons),
+          "exit status, the same reasons")
+    with open(out) as text:
+        equal(text.read(), f"{HEADER}\nleak;1;0x40;5;1;{good}\n", "the good row")
