@@ -181,6 +181,13 @@ int run_command(int argc, char **argv)
         fputs("malloc-trace run: -o FILE cannot hold '%'\n", stderr);
         return 2;
     }
+    /* The trace's path is made absolute with this directory: a '%' in it would be expanded
+     * too, and the trace written where run does not look. */
+    if ((output == NULL || output[0] != '/') && strchr(directory, '%') != NULL) {
+        fprintf(stderr, "malloc-trace run: the working directory %s holds '%%': give -o an "
+                        "absolute path without one\n", directory);
+        return 2;
+    }
     char trace[2 * PATH_MAX + 64];
     if (output != NULL) {
         snprintf(trace, sizeof trace, "%s%s%s", output[0] == '/' ? "" : directory,

@@ -750,3 +750,21 @@ def test_symbolize_refuses_the_call_stacks_check_refuses():
           "exit status, the same reasons")
     with open(out) as text:
         equal(text.read(), f"{HEADER}\nleak;1;0x40;5;1;{good}\n", "the good row")
+
+
+def test_run_refuses_a_trace_path_the_tracer_would_expand():
+    """A '%' in -o FILE is refused, and so is a relative trace path (no -o included) in a
+    working directory whose path holds one: until 0838d88 the tracer expanded its %p, wrote
+    the trace elsewhere, and run said no trace was written (exit 0)."""
+    directory = tempfile.mkdtemp(prefix="percent%p.", dir=WORK)
+    message = (f"malloc-trace run: the working directory {directory} holds '%': give -o an "
+               "absolute path without one\n")
+    for arguments, stderr in [(["-o", "t.%p.csv"], "malloc-trace run: -o FILE cannot hold '%'\n"),
+                              (["-o", "t.csv"], message), ([], message)]:
+        result = mt("run", *arguments, "--", "/bin/true", cwd=directory)
+        equal((result.returncode, result.stderr, os.listdir(directory)), (2, stderr, []),
+              f"run {arguments}")
+    trace = os.path.join(WORK, "percent.csv")
+    result = mt("run", "-o", trace, "--", "/bin/true", cwd=directory)
+    equal(result.returncode, 0, f"an absolute -o: {result.stderr}")
+    equal(read_trace(trace), [], "its trace: the header alone")
