@@ -409,6 +409,10 @@ int check_command(int argc, char **argv)
     }
     if (status < 0)
         status = run_gate(&gate, argv + optind, argc - optind, stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) { /* a gate whose summary is lost says so */
+        fprintf(stderr, "malloc-trace check: cannot write the summary: %s\n", strerror(errno));
+        status = 2;
+    }
     free_suppressions(&gate.suppressions);
     return status;
 }

@@ -634,6 +634,12 @@ def test_report_write_errors_and_odd_suppression_files():
     equal((full.returncode, full.stderr),
           (2, "malloc-trace report: cannot write the report: No space left on device\n"),
           "report to /dev/full")
+    with open("/dev/full", "w") as device:
+        full = subprocess.run([command(), "check", INPUT], stdout=device,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    equal((full.returncode, full.stderr),
+          (2, "malloc-trace check: cannot write the summary: No space left on device\n"),
+          "check to /dev/full (until f467797 it exited 1, the summary lost)")
     directory = tempfile.mkdtemp(prefix="supp.", dir=WORK)
     result = mt("check", INPUT, "--suppressions", directory)
     equal((result.returncode, result.stderr),
