@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -59,6 +60,19 @@ static int compare_stacks(const void *left, const void *right)
                   ((const struct rewritten_stack *)right)->original);
 }
 
+/* Whether the module's section and program headers lie within its size bytes: libdwfl takes
+ * a file cut short, and then names none of its frames. */
+static bool headers_fit(Dwfl_Module *module, uint64_t size)
+{
+    Dwarf_Addr bias;
+    Elf *elf = dwfl_module_getelf(module, &bias);
+    GElf_Ehdr header;
+    if (elf == NULL || gelf_getehdr(elf, &header) == NULL)
+        return false;
+    return header.e_shoff + (uint64_t)header.e_shnum * header.e_shentsize <= size
+           && header.e_phoff + (uint64_t)header.e_phnum * header.e_phentsize <= size;
+}
+
 /* The module at path (under the sysroot), read once; NULL (said once) when it cannot be. */
 static Dwfl_Module *module_named(struct symbolizer_state *state, const char *path)
 {
@@ -85,6 +99,8 @@ static Dwfl_Module *module_named(struct symbolizer_state *state, const char *pat
         dwfl_report_end(state->dwfl, NULL, NULL);
         if (loaded->module == NULL)
             reason = dwfl_errmsg(-1);
+        else if (!headers_fit(loaded->module, (uint64_t)status.st_size))
+            reason = "the file is cut short (its headers lie past its end)";
     } else if (fd >= 0) {
         close(fd);
     }
@@ -234,8 +250,14 @@ int symbolize_command(int argc, char **argv)
     char sysroot[PATH_MAX];
     if (state.sysroot != NULL) {
         /* Absolute: the module's directory is matched against it (module_symbols.c). */
-        if (realpath(state.sysroot, sysroot) == NULL) {
+        struct stat root_status;
+        if (realpath(state.sysroot, sysroot) == NULL || stat(sysroot, &root_status) != 0) {
             fprintf(stderr, "malloc-trace symbolize: %s: %s\n", state.sysroot, strerror(errno));
+            return 2;
+        }
+        if (!S_ISDIR(root_status.st_mode)) {
+            fprintf(stderr, "malloc-trace symbolize: %s: %s\n", state.sysroot,
+                    strerror(ENOTDIR));
             return 2;
         }
         state.sysroot = sysroot;

@@ -485,6 +485,10 @@ def test_symbolize_with_a_sysroot():
     equal((missing_root.returncode, missing_root.stderr),
           (2, f"malloc-trace symbolize: {os.path.join(WORK, 'none')}: No such file or "
               "directory\n"), "a sysroot that is not there")
+    file_root = mt("symbolize", "--sysroot", moved_trace, moved_trace, "-o", out)
+    equal((file_root.returncode, file_root.stderr),
+          (2, f"malloc-trace symbolize: {moved_trace}: Not a directory\n"),
+          "a sysroot that is a file (until e1ca12a every module failed, exit 0)")
     missing = mt("symbolize", moved_trace, "-o", out)  # no sysroot: the module is not there
     equal(missing.returncode, 0, "a module that cannot be read leaves its frames as they are")
     equal(missing.stderr.splitlines()[0].split(":")[0:2],
@@ -735,6 +739,20 @@ def test_symbolize_skips_a_module_that_is_no_regular_file():
           "exit status, stderr")
     with open(out) as text:
         equal(text.read(), f"{HEADER}\n{line}\n", "the row, unchanged")
+    # A module cut short: libdwfl took it, and named nothing (until e1ca12a, with no word).
+    cut = os.path.join(directory, "cut")
+    with open(build("leaker.c", "preload"), "rb") as whole, open(cut, "wb") as part:
+        part.write(whole.read(3000))
+    line = (f'leak;1;0x10;5;1;[{{"f":"malloc","s":"","l":0,"m":""}},'
+            f'{{"f":"{cut}+0x1139","s":"","l":0,"m":"{cut}"}}]')
+    with open(trace, "w") as text:
+        text.write(f"{HEADER}\n{line}\n")
+    result = mt("symbolize", trace, "-o", out, timeout=30)
+    equal((result.returncode, result.stderr),
+          (0, f"malloc-trace symbolize: cannot read {cut}: the file is cut short (its headers "
+              "lie past its end)\n"), "a module cut short")
+    with open(out) as text:
+        equal(text.read(), f"{HEADER}\n{line}\n", "its row, unchanged")
 
 
 def test_symbolize_refuses_the_call_stacks_check_refuses():
