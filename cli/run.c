@@ -166,13 +166,6 @@ int run_command(int argc, char **argv)
                         "':'; install malloc-trace elsewhere\n", preload);
         return 2;
     }
-    /* Absolute, so that the program may change directory; %p is the program's process id,
-     * as the library expands it. */
-    char directory[PATH_MAX];
-    if (getcwd(directory, sizeof directory) == NULL) {
-        fprintf(stderr, "malloc-trace run: getcwd: %s\n", strerror(errno));
-        return 2;
-    }
     if (output != NULL && output[0] == '\0') {
         fputs("malloc-trace run: -o takes a file name, not an empty one\n", stderr);
         return 2;
@@ -181,9 +174,18 @@ int run_command(int argc, char **argv)
         fputs("malloc-trace run: -o FILE cannot hold '%'\n", stderr);
         return 2;
     }
+    /* Absolute, so that the program may change directory; %p is the program's process id,
+     * as the library expands it. Not needed for an absolute -o (a directory since deleted
+     * has no name). */
+    bool relative = output == NULL || output[0] != '/';
+    char directory[PATH_MAX] = "";
+    if (relative && getcwd(directory, sizeof directory) == NULL) {
+        fprintf(stderr, "malloc-trace run: getcwd: %s\n", strerror(errno));
+        return 2;
+    }
     /* The trace's path is made absolute with this directory: a '%' in it would be expanded
      * too, and the trace written where run does not look. */
-    if ((output == NULL || output[0] != '/') && strchr(directory, '%') != NULL) {
+    if (relative && strchr(directory, '%') != NULL) {
         fprintf(stderr, "malloc-trace run: the working directory %s holds '%%': give -o an "
                         "absolute path without one\n", directory);
         return 2;

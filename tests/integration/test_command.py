@@ -779,7 +779,8 @@ def test_symbolize_refuses_the_call_stacks_check_refuses():
 def test_run_refuses_a_trace_path_the_tracer_would_expand():
     """A '%' in -o FILE is refused, and so is a relative trace path (no -o included) in a
     working directory whose path holds one: until 0838d88 the tracer expanded its %p, wrote
-    the trace elsewhere, and run said no trace was written (exit 0)."""
+    the trace elsewhere, and run said no trace was written (exit 0). An absolute -o needs no
+    working directory."""
     directory = tempfile.mkdtemp(prefix="percent%p.", dir=WORK)
     message = (f"malloc-trace run: the working directory {directory} holds '%': give -o an "
                "absolute path without one\n")
@@ -792,3 +793,12 @@ def test_run_refuses_a_trace_path_the_tracer_would_expand():
     result = mt("run", "-o", trace, "--", "/bin/true", cwd=directory)
     equal(result.returncode, 0, f"an absolute -o: {result.stderr}")
     equal(read_trace(trace), [], "its trace: the header alone")
+    # In a directory since deleted, an absolute -o needs no name for it (until eb96781 run
+    # stopped at getcwd); a relative one does.
+    gone = tempfile.mkdtemp(prefix="gone.", dir=WORK)
+    for output, status in [(trace, 0), ("t.csv", 2)]:
+        result = subprocess.run(["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" run -o "$3" '
+                                 "-- /bin/true", "sh", gone, command(), output],
+                                capture_output=True, text=True, timeout=60)
+        equal(result.returncode, status, f"-o {output} in a deleted directory: {result.stderr}")
+        os.makedirs(gone)
