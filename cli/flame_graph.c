@@ -60,7 +60,7 @@ static void nodes_grow(void)
     struct node **old = nodes.slots;
     size_t old_capacity = nodes.capacity;
     nodes.capacity = old_capacity ? old_capacity * 2 : 1024;
-    nodes.slots = checked_calloc(nodes.capacity, sizeof *nodes.slots);
+    nodes.slots = checked_calloc(nodes.capacity, sizeof(struct node *));
     for (size_t i = 0; i < old_capacity; i++)
         if (old[i] != NULL)
             nodes.slots[slot_of(old[i]->parent, old[i]->name)] = old[i];
@@ -157,7 +157,7 @@ static void draw(FILE *out, const struct node *node, double x, unsigned level, d
     count = 0;
     for (const struct node *child = node->children; child; child = child->sibling)
         children[count++] = child;
-    qsort(children, count, sizeof *children, compare_names);
+    qsort(children, count, sizeof(const struct node *), compare_names);
     double child_x = x;
     for (size_t i = 0; i < count; i++) {
         draw(out, children[i], child_x, level + 1, scale, height, total);
