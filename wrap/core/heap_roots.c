@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "os.h"
 
@@ -214,6 +215,27 @@ bool heap_roots_add_new_modules(struct range_list *roots, const struct modules_s
         ok &= add_writable_segments(roots, module.l_addr, segments, header.e_phnum);
     }
     return ok;
+}
+
+struct address_range heap_roots_loader_code(void)
+{
+    struct address_range code = {0, 0};
+    uintptr_t base = getauxval(AT_BASE); /* where the loader's ELF header is mapped */
+    if (base == 0)
+        return code;
+    const ElfW(Ehdr) *header = (const ElfW(Ehdr) *)base; // NOLINT(performance-no-int-to-ptr)
+    if (memcmp(header->e_ident, ELFMAG, SELFMAG) != 0
+        || header->e_phentsize != sizeof(ElfW(Phdr)))
+        return code;
+    const ElfW(Phdr) *segments = (const ElfW(Phdr) *)(base + header->e_phoff); // NOLINT(performance-no-int-to-ptr)
+    for (unsigned i = 0; i < header->e_phnum; i++) {
+        if (segments[i].p_type == PT_LOAD && (segments[i].p_flags & PF_X)) {
+            code.start = base + segments[i].p_vaddr;
+            code.end = code.start + segments[i].p_memsz;
+            break;
+        }
+    }
+    return code;
 }
 
 /* The top chunk is the last of its heap: its size field (PREV_INUSE always set) reaches

@@ -52,6 +52,13 @@ bool heap_roots_add_new_modules(struct range_list *roots, const struct modules_s
 void heap_roots_cut_allocator_state(struct range_list *roots, const struct range_list *libc_data,
                                     const struct memory_map *map);
 
+/* The dynamic loader's code (empty in a static program). LeakSanitizer's rule: what the
+ * loader allocates is reachable, and a root. It keeps pointers to it where no scan looks:
+ * in the memory of its own allocator from before the C library's was bound (the link maps
+ * of the preload library's dependencies, which a dlopen of one of them, or pthread_exit's
+ * of libgcc_s, gives an array allocated through malloc). */
+struct address_range heap_roots_loader_code(void);
+
 /* The control block of every glibc thread whose stack glibc allocated, running or exited
  * (glibc keeps the stacks of exited threads for new ones, with their thread-local storage
  * blocks allocated): libc's own pointers to its TLS blocks, whatever the thread does. */

@@ -11,6 +11,7 @@
 #include "live_table.h"
 #include "memory_map.h"
 #include "os.h"
+#include "stack_table.h"
 #include "thread_slots.h"
 #include "thread_stop.h"
 
@@ -27,7 +28,26 @@ struct marker {
     uint8_t tag;            /* given to the blocks found */
     bool careful;           /* a thread runs on: read memory through the kernel */
     size_t self;            /* the block being scanned: pointers to itself do not count */
+    struct address_range loader_code;
 };
+
+/* Whether the dynamic loader allocated the block: the caller of its allocation, the stack's
+ * first return address, lies in the loader's code. Stacks are looked up without a lock; the
+ * blocks of one stack mostly lie together, so the last answer is kept. */
+static bool allocated_by_loader(const struct marker *marker, const struct live_block *block,
+                                uint32_t *last_id, bool *last_answer)
+{
+    if (marker->loader_code.start == marker->loader_code.end
+        || block->stack_id == STACK_ID_EMPTY)
+        return false;
+    if (block->stack_id != *last_id) {
+        const struct stack_record *stack = stack_table_get(block->stack_id);
+        uintptr_t caller = stack->depth > 0 ? (uintptr_t)stack->frames[0] : 0;
+        *last_id = block->stack_id;
+        *last_answer = caller > marker->loader_code.start && caller <= marker->loader_code.end;
+    }
+    return *last_answer;
+}
 
 /* LSD radix sort by address, a byte at a time (a pass whose byte is the same everywhere is
  * skipped): linear in the blocks, where a comparison sort of a million 40-byte records
@@ -145,8 +165,12 @@ static void classify(struct marker *marker, const struct range_list *roots,
                      const struct memory_map *map)
 {
     marker->tag = TAG_REACHABLE;
+    uint32_t last_id = STACK_ID_EMPTY;
+    bool last_answer = false;
     for (size_t i = 0; i < marker->count; i++) {
-        if (marker->blocks[i].flags & BLOCK_IGNORED) { /* reachable, and scanned */
+        /* reachable, and scanned */
+        if ((marker->blocks[i].flags & BLOCK_IGNORED)
+            || allocated_by_loader(marker, &marker->blocks[i], &last_id, &last_answer)) {
             marker->tags[i] = TAG_REACHABLE;
             marker->work[marker->work_count++] = (uint32_t)i;
         }
@@ -236,6 +260,7 @@ void leak_scan_begin(struct leak_scan *scan)
     memset(scan, 0, sizeof *scan);
     scan->modules_read =
         heap_roots_add_modules(&scan->module_roots, &scan->libc_data, &scan->modules);
+    scan->loader_code = heap_roots_loader_code();
 }
 
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
@@ -277,6 +302,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
                 .lowest = scan->count ? scan->blocks[0].address : 0,
                 .span = scan->count ? last->address + extent(last) - scan->blocks[0].address : 0,
                 .careful = any_thread_running(&threads),
+                .loader_code = scan->loader_code,
             };
             classify(&marker, roots, &threads, caller, &map);
         }

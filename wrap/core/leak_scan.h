@@ -25,6 +25,7 @@ struct leak_scan {
     struct range_list module_roots, libc_data;
     struct modules_seen modules;
     bool modules_read;
+    struct address_range loader_code; /* see heap_roots_loader_code */
 };
 
 /* The roots of the thread that runs the scan, besides its thread-local storage: its stack
