@@ -325,7 +325,11 @@ static struct tls_layout read_tls_layout(void)
         if (get_info != NULL)
             get_info(&found.static_size, &align);
     }
-    const unsigned *tcb_size = dlsym ? dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread") : NULL;
+    /* Not in a static program, where dlsym fails: its error, allocated where nothing is
+     * traced, was freed when the thread ended, as an orphan free. */
+    const unsigned *tcb_size = &_dl_tls_static_size == NULL && dlsym != NULL
+                                   ? dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread")
+                                   : NULL;
     if (tcb_size != NULL && *tcb_size != 0)
         found.tcb_size = *tcb_size;
     layout = found;
