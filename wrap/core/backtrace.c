@@ -18,6 +18,7 @@
 
 #include "os.h"
 #include "thread_slots.h"
+#include "tracer.h"
 #include "unwind_table.h"
 
 /* Weak: a static link (whose archive member brings libunwind itself) must not pull libc.a's
@@ -628,25 +629,10 @@ static void load_libunwind(void)
         set_caching_policy(*local_address_space, 2 /* UNW_CACHE_PER_THREAD */);
 }
 
-/* The calling thread's first walk: its stack's top, and libunwind's thread-local storage.
- * Loaded at run time, libunwind has no static TLS: glibc mallocs a thread's block at its
- * first use. Made inside a signal handler that interrupted the program's malloc, that block
- * could also be handed to the program, which freed it (a crash inside libunwind in about 1
- * run of 20 of a handler that allocates, dynamic wrap form). A thread's first walk comes
- * after its first malloc or free returned, unless a handler interrupted that very call. */
+/* The calling thread's first walk: its stack's top. */
 static void begin_thread_walks(void)
 {
     stack_top = find_stack_top();
-    if (loaded_unw_backtrace == NULL)
-        return;
-    int saved_errno = errno; /* as in backtrace_capture */
-    if (unwinder_pipe_intact()) {
-        void *frame;
-        struct thread_slot *slot = enter_unwinder();
-        loaded_unw_backtrace(&frame, 1);
-        leave_unwinder(slot);
-    }
-    errno = saved_errno;
 }
 
 void backtrace_forget_unloaded(void)
@@ -694,9 +680,24 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
 /* The stack from libunwind (or libgcc's unwinder, without it), in the layout of the
  * others: what the tables do not cover. Inlined: a frame of its own would be counted as the
  * program's. */
+/* Whether libunwind, where it was loaded at run time (it then has no static TLS), has the
+ * calling thread's thread-local storage: glibc mallocs a thread's block at its first use.
+ * Made inside a signal handler that interrupted the program's malloc, that block could also
+ * be handed to the program, which freed it (a crash inside libunwind in about 1 run of 20 of
+ * a handler that allocates, dynamic wrap form): such a walk is given up. Not made at every
+ * thread's first walk: unw_backtrace took several KiB of a thread's stack (threads of 16 KiB
+ * that had room untraced overflowed), and the tables' walks mostly need no fallback. */
+static __thread bool libunwind_has_thread_storage __attribute__((tls_model("initial-exec")));
+
 static inline __attribute__((always_inline)) uint32_t fallback_backtrace(void **frames,
                                                                          uint32_t wanted)
 {
+    if (loaded_unw_backtrace != NULL && malloc_trace_libunwind_backtrace == NULL
+        && !libunwind_has_thread_storage) {
+        if (malloc_trace_in_allocator != 0)
+            return 0;
+        libunwind_has_thread_storage = true;
+    }
     struct thread_slot *slot = enter_unwinder();
     int count = malloc_trace_libunwind_backtrace
                     ? malloc_trace_libunwind_backtrace(frames, (int)wanted)
