@@ -154,7 +154,8 @@ def test_rows_at_exit_when_memory_is_exhausted():
     scan = ("malloc-trace: the leak scan cannot run (no memory, or /proc/self/maps cannot be "
             "read: a chroot, a limit on descriptors): every block left is written as a leak")
     names = "malloc-trace: out of memory to name frames: some stacks are written as return addresses"
-    untraced = "malloc-trace: out of memory for the tracer's own tables: some blocks are not traced"
+    untraced = ("malloc-trace: out of memory for the tracer's own tables: some blocks are not "
+                "traced, and frees of addresses not held are no longer written")
     for form in FORMS:
         program = build("memory_exhausted_at_exit.c", form)
         result = run(program, form)
@@ -175,6 +176,22 @@ def test_rows_at_exit_when_memory_is_exhausted():
                    and frame["f"].startswith("0x") and int(frame["f"], 16) > 0]
         check(len(unnamed) >= 3 and len(unnamed) == len(first["stack"]) - 1,
               f"frames as return addresses ({form}): {first['stack']}")
+
+
+def test_no_orphan_frees_once_blocks_were_lost():
+    """Once the tables could not hold a block, a free of an address not held may be of such
+    a block: no orphan free row is written then, and the line that says blocks were lost
+    says so too (until 047c655 the preload form wrote about 3,000 such rows)."""
+    lost = ("malloc-trace: out of memory for the tracer's own tables: some blocks are not "
+            "traced, and frees of addresses not held are no longer written")
+    for form in FORMS:
+        program = build("frees_after_blocks_were_lost.c", form)
+        result = run(program, form)
+        equal(result.returncode, 0, f"exit status ({form})")
+        check(int(result.stdout.split("FREED ")[1]) > 0, f"frees ({form}): {result.stdout}")
+        check(lost in result.stderr.splitlines(), f"stderr ({form}): {result.stderr}")
+        equal([r["address"] for r in result.rows() if r["function"] == "free"], [],
+              f"free rows ({form})")
 
 
 def test_thread_that_ends_while_the_scan_waits_for_it():

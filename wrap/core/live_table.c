@@ -105,7 +105,13 @@ static struct shard *shard_of(uintptr_t address, uint64_t hash)
 static void say_out_of_memory(void)
 {
     if (!atomic_exchange(&out_of_memory_said, true))
-        os_message("out of memory for the tracer's own tables: some blocks are not traced");
+        os_message("out of memory for the tracer's own tables: some blocks are not traced, "
+                   "and frees of addresses not held are no longer written");
+}
+
+bool live_table_lost_blocks(void)
+{
+    return atomic_load_explicit(&out_of_memory_said, memory_order_relaxed);
 }
 
 /* ---- slots ---------------------------------------------------------------------------- */

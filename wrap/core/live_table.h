@@ -33,6 +33,10 @@ bool live_table_take(uintptr_t address, struct live_block *out);
  * and looking the block up (see lock_and_find in live_table.c). */
 bool live_table_remove(uintptr_t address, struct live_block *out, void (*release)(void *));
 
+/* Whether a block could not be held for want of memory: a free of an address not held may
+ * then be of such a block, and is no orphan free that can be told. */
+bool live_table_lost_blocks(void);
+
 /* Sets the size of the block at address; false when the table does not hold it. */
 bool live_table_resize(uintptr_t address, uint64_t size);
 

@@ -389,7 +389,7 @@ static inline __attribute__((always_inline)) void free_block(void *ptr, enum ent
             return;
         }
     }
-    if (held && !(block.flags & BLOCK_WRITTEN_AS_MALLOC))
+    if (held ? !(block.flags & BLOCK_WRITTEN_AS_MALLOC) : live_table_lost_blocks())
         return;
     uint32_t stack_id = with_stack ? capture_stack(tracing, NULL) : STACK_ID_EMPTY;
     queue_free_row(ptr, held ? block.size : 0, stack_id, entry);
@@ -491,7 +491,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_delete_end(struct malloc_trace_operator *
         return;
     }
     int now;
-    if (!enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
+    if (live_table_lost_blocks() || !enter_hook(ptr, 0, entry, DEFERRED_FREE, &now))
         return;
     queue_free_row(ptr, 0, capture_stack(now == STATE_TRACING, NULL), entry);
     leave_hook();
@@ -573,7 +573,8 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     if (tracing)
         flusher_ensure_running();
     bool released = old != NULL && old_released;
-    bool free_row = released && (!move->held || (move->block.flags & BLOCK_WRITTEN_AS_MALLOC));
+    bool free_row = released && (move->held ? (move->block.flags & BLOCK_WRITTEN_AS_MALLOC) != 0
+                                            : !live_table_lost_blocks());
     uint32_t *context_hint = NULL;
     uint32_t stack_id =
         free_row || result != NULL ? capture_stack(tracing, &context_hint) : STACK_ID_EMPTY;
