@@ -677,9 +677,6 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
     warm_up_entry(max);
 }
 
-/* The stack from libunwind (or libgcc's unwinder, without it), in the layout of the
- * others: what the tables do not cover. Inlined: a frame of its own would be counted as the
- * program's. */
 /* Whether libunwind, where it was loaded at run time (it then has no static TLS), has the
  * calling thread's thread-local storage: glibc mallocs a thread's block at its first use.
  * Made inside a signal handler that interrupted the program's malloc, that block could also
@@ -689,6 +686,9 @@ void backtrace_init(enum unwinder unwinder, uint32_t max)
  * that had room untraced overflowed), and the tables' walks mostly need no fallback. */
 static __thread bool libunwind_has_thread_storage __attribute__((tls_model("initial-exec")));
 
+/* The stack from libunwind (or libgcc's unwinder, without it), in the layout of the
+ * others: what the tables do not cover. Inlined: a frame of its own would be counted as the
+ * program's. */
 static inline __attribute__((always_inline)) uint32_t fallback_backtrace(void **frames,
                                                                          uint32_t wanted)
 {
