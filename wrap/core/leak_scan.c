@@ -38,7 +38,7 @@ static bool allocated_by_loader(const struct marker *marker, const struct live_b
                                 uint32_t *last_id, bool *last_answer)
 {
     if (marker->loader_code.start == marker->loader_code.end
-        || block->stack_id == STACK_ID_EMPTY)
+        || block->stack_id == STACK_ID_EMPTY || !stack_table_holds(block->stack_id))
         return false;
     if (block->stack_id != *last_id) {
         const struct stack_record *stack = stack_table_get(block->stack_id);

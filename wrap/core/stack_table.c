@@ -176,6 +176,12 @@ void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record
     }
 }
 
+bool stack_table_holds(uint32_t id)
+{
+    return id == STACK_ID_EMPTY
+           || (size_t)id * 8 < __atomic_load_n(&tail.region_used, __ATOMIC_ACQUIRE);
+}
+
 uint32_t stack_table_count(void)
 {
     return atomic_load(&tail.stack_count);

@@ -3,6 +3,7 @@
 #ifndef MALLOC_TRACE_STACK_TABLE_H
 #define MALLOC_TRACE_STACK_TABLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Id 0 is the empty stack: blocks recorded before the unwinder may run (a static binary's
@@ -23,6 +24,9 @@ uint32_t stack_table_intern(void *const *frames, uint32_t depth);
 
 /* The record of an id returned by stack_table_intern. */
 struct stack_record *stack_table_get(uint32_t id);
+
+/* Whether id is one the table gave (for a reader that did not get it from the table). */
+bool stack_table_holds(uint32_t id);
 
 /* Calls visit for every stack added so far (not the empty one), oldest first. */
 void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record, void *context),
