@@ -184,14 +184,19 @@ def test_no_orphan_frees_once_blocks_were_lost():
     says so too (until 047c655 the preload form wrote about 3,000 such rows)."""
     lost = ("malloc-trace: out of memory for the tracer's own tables: some blocks are not "
             "traced, and frees of addresses not held are no longer written")
+    losing = []
     for form in FORMS:
         program = build("frees_after_blocks_were_lost.c", form)
         result = run(program, form)
         equal(result.returncode, 0, f"exit status ({form})")
         check(int(result.stdout.split("FREED ")[1]) > 0, f"frees ({form}): {result.stdout}")
-        check(lost in result.stderr.splitlines(), f"stderr ({form}): {result.stderr}")
+        # Whether the tables lose blocks depends on where the limit falls (not in every run of
+        # the static form): some form must have lost some.
+        if lost in result.stderr.splitlines():
+            losing.append(form)
         equal([r["address"] for r in result.rows() if r["function"] == "free"], [],
               f"free rows ({form})")
+    check(losing, "no form lost blocks: the test tested nothing")
 
 
 def test_thread_that_ends_while_the_scan_waits_for_it():
