@@ -26,16 +26,6 @@ struct node {
     struct node *sibling;
 };
 
-static void *checked_calloc(size_t count, size_t size)
-{
-    void *memory = calloc(count, size);
-    if (memory == NULL) {
-        fputs("malloc-trace: out of memory\n", stderr);
-        exit(2);
-    }
-    return memory;
-}
-
 /* Every node but the root, found by its parent and name: a scan of the siblings made a
  * trace of 100,000 stacks under one caller take minutes. Open addressing, at most half full. */
 static struct {

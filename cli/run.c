@@ -198,9 +198,9 @@ int run_command(int argc, char **argv)
             return 2;
     }
     /* The parent waits, passing signals on (see passed_on); a closed stderr must not kill it
-     * before it returns the program's status. */
-    /* SIGCHLD ignored (as a parent may leave it) reaps the child unasked: waitpid would find
-     * no status. The program gets it back as it was. */
+     * before it returns the program's status, and an ignored SIGCHLD (as a parent may leave
+     * it), which reaps the child unasked, must not leave waitpid no status: the program gets
+     * SIGCHLD back as it was. */
     struct sigaction pass_on = {.sa_handler = forward}, ignore = {.sa_handler = SIG_IGN},
                      by_default = {.sa_handler = SIG_DFL}, saved_int, saved_quit, saved_pipe,
                      saved_child, saved[PASSED_ON_COUNT];

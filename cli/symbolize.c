@@ -99,8 +99,10 @@ static Dwfl_Module *module_named(struct symbolizer_state *state, const char *pat
         dwfl_report_end(state->dwfl, NULL, NULL);
         if (loaded->module == NULL)
             reason = dwfl_errmsg(-1);
-        else if (!headers_fit(loaded->module, (uint64_t)status.st_size))
+        else if (!headers_fit(loaded->module, (uint64_t)status.st_size)) {
             reason = "the file is cut short (its headers lie past its end)";
+            loaded->module = NULL; /* its frames stay as they are, as for a file not read */
+        }
     } else if (fd >= 0) {
         close(fd);
     }

@@ -58,7 +58,7 @@ static uint64_t hash_address(uint64_t address)
     return hash ^ hash >> 29;
 }
 
-static void *checked_calloc(size_t count, size_t size)
+void *checked_calloc(size_t count, size_t size)
 {
     void *memory = calloc(count, size);
     if (memory == NULL) {

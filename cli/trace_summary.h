@@ -56,4 +56,7 @@ const char *outstanding_kind_name(enum outstanding_kind kind);
 
 void trace_summary_free(struct trace_summary *summary);
 
+/* calloc, or the command's one line (malloc-trace: out of memory) and exit status 2. */
+void *checked_calloc(size_t count, size_t size);
+
 #endif
