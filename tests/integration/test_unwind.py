@@ -85,6 +85,37 @@ def test_sqlite3():
                             "create index i on t(b); select a from t where b = 'two';"], 10)
 
 
+def test_first_walk_through_a_library_in_the_smallest_stack():
+    """A thread made with PTHREAD_STACK_MIN, below most of it in locals, makes the first
+    allocation through zlib, whose unwind table the tracer builds then. Until edd762f the
+    table was built on the thread's own stack (3 to 4 KiB more), and every capture kept its
+    frames there (2 KiB): with 6 KiB of locals the preload form crashed where untraced runs
+    with 10. Now the tracer takes at most 2 KiB of such a stack beyond what the program
+    needs untraced (its thread-local storage, which glibc carves out of each thread's stack,
+    is about 1 KiB of that)."""
+    untraced = build("first_walk_in_a_small_stack.c", "preload", extra=["-lz"])
+    expected = "pthread_create 0, deflateInit 0\n"
+
+    def runs(locals_bytes):
+        result = run(untraced, "none", args=[str(locals_bytes)], timeout=30)
+        return (result.returncode, result.stdout) == (0, expected)
+    # The most locals the program runs with untraced, to 64 bytes: the loader's first
+    # binding of a symbol takes more or less of the stack as the processor saves more or
+    # less of its state.
+    low, high = 2048, 16384
+    check(runs(low) and not runs(high), "untraced: 2 KiB of locals run, 16 KiB do not")
+    while high - low > 64:
+        middle = (low + high) // 2
+        low, high = (middle, high) if runs(middle) else (low, middle)
+    for form in FORMS:
+        program = build("first_walk_in_a_small_stack.c", form, extra=["-lz"])
+        for unwinder in ("tables", "fp"):
+            result = run(program, form, args=[str(low - 2048)], timeout=30,
+                         env={"MALLOC_TRACE_UNWIND": unwinder})
+            equal((result.returncode, result.stdout, result.stderr), (0, expected, ""),
+                  f"{form}, {unwinder}, {low - 2048} bytes of locals (untraced: {low})")
+
+
 def test_thread_with_the_smallest_stack():
     # The unwind cache lives in memory from mmap, not in static TLS (which glibc carves out
     # of each thread's stack), and the stack's bounds come without pthread_getattr_np's lock.

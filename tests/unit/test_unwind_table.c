@@ -241,9 +241,9 @@ static uint32_t capture_max = MAX_FRAMES;
 __attribute__((noinline, optimize("no-omit-frame-pointer")))
 static uint32_t hook(struct capture *into)
 {
-    void *all[MAX_FRAMES + BACKTRACE_TRACER_FRAMES];
+    void **all;
     struct backtrace_kept *kept;
-    uint32_t count = backtrace_capture(all, capture_max, &kept);
+    uint32_t count = backtrace_capture(capture_max, &all, &kept);
     into->kept_value = kept->stack_id;
     into->kept = kept->stack_id == kept_mark;
     into->kept_words = kept;

@@ -644,9 +644,9 @@ void backtrace_forget_unloaded(void)
  * backtrace_capture), so that the walk finds a call site in frames that keep frame pointers. */
 __attribute__((noinline)) static void warm_up_hook(uint32_t max)
 {
-    void *frames[8 + BACKTRACE_TRACER_FRAMES];
+    void **frames;
     struct backtrace_kept *kept;
-    backtrace_capture(frames, max < 8 ? max : 8, &kept);
+    backtrace_capture(max < 8 ? max : 8, &frames, &kept);
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must stay on the stack */
 }
 
@@ -715,7 +715,10 @@ static inline __attribute__((always_inline)) uint32_t fallback_backtrace(void **
 /* What backtrace_capture hands out as kept when no memo keeps the stack: nothing. */
 static __thread struct backtrace_kept kept_by_none __attribute__((tls_model("initial-exec")));
 
-__attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max,
+/* Where frames point when the thread has no buffer (no memory for its slot): no frame. */
+static void *no_frames[BACKTRACE_TRACER_FRAMES];
+
+__attribute__((noinline)) uint32_t backtrace_capture(uint32_t max, void ***frames_out,
                                                     struct backtrace_kept **kept)
 {
     uint32_t wanted = max + BACKTRACE_TRACER_FRAMES;
@@ -723,6 +726,13 @@ __attribute__((noinline)) uint32_t backtrace_capture(void **frames, uint32_t max
         wanted = BACKTRACE_MAX_FRAMES;
     kept_by_none.stack_id = 0;
     *kept = &kept_by_none;
+    struct thread_slot *slot = thread_slot_own();
+    if (slot == NULL) {
+        *frames_out = no_frames;
+        return 0;
+    }
+    void **frames = slot->frames;
+    *frames_out = frames;
     if (__builtin_expect(stack_top == 0, 0))
         begin_thread_walks();
     /* The walks of this file take no lock a fork could leave held (the table builder's is

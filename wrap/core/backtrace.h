@@ -43,11 +43,12 @@ struct backtrace_kept {
 
 /* Stores the return addresses of the frames above the intercepted function, innermost first
  * (the caller of the intercepted function first), at most max of them, at
- * frames[BACKTRACE_TRACER_FRAMES] on (before them, the tracer's own frames), and returns how
- * many. frames has room for max + BACKTRACE_TRACER_FRAMES. *kept is set to the words kept with
- * the stack. Must be called directly by a core hook that a front-end entry point called
- * directly. */
-uint32_t backtrace_capture(void **frames, uint32_t max, struct backtrace_kept **kept);
+ * (*frames)[BACKTRACE_TRACER_FRAMES] on (before them, the tracer's own frames), and returns
+ * how many. *frames is set to the calling thread's own buffer of BACKTRACE_MAX_FRAMES, which
+ * holds them until its next capture: not the stack, where 2 KiB of frames overflowed threads
+ * with little of it left. *kept is set to the words kept with the stack. Must be called
+ * directly by a core hook that a front-end entry point called directly. */
+uint32_t backtrace_capture(uint32_t max, void ***frames, struct backtrace_kept **kept);
 
 /* Defined by backtrace_libunwind.c where libunwind is linked (the preload library, and the
  * static-link member of the archive). Weak: the dynamic wrap form has no -lunwind (it would

@@ -6,16 +6,17 @@
 
 #include "os.h"
 
-#define SLOTS_PER_PAGE (4096 / sizeof(struct thread_slot))
+/* Records are mapped a few at a time: one takes half a page, most of it frames. */
+#define SLOTS_PER_MAP (16384 / sizeof(struct thread_slot))
 
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct thread_slot *_Atomic all_slots;
-static struct thread_slot *spare_slots; /* under slot_lock: the rest of a page */
+static struct thread_slot *spare_slots; /* under slot_lock: the rest of a mapping */
 static size_t spare_count;
 static struct thread_slot *recycled_slots; /* under slot_lock: those of exited threads */
 static pthread_key_t slot_key;
 static bool slot_key_made; /* under slot_lock */
-static __thread struct thread_slot *own_slot __attribute__((tls_model("initial-exec")));
+__thread struct thread_slot *thread_slot_mine __attribute__((tls_model("initial-exec")));
 
 /* The key's destructor, at a thread's exit: its slot, idle by then (no realloc, no walk is
  * under way), serves the next new thread, so that a program that starts a thread per task
@@ -29,7 +30,7 @@ static void recycle_slot(void *value)
     sigset_t all, before;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &before);
-    own_slot = NULL;
+    thread_slot_mine = NULL;
     pthread_mutex_lock(&slot_lock);
     slot->next_recycled = recycled_slots;
     recycled_slots = slot;
@@ -47,8 +48,8 @@ static struct thread_slot *take_slot_locked(void)
         return slot;
     }
     if (spare_count == 0) {
-        spare_slots = os_map(SLOTS_PER_PAGE * sizeof *spare_slots);
-        spare_count = spare_slots ? SLOTS_PER_PAGE : 0;
+        spare_slots = os_map(SLOTS_PER_MAP * sizeof *spare_slots);
+        spare_count = spare_slots ? SLOTS_PER_MAP : 0;
     }
     if (spare_count == 0)
         return NULL;
@@ -58,10 +59,8 @@ static struct thread_slot *take_slot_locked(void)
     return slot;
 }
 
-struct thread_slot *thread_slot_own(void)
+struct thread_slot *thread_slot_make(void)
 {
-    if (own_slot != NULL)
-        return own_slot;
     pthread_mutex_lock(&slot_lock);
     struct thread_slot *slot = take_slot_locked();
     bool keyed = slot_key_made;
@@ -71,8 +70,8 @@ struct thread_slot *thread_slot_own(void)
         recycle_slot(slot);
         return NULL;
     }
-    own_slot = slot;
-    return own_slot;
+    thread_slot_mine = slot;
+    return thread_slot_mine;
 }
 
 struct thread_slot *thread_slot_first(void)

@@ -90,9 +90,9 @@ static inline __attribute__((always_inline)) uint32_t capture_stack(bool tracing
         *context_hint = NULL;
     if (!tracing)
         return STACK_ID_EMPTY;
-    void *frames[SETTINGS_MAX_DEPTH + BACKTRACE_TRACER_FRAMES];
+    void **frames;
     struct backtrace_kept *kept;
-    uint32_t count = backtrace_capture(frames, frames_kept, &kept);
+    uint32_t count = backtrace_capture(frames_kept, &frames, &kept);
     if (__builtin_expect(operator_call.depth != 0, 0)) {
         uint32_t left = drop_operator_frames(frames + BACKTRACE_TRACER_FRAMES, count);
         if (left != count)
@@ -119,6 +119,10 @@ static void record_block(void *ptr, size_t size, uint32_t stack_id, enum entry_p
         .flags = flags,
     };
     live_table_insert(&block, context_hint);
+    /* The record lies in the hook's frame, where a frame the program makes later may leave
+     * the word unwritten: the leak scan would take that copy for a pointer to the block (a
+     * constructor's leak was found reachable from __libc_start_call_main's frame). */
+    *(volatile uintptr_t *)&block.address = 0;
 }
 
 static void queue_free_row(void *ptr, uint64_t size, uint32_t stack_id, enum entry_point entry)

@@ -9,8 +9,10 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "mapped_array.h"
@@ -275,6 +277,50 @@ static void build_table(struct module_table *table, const struct dl_find_object 
     mapped_array_release(&builder.rules);
 }
 
+/* A table is built on a stack of the tracer's own: reading a module's .eh_frame takes 3 to 4
+ * KiB of stack, which a thread made with PTHREAD_STACK_MIN, deep in its own frames, does not
+ * have (it crashed with 6 KiB of locals, where untraced 10 KiB run). Signals wait for the
+ * build's end: a handler would run on that stack, and might need more than it has. Its
+ * contexts are static, since a ucontext_t takes most of a KiB; the build lock guards them. */
+#define BUILD_STACK_BYTES ((size_t)64 << 10)
+
+static struct {
+    ucontext_t caller, builder;
+    void *stack;
+    struct module_table *table;
+    const struct dl_find_object *found;
+} off_stack;
+
+static void build_table_on_own_stack(void)
+{
+    build_table(off_stack.table, off_stack.found);
+}
+
+/* build_table, on the tracer's own stack where it has one. Called with build_lock held. */
+static void build_table_off_stack(struct module_table *table, const struct dl_find_object *found)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer follows no switch of stacks: it warns, and may report falsely. */
+    build_table(table, found);
+    return;
+#endif
+    if (off_stack.stack == NULL)
+        off_stack.stack = os_map(BUILD_STACK_BYTES);
+    if (off_stack.stack == NULL || getcontext(&off_stack.builder) != 0) {
+        build_table(table, found);
+        return;
+    }
+    off_stack.builder.uc_stack.ss_sp = off_stack.stack;
+    off_stack.builder.uc_stack.ss_size = BUILD_STACK_BYTES;
+    off_stack.builder.uc_link = &off_stack.caller;
+    sigfillset(&off_stack.builder.uc_sigmask);
+    off_stack.table = table;
+    off_stack.found = found;
+    makecontext(&off_stack.builder, build_table_on_own_stack, 0);
+    if (swapcontext(&off_stack.caller, &off_stack.builder) != 0)
+        build_table(table, found);
+}
+
 /* ---- look-up ------------------------------------------------------------------------ */
 
 static bool same_module(const struct module_table *table, const struct dl_find_object *found)
@@ -309,7 +355,7 @@ static const struct module_table *table_for(uintptr_t pc)
         fresh->map_end = (uintptr_t)found.dlfo_map_end;
         fresh->link_map = found.dlfo_link_map;
         fresh->eh_frame_header = found.dlfo_eh_frame;
-        build_table(fresh, &found);
+        build_table_off_stack(fresh, &found);
         atomic_store_explicit(&module_count, count + 1, memory_order_release);
         table = fresh;
     }
