@@ -259,16 +259,11 @@ static bool write_junit(const struct gate *gate, const struct outstanding *leaki
     return fclose(out) == 0;
 }
 
-/* Runs the gate over the files; the summary goes to out. */
-static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
+/* The gate's verdict on a summary read (bad_input: what trace_summary_read said of it); the
+ * summary line goes to out. */
+static int judge(struct gate *gate, struct trace_summary *summary, bool bad_input,
+                 FILE *out)
 {
-    bool bad_input = false;
-    struct trace_summary *summary = trace_summary_read(paths, count, &bad_input);
-    if (summary == NULL) {
-        if (gate->junit_path != NULL)
-            write_junit(gate, NULL, 0, false, "a trace could not be read: no verdict");
-        return 2;
-    }
     size_t total;
     struct outstanding *list = trace_summary_list(summary, &total);
     struct outstanding *leaking = calloc(total + 1, sizeof *leaking);
@@ -325,16 +320,30 @@ static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
                                   bad_input ? "the input is damaged: no verdict" : NULL);
     free(leaking);
     free(list);
-    trace_summary_free(summary);
     if (bad_input || !written)
         return 2;
     return failed ? 1 : 0;
 }
 
-int check_files_quietly(char *const *paths, int count)
+/* Runs the gate over the files; the summary goes to out. */
+static int run_gate(struct gate *gate, char *const *paths, int count, FILE *out)
+{
+    bool bad_input = false;
+    struct trace_summary *summary = trace_summary_read(paths, count, &bad_input);
+    if (summary == NULL) {
+        if (gate->junit_path != NULL)
+            write_junit(gate, NULL, 0, false, "a trace could not be read: no verdict");
+        return 2;
+    }
+    int verdict = judge(gate, summary, bad_input, out);
+    trace_summary_free(summary);
+    return verdict;
+}
+
+int check_summary(struct trace_summary *summary, bool bad_input)
 {
     struct gate gate = {0};
-    return run_gate(&gate, paths, count, stderr);
+    return judge(&gate, summary, bad_input, stderr);
 }
 
 static const char usage[] = "usage: malloc-trace check FILE... [--suppressions FILE] "

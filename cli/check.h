@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+struct trace_summary;
+
 /* LeakSanitizer's matching: PATTERN is found in text as a substring, `*` matches any run of
  * characters, a leading `^` and a trailing `$` anchor it. Exposed for the tests. */
 bool suppression_matches(const char *pattern, const char *text);
@@ -12,8 +14,9 @@ bool suppression_matches(const char *pattern, const char *text);
  * [--junit FILE]`: 0 within the allowance, 1 not, 2 on bad input. */
 int check_command(int argc, char **argv);
 
-/* The gate over trace files with default options, as `run --fail-on-leak` uses it:
- * the exit status check would give, its summary printed on stderr. */
-int check_files_quietly(char *const *paths, int count);
+/* The gate with default options over a summary read (bad_input: as trace_summary_read set
+ * it), as `run --fail-on-leak` uses it: the exit status check would give, its summary line
+ * printed on stderr. */
+int check_summary(struct trace_summary *summary, bool bad_input);
 
 #endif

@@ -283,6 +283,14 @@ int symbolize_command(int argc, char **argv)
         fprintf(stderr, "malloc-trace symbolize: cannot write %s\n", output);
         status = 2;
     }
+    /* A trace with its damaged lines left out (or cut short by a full disk) must not pass for
+     * the symbolized input: no output rather than part of one. Only a regular file: OUT may
+     * be /dev/stdout. */
+    struct stat written;
+    if (status != 0 && stat(output, &written) == 0 && S_ISREG(written.st_mode)
+        && unlink(output) == 0)
+        fprintf(stderr, "malloc-trace symbolize: %s removed: the input could not be read whole\n",
+                output);
     tdestroy(state.stacks, free_stack);
     tdestroy(state.modules, free_module);
     dwfl_end(state.dwfl);

@@ -362,12 +362,20 @@ def test_run_replaces_an_old_trace_of_the_same_process_id():
 
 def test_run_fail_on_leak_fails_on_a_damaged_trace():
     """A trace that `check` cannot read (exit 2) is no verdict: --fail-on-leak exits 2 (it
-    returned the program's 0)."""
+    returned the program's 0), naming each damaged line once (until edd762f the gate read
+    the trace again, and named them twice)."""
     trace = os.path.join(WORK, "damaged.csv")
     result = mt("run", "-o", trace, "--fail-on-leak", "--", "/bin/sh", "-c",
-                f"echo garbage >> {trace}")
-    equal(result.returncode, 2, f"exit status: {result.stderr}")
-    check(f"{trace}:2: " in result.stderr, result.stderr)
+                f"echo garbage >> {trace}; echo 'leak;1;0x1;5;1;[]' >> {trace}")
+    equal((result.returncode, result.stderr.splitlines()),
+          (2, [f"malloc-trace: trace written to {trace}",
+               f"{trace}:2: fewer than 6 fields",
+               f"{trace}:3: invalid callstack JSON: callstack is not a non-empty JSON array",
+               "total: 0 bytes outstanding in 0 blocks; 0 orphan frees",
+               "malloc-trace check: 0 bytes leaked in 0 blocks from 0 stacks (allowed: 0); 0 "
+               "bytes suppressed in 0 blocks; 0 orphan frees (0 suppressed); the input is "
+               "damaged: no verdict"]),
+          "exit status, stderr")
 
 
 def test_svg_flame_graph():
@@ -753,7 +761,9 @@ def test_symbolize_skips_a_module_that_is_no_regular_file():
 
 def test_symbolize_refuses_the_call_stacks_check_refuses():
     """Call stacks that check refuses are refused by symbolize too, with check's reasons and
-    exit 2 (until 214e036 they passed with exit 0, and a key named twice was written once)."""
+    exit 2 (until 214e036 they passed with exit 0, and a key named twice was written once);
+    and OUT is removed, not left with the good rows only as if they were the trace (until
+    edd762f). OUT that is no regular file stays: /dev/null, here."""
     directory = tempfile.mkdtemp(prefix="stacks.", dir=WORK)
     trace = os.path.join(directory, "in.csv")
     good = '[{"f":"malloc","s":"","l":0,"m":""}]'
@@ -766,10 +776,15 @@ def test_symbolize_refuses_the_call_stacks_check_refuses():
     checked = mt("check", trace)
     reasons = [line for line in checked.stderr.splitlines() if line.startswith(trace)]
     equal(len(reasons), 3, f"check's reasons: {checked.stderr}")
-    equal((symbolized.returncode, symbolized.stderr.splitlines()), (2, reasons),
-          "exit status, the same reasons")
-    with open(out) as text:
-        equal(text.read(), f"{HEADER}\nleak;1;0x40;5;1;{good}\n", "the good row")
+    equal((symbolized.returncode, symbolized.stderr.splitlines()),
+          (2, reasons + [f"malloc-trace symbolize: {out} removed: the input could not be read "
+                         "whole"]),
+          "exit status, the same reasons, OUT removed")
+    check(not os.path.exists(out), "OUT removed")
+    to_null = mt("symbolize", trace, "-o", "/dev/null")
+    equal((to_null.returncode, to_null.stderr.splitlines()), (2, reasons),
+          "to /dev/null: exit status, the reasons")
+    check(os.path.exists("/dev/null") and not os.path.isfile("/dev/null"), "/dev/null stays")
 
 
 def test_run_refuses_a_trace_path_the_tracer_would_expand():
