@@ -296,7 +296,7 @@ static void build_table_on_own_stack(void)
     build_table(off_stack.table, off_stack.found);
 }
 
-/* build_table, on the tracer's own stack where it has one. Called with build_lock held. */
+/* build_table, on the tracer's own stack where it has one. */
 static void build_table_off_stack(struct module_table *table, const struct dl_find_object *found)
 {
 #if defined(__SANITIZE_ADDRESS__)
@@ -319,6 +319,17 @@ static void build_table_off_stack(struct module_table *table, const struct dl_fi
     makecontext(&off_stack.builder, build_table_on_own_stack, 0);
     if (swapcontext(&off_stack.caller, &off_stack.builder) != 0)
         build_table(table, found);
+}
+
+/* build_table_off_stack, not to be cancelled. Called with build_lock held. */
+static void build_table_uncancelled(struct module_table *table, const struct dl_find_object *found)
+{
+    /* open and pread are cancellation points: a cancel acted on there would unwind out of
+     * malloc, with the build lock held, and from this stack to no caller at all. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    build_table_off_stack(table, found);
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 /* ---- look-up ------------------------------------------------------------------------ */
@@ -355,7 +366,7 @@ static const struct module_table *table_for(uintptr_t pc)
         fresh->map_end = (uintptr_t)found.dlfo_map_end;
         fresh->link_map = found.dlfo_link_map;
         fresh->eh_frame_header = found.dlfo_eh_frame;
-        build_table_off_stack(fresh, &found);
+        build_table_uncancelled(fresh, &found);
         atomic_store_explicit(&module_count, count + 1, memory_order_release);
         table = fresh;
     }
