@@ -6,7 +6,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +70,22 @@ static inline void *forget(void *ptr)
 {
     memset(ptr, 0, malloc_usable_size(ptr));
     return hide(ptr);
+}
+
+/* Runs body(argument) on a thread with the smallest stack glibc allows, and waits for it;
+ * returns pthread_create's status. */
+static inline __attribute__((unused)) int run_on_the_smallest_stack(void *(*body)(void *),
+                                                                     void *argument)
+{
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, PTHREAD_STACK_MIN);
+    pthread_t thread;
+    int status = pthread_create(&thread, &attributes, body, argument);
+    if (status == 0)
+        pthread_join(thread, NULL);
+    pthread_attr_destroy(&attributes);
+    return status;
 }
 
 static inline void sleep_ms(long milliseconds)

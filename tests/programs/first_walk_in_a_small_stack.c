@@ -2,12 +2,10 @@
  * LOCALS bytes of it, then makes its first allocation through zlib, a library no stack
  * passed through before: the tracer builds zlib's unwind table then, and must not take the
  * stack for it that the thread does not have. */
-#define _GNU_SOURCE
-#include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <zlib.h>
+
+#include "common.h"
 
 static size_t locals;
 
@@ -38,14 +36,8 @@ static void *body(void *argument)
 int main(int argc, char **argv)
 {
     locals = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setstacksize(&attributes, PTHREAD_STACK_MIN);
-    pthread_t thread;
     int status = -200;
-    int created = pthread_create(&thread, &attributes, body, &status);
-    if (created == 0)
-        pthread_join(thread, NULL);
+    int created = run_on_the_smallest_stack(body, &status);
     printf("pthread_create %d, deflateInit %d\n", created, status);
     return 0;
 }

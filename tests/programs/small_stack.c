@@ -6,11 +6,9 @@
  * LOCALS, the thread first fills that many bytes of its stack and allocates below them: the
  * tracer's hooks must fit in what is left (in the dynamic wrap form they took several KiB
  * more for libunwind's first call). */
-#define _GNU_SOURCE
-#include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
+
+#include "common.h"
 
 static char *kept;
 static size_t locals;
@@ -53,14 +51,8 @@ static void *body(void *argument)
 int main(int argc, char **argv)
 {
     locals = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
-    pthread_attr_t attributes;
-    pthread_attr_init(&attributes);
-    pthread_attr_setstacksize(&attributes, PTHREAD_STACK_MIN);
-    pthread_t thread;
     size_t allocated = 0;
-    int status = pthread_create(&thread, &attributes, body, &allocated);
-    if (status == 0)
-        pthread_join(thread, NULL);
+    int status = run_on_the_smallest_stack(body, &allocated);
     printf("pthread_create %d, allocated %zu\n", status, allocated);
     return status;
 }
