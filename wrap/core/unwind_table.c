@@ -319,6 +319,10 @@ static void build_table_off_stack(struct module_table *table, const struct dl_fi
     makecontext(&off_stack.builder, build_table_on_own_stack, 0);
     if (swapcontext(&off_stack.caller, &off_stack.builder) != 0)
         build_table(table, found);
+    /* The caller's registers may hold the address of the block being recorded, and the leak
+     * scan reads the tracer's data as it reads every module's. */
+    memset(&off_stack.caller, 0, sizeof off_stack.caller);
+    memset(&off_stack.builder, 0, sizeof off_stack.builder);
 }
 
 /* build_table_off_stack, not to be cancelled. Called with build_lock held. */
