@@ -152,6 +152,31 @@ def test_fork_in_a_signal_handler_inside_the_tracer():
         equal([row["size"] for row in rows if row["size"] == 62], [], f"the child's leak ({form})")
 
 
+def test_fork_while_another_thread_sets_a_limit():
+    """A thread that sets RLIMIT_AS makes the tracer fit its reservations, taking the lock of
+    the blocks' contexts; until c7644bd it took it outside every shard lock, which the fork
+    handlers take, and a child forked meanwhile found it held for ever (its first malloc
+    hung, by the 20th fork at the latest)."""
+    for form in FORMS:
+        program = build("fork_while_limits_change.c", form)
+        result = run(program, form, timeout=180)
+        equal((result.returncode, result.stdout, result.stderr, result.rows()),
+              (0, "children that ended: 300 of 300\n", "", []),
+              f"exit status, stdout, stderr, rows ({form})")
+
+
+def test_ignore_in_a_signal_handler_inside_the_tracer():
+    """malloc_trace_ignore from a signal handler that interrupted a hook, which may hold the
+    block's shard lock: it is applied when the hook ends, as the handler's mallocs are. Until
+    c7644bd it took the lock and waited for ever, at the first such signal."""
+    for form in FORMS:
+        program = build("ignore_in_a_signal_handler.c", form)
+        result = run(program, form, timeout=120)
+        equal((result.returncode, result.stdout, result.stderr, result.rows()),
+              (0, "ignored from a handler: yes\n", "", []),
+              f"exit status, stdout, stderr, rows ({form})")
+
+
 def test_exit_from_two_threads():
     """A thread ends the process (exit, or main's return) while another one runs the exit
     pass: it waits for the pass, which writes every row (there were none: glibc's second

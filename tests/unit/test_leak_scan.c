@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "event_log.h"
 #include "events.h"
 #include "flusher.h"
 #include "leak_scan.h"
@@ -165,12 +166,16 @@ static unsigned table_flags(const void *block)
     return out.flags;
 }
 
+/* Where the scans put the queued `free` rows (the blocks here are inserted and removed
+ * without any). */
+static struct event_log free_rows;
+
 /* A scan as at exit: no caller stack, no caller registers. */
 static bool scan_as_at_exit(struct leak_scan *scan)
 {
     struct leak_scan_caller caller = {0, NULL, 0};
     leak_scan_begin(scan);
-    return leak_scan_run(scan, &caller, flusher_tid);
+    return leak_scan_run(scan, &caller, flusher_tid, &free_rows);
 }
 
 /* The scan's blocks are exactly the table's (the inserted ones), by address, as recorded. */
@@ -642,12 +647,12 @@ static __attribute__((noinline)) void scan_with_caller_roots(void *in_stack, voi
     uintptr_t registers[8] = {1, 2, 3, (uintptr_t)in_registers, 5, 6, 7, 8};
     struct leak_scan_caller caller = {(uintptr_t)frame, registers, sizeof registers};
     leak_scan_begin(with);
-    if (!leak_scan_run(with, &caller, flusher_tid))
+    if (!leak_scan_run(with, &caller, flusher_tid, &free_rows))
         memset(with, 0, sizeof *with);
     frame[1] = 0;
     struct leak_scan_caller none = {0, NULL, 0};
     leak_scan_begin(without);
-    if (!leak_scan_run(without, &none, flusher_tid))
+    if (!leak_scan_run(without, &none, flusher_tid, &free_rows))
         memset(without, 0, sizeof *without);
 }
 

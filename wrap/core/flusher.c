@@ -101,7 +101,7 @@ static void push_row(const struct live_block *block, enum event_kind kind)
 static long push_leak_rows(struct leak_scan *scan, const struct leak_scan_caller *caller,
                            bool at_exit)
 {
-    if (!leak_scan_run(scan, caller, atomic_load(&flusher_thread_id))) {
+    if (!leak_scan_run(scan, caller, atomic_load(&flusher_thread_id), &rows)) {
         os_message("the leak scan cannot run (no memory, or /proc/self/maps cannot be read: "
                    "a chroot, a limit on descriptors): %s",
                    at_exit ? "every block left is written as a leak" : "no rows written");

@@ -264,7 +264,7 @@ void leak_scan_begin(struct leak_scan *scan)
 }
 
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
-                   pid_t skip_tid)
+                   pid_t skip_tid, struct event_log *free_rows)
 {
     struct range_list *roots = &scan->module_roots, *libc_data = &scan->libc_data;
     struct memory_map map = {0};
@@ -273,6 +273,9 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     bool ok = scan->modules_read;
 
     live_table_lock_all();
+    /* A block freed after the caller took the queued rows, and before this lock, is in no
+     * copy: its late `free` row, left queued, was lost at exit (no pass comes after). */
+    live_table_move_queued_locked(free_rows);
     size_t count = live_table_count_locked();
     scan->capacity = count;
     scan->blocks = map_array(count, sizeof *scan->blocks);

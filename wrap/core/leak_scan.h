@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 #include "events.h"
+
+struct event_log;
 #include "heap_roots.h"
 
 enum block_class { CLASS_REACHABLE, CLASS_LEAK, CLASS_INDIRECT };
@@ -45,10 +47,12 @@ void leak_scan_begin(struct leak_scan *scan);
 /* After leak_scan_begin: stops the other threads (but skip_tid), classifies every live
  * block and lets the threads go on. Each unreachable block that is not ignored
  * and has no exit row yet gets BLOCK_WRITTEN_AT_EXIT in the live table; blocks[] keeps the
- * flags from before. False when memory for the scan is refused, or the process's map
- * cannot be read (nothing is marked). */
+ * flags from before. The `free` rows queued until the table was copied are moved to
+ * free_rows: they are of blocks not in blocks[], and must come before their rows. False
+ * when memory for the scan is refused, or the process's map cannot be read (nothing is
+ * marked). */
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
-                   pid_t skip_tid);
+                   pid_t skip_tid, struct event_log *free_rows);
 
 void leak_scan_release(struct leak_scan *scan);
 

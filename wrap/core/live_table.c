@@ -720,12 +720,24 @@ static bool out_is_full(struct event_log *out, size_t *refused)
 /* A row out has no memory for stops the shard's pass (OUT_FULL) while out holds rows: the
  * caller empties out, and calls again for the rest (the rows appended are marked, and not
  * appended again). With out empty, such a row is lost, and counted in out's refused. */
-static enum collected collect_shard(struct shard *shard, enum live_table_pass pass,
-                                    uint64_t now_ms, uint64_t min_age_ms, struct event_log *out)
+/* Moves the shard's queued rows to out (locked). */
+static void move_queued(struct shard *shard, struct event_log *out)
 {
     event_log_move_all(out, &shard->queued); /* a refusal is counted in out's refused */
     event_log_clear(&shard->queued);
     atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
+}
+
+void live_table_move_queued_locked(struct event_log *out)
+{
+    for (unsigned i = 0; i < SHARD_COUNT; i++)
+        move_queued(&shards[i], out);
+}
+
+static enum collected collect_shard(struct shard *shard, enum live_table_pass pass,
+                                    uint64_t now_ms, uint64_t min_age_ms, struct event_log *out)
+{
+    move_queued(shard, out);
     if (pass == PASS_FREE_ROWS)
         return COLLECTED;
     size_t refused = out->refused;

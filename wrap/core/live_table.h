@@ -73,6 +73,8 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
 size_t live_table_count_locked(void);
 /* Copies at most max blocks into out; returns how many. */
 size_t live_table_copy_locked(struct live_block *out, size_t max);
+/* Moves the queued `free` rows to out. */
+void live_table_move_queued_locked(struct event_log *out);
 void live_table_add_flags_locked(uintptr_t address, uint8_t flags);
 
 /* fork: the prepare handler takes every shard lock, the parent releases them, the child

@@ -153,7 +153,7 @@ static bool is_traced(int now)
  * block freed by a handler would later be written as a leak. */
 #define DEFERRED_MAX 16u
 
-enum deferred_kind { DEFERRED_ALLOC, DEFERRED_FREE, DEFERRED_RELEASE };
+enum deferred_kind { DEFERRED_ALLOC, DEFERRED_FREE, DEFERRED_RELEASE, DEFERRED_IGNORE };
 
 struct deferred_call {
     void *ptr;
@@ -194,6 +194,9 @@ static void apply_deferred(const struct deferred_call *call)
         break;
     case DEFERRED_RELEASE:
         live_table_remove((uintptr_t)call->ptr, &ignored, NULL);
+        break;
+    case DEFERRED_IGNORE:
+        live_table_add_flags((uintptr_t)call->ptr, BLOCK_IGNORED);
         break;
     }
 }
@@ -629,14 +632,26 @@ MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid)
     malloc_trace_guard++;
     live_table_fit_reservations();
     stack_table_fit_reservation();
+    /* Under every shard lock, as the contexts' lock is taken everywhere else: fork takes
+     * those, not it (a child forked meanwhile found it held, and its first malloc waited for
+     * ever). */
+    live_table_lock_all();
     block_context_fit_reservation();
+    live_table_unlock_all();
     leave_hook();
 }
 
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
 {
-    if (ptr != NULL)
-        live_table_add_flags((uintptr_t)ptr, BLOCK_IGNORED);
+    if (ptr == NULL)
+        return;
+    /* From a signal handler that interrupted a hook, which may hold the block's shard lock
+     * (taking it waited for ever): applied when the hook ends, as the handler's mallocs are. */
+    if (malloc_trace_guard != 0) {
+        defer((void *)ptr, 0, ENTRY_MALLOC, DEFERRED_IGNORE);
+        return;
+    }
+    live_table_add_flags((uintptr_t)ptr, BLOCK_IGNORED);
 }
 
 /* The caller's stack from its stack pointer at the call up (the CFA of this function), and
