@@ -154,7 +154,7 @@ def test_fork_in_a_signal_handler_inside_the_tracer():
 
 def test_fork_while_another_thread_sets_a_limit():
     """A thread that sets RLIMIT_AS makes the tracer fit its reservations, taking the lock of
-    the blocks' contexts; until c7644bd it took it outside every shard lock, which the fork
+    the blocks' contexts; until ea76c63 it took it outside every shard lock, which the fork
     handlers take, and a child forked meanwhile found it held for ever (its first malloc
     hung, by the 20th fork at the latest)."""
     for form in FORMS:
@@ -168,7 +168,7 @@ def test_fork_while_another_thread_sets_a_limit():
 def test_ignore_in_a_signal_handler_inside_the_tracer():
     """malloc_trace_ignore from a signal handler that interrupted a hook, which may hold the
     block's shard lock: it is applied when the hook ends, as the handler's mallocs are. Until
-    c7644bd it took the lock and waited for ever, at the first such signal."""
+    ea76c63 it took the lock and waited for ever, at the first such signal."""
     for form in FORMS:
         program = build("ignore_in_a_signal_handler.c", form)
         result = run(program, form, timeout=120)

@@ -79,3 +79,79 @@ def test_getline_buffer_keeps_its_record_wrap():
         result = run(program, form, env=PERIOD, args=["getline"])
         equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
         assert_expected_rows(result, program)
+
+
+def unsettled_malloc_rows(rows):
+    """The `malloc` rows that no later `free` or exit row about the same address settles
+    (CONTRACT section 6)."""
+    waiting = {}
+    for row in rows:
+        if row["function"] == "malloc":
+            waiting[row["address"]] = row
+        else:
+            waiting.pop(row["address"], None)
+    return sorted(waiting)
+
+
+def test_late_frees_while_the_exit_pass_runs():
+    """A thread frees 30,000 blocks written as `malloc` while main exits: until ea76c63 the
+    exit pass took the queued `free` rows once, before it read the modules, and the frees in
+    between (the block gone from the table, its row queued after) lost their rows: hundreds
+    to thousands of `malloc` rows left unsettled in every run. Nor may a free that took its
+    block out of the table just before the scan, and queues its row just after, lose it."""
+    for form in ("wrap", "static", "preload"):
+        program = build("late_frees.c", form)
+        result = run(program, form, env=PERIOD, args=["exit"])
+        equal((result.returncode, result.stdout, result.stderr),
+              (0, "exiting while the thread frees\n", ""), f"exit status, output ({form})")
+        rows = result.rows()
+        equal(len([row for row in rows if row["function"] == "malloc" and row["size"] == 24
+                   and row["stack"][1]["f"] == "free_while_exiting"]), 30000,
+              f"the blocks' malloc rows ({form})")
+        equal(unsettled_malloc_rows(rows), [], f"unsettled malloc rows ({form})")
+
+
+def test_free_after_check_leaks_wrote_the_block():
+    """A block written as `malloc`, then as `leak` by malloc_trace_check_leaks, then freed:
+    an exit row is its last (until 2472d54 its free got a third row, an orphan free to
+    `check`)."""
+    for form in ("wrap", "static", "preload"):
+        program = build("late_frees.c", form)
+        result = run(program, form, env=PERIOD, args=["checked"])
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        found, address = result.stdout.strip().removeprefix("checked: ").split(", ")
+        check(int(found) >= 1, f"check_leaks found it ({form}): {result.stdout}")
+        equal([row["function"] for row in result.rows() if row["address"] == address],
+              ["malloc", "leak"], f"the block's rows ({form})")
+
+
+def test_getline_moves_a_buffer_written_as_malloc():
+    """A getline buffer written as `malloc`, which getline moves to a new address: its late
+    `free` row settles it (the dynamic wrap form, which sees the move only as getline's
+    result, dropped the old block without one until 2472d54)."""
+    for form in ("wrap", "static", "preload"):
+        program = build("late_frees.c", form)
+        result = run(program, form, env=PERIOD, args=["grown"])
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        moved, address = result.stdout.strip().removeprefix("grown: ").split(", ")
+        equal(moved, "moved", f"the buffer moved ({form})")
+        rows = result.rows()
+        equal([row["function"] for row in rows if row["address"] == address],
+              ["malloc", "free"], f"the first buffer's rows ({form})")
+        equal(unsettled_malloc_rows(rows), [], f"unsettled malloc rows ({form})")
+
+
+def test_blocks_ignored_after_their_malloc_rows():
+    """A block passed to malloc_trace_ignore after its `malloc` row was written: kept, it gets
+    the `reachable` exit row that settles that row (until 2472d54 none, and `check` failed on
+    it); freed, its late `free` row."""
+    for form in ("wrap", "static", "preload"):
+        program = build("late_frees.c", form)
+        result = run(program, form, env=PERIOD, args=["ignored"])
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        kept, freed = result.stdout.strip().removeprefix("ignored: ").split(", ")
+        rows = result.rows()
+        equal([[row["function"] for row in rows if row["address"] == address]
+               for address in (kept, freed)],
+              [["malloc", "reachable"], ["malloc", "free"]], f"the blocks' rows ({form})")
+        equal(unsettled_malloc_rows(rows), [], f"unsettled malloc rows ({form})")

@@ -12,6 +12,13 @@ enum block_flag {
     BLOCK_IGNORED = 1u << 2,           /* malloc_trace_ignore or malloc_trace_disable */
 };
 
+/* Whether a block with these flags gets a `free` row when it is freed: its `malloc` row was
+ * written, and no exit row, after which a block is never written again. */
+static inline int block_freed_late(unsigned flags)
+{
+    return (flags & (BLOCK_WRITTEN_AS_MALLOC | BLOCK_WRITTEN_AT_EXIT)) == BLOCK_WRITTEN_AS_MALLOC;
+}
+
 /* A block as the tracer's code sees it; the live table packs it into 16 bytes (live_table.c).
  * 48 bits of milliseconds last until the year 10889. */
 struct live_block {

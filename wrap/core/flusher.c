@@ -111,8 +111,12 @@ static long push_leak_rows(struct leak_scan *scan, const struct leak_scan_caller
     }
     for (size_t i = 0; i < scan->count; i++) {
         const struct live_block *block = &scan->blocks[i];
-        if (block->flags & BLOCK_IGNORED)
+        if (block->flags & BLOCK_IGNORED) {
+            /* Ignored after its `malloc` row was written: only this row settles that one. */
+            if (at_exit && block_freed_late(block->flags))
+                push_row(block, EVENT_REACHABLE);
             continue;
+        }
         switch ((enum block_class)scan->classes[i]) {
         case CLASS_LEAK:
         case CLASS_INDIRECT:

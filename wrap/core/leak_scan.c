@@ -275,7 +275,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     live_table_lock_all();
     /* A block freed after the caller took the queued rows, and before this lock, is in no
      * copy: its late `free` row, left queued, was lost at exit (no pass comes after). */
-    live_table_move_queued_locked(free_rows);
+    unsigned scan_number = live_table_begin_scan_locked(free_rows);
     size_t count = live_table_count_locked();
     scan->capacity = count;
     scan->blocks = map_array(count, sizeof *scan->blocks);
@@ -329,6 +329,7 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         }
     }
     live_table_unlock_all();
+    live_table_end_scan(scan_number, free_rows);
     os_unmap(work, count ? count * sizeof *work : 1);
     memory_map_release(&map);
     range_list_release(roots);

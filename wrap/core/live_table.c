@@ -3,10 +3,12 @@
 #include "live_table.h"
 
 #include <stdatomic.h>
+#include <time.h>
 
 #include "block_context.h"
 #include "os.h"
 #include "spin_lock.h"
+#include "thread_slots.h"
 
 /* Shards come in groups, a group per region of 64 MiB of addresses (glibc's HEAP_MAX_SIZE:
  * the heaps of a thread's arena are regions of that size, aligned to it), and the blocks of
@@ -87,6 +89,18 @@ struct shard {
 /* Zero-initialized: every lock released, no slots. */
 static struct shard shards[SHARD_COUNT];
 static atomic_bool out_of_memory_said;
+
+/* A free of a block written as `malloc` removes it under its shard's lock, and queues its
+ * late `free` row under it again, after taking the free's stack: a leak scan that copies the
+ * table in between sees neither the block nor the row, and the row queued after the scan
+ * came after the exit rows, or never (at exit). So the thread's record says that a row is on
+ * its way, and since which scan; a scan bumps the count with every shard locked, waits for
+ * the rows on their way since before, which go to late_rows, and writes them first. */
+static _Atomic unsigned scans;
+static struct {
+    struct spin_lock lock;
+    struct event_log rows;
+} late_rows __attribute__((aligned(64)));
 
 /* The hash of a block's 4 KiB page (Fibonacci hashing): its top bits pick the shard within
  * the region's group, its next 32 bits where the page's slots begin (home_slot). */
@@ -563,6 +577,17 @@ static void brief_at(const struct shard *shard, const struct place *place, struc
  * functions a free and a realloc call: as four calls deep they took about 1% of a traced
  * sqlite3 run and 0.7% of python3 (perf, the tracer's share of the run). release: see
  * lock_and_find. */
+/* With the block's shard locked (see scans). */
+static void note_row_on_the_way(void)
+{
+    struct thread_slot *slot = thread_slot_own();
+    if (slot == NULL)
+        return;
+    atomic_store_explicit(&slot->row_scan, atomic_load_explicit(&scans, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(&slot->row_on_the_way, true, memory_order_relaxed);
+}
+
 static inline __attribute__((always_inline)) bool take(uintptr_t address, struct live_block *out,
                                                       bool whole, void (*release)(void *))
 {
@@ -570,10 +595,13 @@ static inline __attribute__((always_inline)) bool take(uintptr_t address, struct
     struct shard *shard = lock_and_find(address, &place, release);
     bool held = is_held(&place);
     if (held) {
-        if (whole)
+        if (whole) {
             *out = block_at(shard, &place);
-        else
+        } else {
             brief_at(shard, &place, out);
+            if (__builtin_expect(block_freed_late(out->flags), 0))
+                note_row_on_the_way();
+        }
         remove_at(shard, &place);
     }
     spin_lock_release(&shard->lock);
@@ -647,15 +675,74 @@ void live_table_add_flags_locked(uintptr_t address, uint8_t flags)
         add_flags_at(shard, &place, flags);
 }
 
+/* Moves the shard's queued rows to out (locked). */
+static void move_queued(struct shard *shard, struct event_log *out)
+{
+    event_log_move_all(out, &shard->queued); /* a refusal is counted in out's refused */
+    event_log_clear(&shard->queued);
+    atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
+}
+
 size_t live_table_queue_event(const struct trace_event *event)
 {
     struct shard *shard = shard_of(event->address, mix(event->address));
+    struct thread_slot *slot = thread_slot_mine;
+    bool on_the_way = slot != NULL && atomic_load_explicit(&slot->row_on_the_way,
+                                                           memory_order_relaxed);
     spin_lock_take(&shard->lock);
-    event_log_push(&shard->queued, event); /* a refusal is counted, and told by the writer */
+    if (on_the_way && atomic_load_explicit(&slot->row_scan, memory_order_relaxed)
+                          != atomic_load_explicit(&scans, memory_order_relaxed)) {
+        spin_lock_take(&late_rows.lock); /* a scan copied the table since the block left */
+        event_log_push(&late_rows.rows, event);
+        spin_lock_release(&late_rows.lock);
+    } else {
+        event_log_push(&shard->queued, event); /* a refusal is counted, told by the writer */
+    }
     size_t count = shard->queued.count;
     atomic_store_explicit(&shard->queued_hint, count, memory_order_relaxed);
     spin_lock_release(&shard->lock);
+    if (on_the_way)
+        atomic_store_explicit(&slot->row_on_the_way, false, memory_order_release);
     return count;
+}
+
+/* Moves the late rows a scan did not wait for (see scans) to out. */
+static void move_late_rows(struct event_log *out)
+{
+    spin_lock_take(&late_rows.lock);
+    event_log_move_all(out, &late_rows.rows);
+    event_log_clear(&late_rows.rows);
+    spin_lock_release(&late_rows.lock);
+}
+
+unsigned live_table_begin_scan_locked(struct event_log *out)
+{
+    move_late_rows(out);
+    for (unsigned i = 0; i < SHARD_COUNT; i++)
+        move_queued(&shards[i], out);
+    return atomic_fetch_add_explicit(&scans, 1, memory_order_relaxed);
+}
+
+/* How long a scan waits for the rows on their way, at most: each is a stack's capture away,
+ * unless its thread is stuck (a signal handler that does not return). */
+#define ROWS_ON_THE_WAY_PAUSE_NS 50000L
+#define ROWS_ON_THE_WAY_WAITS 4000u
+
+void live_table_end_scan(unsigned scan, struct event_log *out)
+{
+    unsigned waits = 0;
+    for (const struct thread_slot *slot = thread_slot_first(); slot != NULL;) {
+        if (atomic_load_explicit(&slot->row_on_the_way, memory_order_acquire)
+            && atomic_load_explicit(&slot->row_scan, memory_order_relaxed) == scan
+            && waits < ROWS_ON_THE_WAY_WAITS) {
+            struct timespec pause = {0, ROWS_ON_THE_WAY_PAUSE_NS};
+            nanosleep(&pause, NULL);
+            waits++;
+            continue;
+        }
+        slot = slot->next;
+    }
+    move_late_rows(out);
 }
 
 size_t live_table_slots(void)
@@ -683,14 +770,24 @@ size_t live_table_count(void)
 /* ---- passes over every block ------------------------------------------------------------ */
 
 /* The flags a pass adds to block after it appended the block's row to out, or 0 (no row). */
+/* Whether a pass may write a row for a block with these flags: none after its exit row, and
+ * none for an ignored block, but the `reachable` exit row that settles the `malloc` row
+ * written before it was ignored. */
+static bool may_get_a_row(uint64_t flags, enum live_table_pass pass)
+{
+    if (flags & BLOCK_WRITTEN_AT_EXIT)
+        return false;
+    return !(flags & BLOCK_IGNORED) || (pass == PASS_EXIT && (flags & BLOCK_WRITTEN_AS_MALLOC));
+}
+
 static uint8_t collect_block(const struct live_block *block, enum live_table_pass pass,
                              uint64_t now_ms, uint64_t min_age_ms, struct event_log *out)
 {
-    if (block->flags & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT))
+    if (!may_get_a_row(block->flags, pass))
         return 0;
     enum event_kind kind;
     if (pass == PASS_EXIT) {
-        kind = EVENT_LEAK;
+        kind = block->flags & BLOCK_IGNORED ? EVENT_REACHABLE : EVENT_LEAK;
     } else {
         if ((block->flags & BLOCK_WRITTEN_AS_MALLOC) || now_ms < block->time_ms
             || now_ms - block->time_ms < min_age_ms)
@@ -720,20 +817,6 @@ static bool out_is_full(struct event_log *out, size_t *refused)
 /* A row out has no memory for stops the shard's pass (OUT_FULL) while out holds rows: the
  * caller empties out, and calls again for the rest (the rows appended are marked, and not
  * appended again). With out empty, such a row is lost, and counted in out's refused. */
-/* Moves the shard's queued rows to out (locked). */
-static void move_queued(struct shard *shard, struct event_log *out)
-{
-    event_log_move_all(out, &shard->queued); /* a refusal is counted in out's refused */
-    event_log_clear(&shard->queued);
-    atomic_store_explicit(&shard->queued_hint, shard->queued.count, memory_order_relaxed);
-}
-
-void live_table_move_queued_locked(struct event_log *out)
-{
-    for (unsigned i = 0; i < SHARD_COUNT; i++)
-        move_queued(&shards[i], out);
-}
-
 static enum collected collect_shard(struct shard *shard, enum live_table_pass pass,
                                     uint64_t now_ms, uint64_t min_age_ms, struct event_log *out)
 {
@@ -743,7 +826,7 @@ static enum collected collect_shard(struct shard *shard, enum live_table_pass pa
     size_t refused = out->refused;
     for (size_t i = 0; i < shard->capacity; i++) {
         if (shard->slots[i].address_size == 0
-            || (shard->slots[i].context_time & (BLOCK_IGNORED | BLOCK_WRITTEN_AT_EXIT)))
+            || !may_get_a_row(shard->slots[i].context_time & FLAG_MASK, pass))
             continue;
         struct live_block block = unpack(&shard->slots[i]);
         shard->slots[i].context_time |= collect_block(&block, pass, now_ms, min_age_ms, out);
@@ -790,6 +873,7 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
         renumber_contexts();
         live_table_unlock_all();
     }
+    move_late_rows(out);
     bool shrank = false;
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         enum collected collected;

@@ -73,8 +73,13 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
 size_t live_table_count_locked(void);
 /* Copies at most max blocks into out; returns how many. */
 size_t live_table_copy_locked(struct live_block *out, size_t max);
-/* Moves the queued `free` rows to out. */
-void live_table_move_queued_locked(struct event_log *out);
+/* A leak scan's start, with every shard locked: moves the queued `free` rows to out, and
+ * returns the scan's number for live_table_end_scan. */
+unsigned live_table_begin_scan_locked(struct event_log *out);
+/* Its end, with no shard locked: waits (a while at most) for the late `free` rows of blocks
+ * that had left the table but had their rows not queued yet when the scan began, and moves
+ * them to out. */
+void live_table_end_scan(unsigned scan, struct event_log *out);
 void live_table_add_flags_locked(uintptr_t address, uint8_t flags);
 
 /* fork: the prepare handler takes every shard lock, the parent releases them, the child

@@ -1,7 +1,8 @@
 /* thread_slots.h: a record per thread that other threads read: whether it is inside the
  * unwinder (the fork handler waits for that) and which block it is moving (realloc's block
- * is in no table between the two hooks: the leak scan scans it from here); and the frames of
- * its captures, kept off its stack (see backtrace_capture). Records live in
+ * is in no table between the two hooks: the leak scan scans it from here), and whether a
+ * late `free` row of its is on its way (the scan waits for it); and the frames of its
+ * captures, kept off its stack (see backtrace_capture). Records live in
  * memory from mmap and are never freed, so a reader never touches the storage of a thread
  * that has exited; an exited thread's record serves the next new thread. */
 #ifndef MALLOC_TRACE_THREAD_SLOTS_H
@@ -20,6 +21,10 @@ struct thread_slot {
     _Atomic size_t moving_size;
     struct thread_slot *next;          /* in the list of all records */
     struct thread_slot *next_recycled; /* in the list of exited threads' records */
+    /* A late `free` row on its way: its block left the table, the row is not queued yet;
+     * and the count of leak scans when the block left (see live_table.c). */
+    _Atomic bool row_on_the_way;
+    _Atomic unsigned row_scan;
     void *frames[BACKTRACE_MAX_FRAMES];
 } __attribute__((aligned(64)));
 
