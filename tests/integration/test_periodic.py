@@ -155,3 +155,16 @@ def test_blocks_ignored_after_their_malloc_rows():
                for address in (kept, freed)],
               [["malloc", "reachable"], ["malloc", "free"]], f"the blocks' rows ({form})")
         equal(unsettled_malloc_rows(rows), [], f"unsettled malloc rows ({form})")
+
+
+def test_free_keeps_errno_when_the_tracer_has_no_memory():
+    """A free whose late `free` row cannot be queued (no new mapping can be made): errno is as
+    the program left it, as glibc's free promises (until 2472d54 the tracer's refused mmap
+    left ENOMEM). The row is lost, and that said on stderr."""
+    for form in ("wrap", "static", "preload"):
+        program = build("late_frees.c", form)
+        result = run(program, form, env=PERIOD, args=["errno"])
+        equal((result.returncode, result.stdout), (0, "errno after free: 0\n"),
+              f"exit status, stdout ({form})")
+        check("1 row not written in this pass" in result.stderr, f"stderr ({form}): "
+              f"{result.stderr}")

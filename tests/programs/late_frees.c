@@ -4,13 +4,18 @@
  * land while the exit pass reads the modules and copies the table. "checked": a block that
  * malloc_trace_check_leaks wrote as a leak, then freed: it is never written again. "grown":
  * a getline buffer that getline moves to a new address. "ignored": two blocks passed to
- * malloc_trace_ignore after their `malloc` rows were written, one kept, one freed. Every
+ * malloc_trace_ignore after their `malloc` rows were written, one kept, one freed. "errno":
+ * a block written as `malloc` freed when no new mapping can be made (the tracer's queue for
+ * its late row cannot map its first page): free leaves errno as it was. Every
  * `malloc` row must be settled,
  * by a `free` row or an exit row, and no block get a row after its exit row. */
+#include <errno.h>
 #include <malloctrace.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "common.h"
 
@@ -97,6 +102,34 @@ static int ignore_written_blocks(void)
     return 0;
 }
 
+/* The bytes of address space the process has mapped. */
+static size_t mapped_bytes(void)
+{
+    FILE *statm = fopen("/proc/self/statm", "r");
+    size_t pages = 0;
+    if (statm != NULL) {
+        if (fscanf(statm, "%zu", &pages) != 1)
+            pages = 0;
+        fclose(statm);
+    }
+    return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int free_keeps_errno(void)
+{
+    char *volatile block = malloc(40);
+    sleep_ms(2500);
+    struct rlimit limit = {mapped_bytes() + 4 * 4096, RLIM_INFINITY};
+    setrlimit(RLIMIT_AS, &limit);
+    while (mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED)
+        continue;
+    errno = 0;
+    free(block);
+    int after_free = errno;
+    say("errno after free: %d\n", after_free);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "exit") == 0)
@@ -107,5 +140,7 @@ int main(int argc, char **argv)
         return grow_a_getline_buffer();
     if (argc == 2 && strcmp(argv[1], "ignored") == 0)
         return ignore_written_blocks();
+    if (argc == 2 && strcmp(argv[1], "errno") == 0)
+        return free_keeps_errno();
     return 2;
 }

@@ -72,8 +72,8 @@ static void write_rows(struct event_log *log)
 {
     write_batch(log);
     if (log->refused != 0)
-        os_message("out of memory for the tracer's own tables: %zu rows not written in this pass",
-                   log->refused);
+        os_message("out of memory for the tracer's own tables: %zu row%s not written in this "
+                   "pass", log->refused, log->refused == 1 ? "" : "s");
     log->refused = 0;
 }
 

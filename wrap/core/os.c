@@ -36,10 +36,21 @@ uint64_t os_now_ms(void)
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
 
+/* The tracer's system calls leave errno as the program had it: a malloc or free that changed
+ * it (ENOMEM from a mapping of the tracer's that the kernel refused, EINVAL from madvise on a
+ * kernel older than 5.14) broke glibc's promise that free keeps errno. */
+#define KEEPING_ERRNO(call)                                                                   \
+    ({                                                                                        \
+        int saved_errno_ = errno;                                                             \
+        __typeof__(call) result_ = (call);                                                    \
+        errno = saved_errno_;                                                                 \
+        result_;                                                                              \
+    })
+
 static void *map_anonymous(size_t size, int more_flags)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | more_flags,
-                   -1, 0);
+    void *p = KEEPING_ERRNO(mmap(NULL, size, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | more_flags, -1, 0));
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -62,7 +73,7 @@ void *os_map_populated(size_t size)
 size_t os_reservation_share(void)
 {
     struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    if (KEEPING_ERRNO(getrlimit(RLIMIT_AS, &limit)) != 0 || limit.rlim_cur == RLIM_INFINITY)
         return SIZE_MAX;
     return (size_t)(limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT);
 }
@@ -77,8 +88,8 @@ void *os_reserve(size_t *size_in_out)
      * (vm.overcommit_memory=2); halve all the same until the kernel agrees, down to 1 MiB
      * (or to what was asked, if less). */
     for (;;) {
-        void *p = size != 0 ? mmap(NULL, size, PROT_NONE,
-                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        void *p = size != 0 ? KEEPING_ERRNO(mmap(NULL, size, PROT_NONE,
+                                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0))
                             : MAP_FAILED;
         if (p != MAP_FAILED) {
             *size_in_out = size;
@@ -102,13 +113,13 @@ void os_fit_reservation(void *start, size_t *size_in_out, size_t in_use, size_t 
     keep = (keep + page - 1) / page * page;
     if (start == NULL || keep >= *size_in_out)
         return;
-    if (munmap((char *)start + keep, *size_in_out - keep) == 0)
+    if (KEEPING_ERRNO(munmap((char *)start + keep, *size_in_out - keep)) == 0)
         *size_in_out = keep;
 }
 
 bool os_commit(void *address, size_t size)
 {
-    return mprotect(address, size, PROT_READ | PROT_WRITE) == 0;
+    return KEEPING_ERRNO(mprotect(address, size, PROT_READ | PROT_WRITE)) == 0;
 }
 
 void *os_map_grown(void *old, size_t old_bytes, size_t used_bytes, size_t bytes)
@@ -131,9 +142,9 @@ bool os_commit_populated(void *address, size_t size)
     char *start = (char *)address - ((uintptr_t)address & (page - 1));
     char *end = (char *)address + size;
     end += (page - ((uintptr_t)end & (page - 1))) & (page - 1);
-    if (mprotect(start, (size_t)(end - start), PROT_READ | PROT_WRITE) != 0)
+    if (KEEPING_ERRNO(mprotect(start, (size_t)(end - start), PROT_READ | PROT_WRITE)) != 0)
         return false;
-    if (madvise(start, (size_t)(end - start), MADV_POPULATE_WRITE) != 0) {
+    if (KEEPING_ERRNO(madvise(start, (size_t)(end - start), MADV_POPULATE_WRITE)) != 0) {
         /* Before Linux 5.14: a write a page backs it all the same (of the byte that is there:
          * the first page may hold data already). */
         for (char *at = start; at < end; at += page)
@@ -159,14 +170,14 @@ void os_decommit(void *address, size_t size)
     /* The pages go back to the kernel with MADV_DONTNEED; PROT_NONE makes them a reservation
      * again, which nothing scans (os_reserve). A refusal leaves them committed: only memory
      * not returned. */
-    if (madvise(start, (size_t)(end - start), MADV_DONTNEED) == 0)
-        mprotect(start, (size_t)(end - start), PROT_NONE);
+    if (KEEPING_ERRNO(madvise(start, (size_t)(end - start), MADV_DONTNEED)) == 0)
+        KEEPING_ERRNO(mprotect(start, (size_t)(end - start), PROT_NONE));
 }
 
 void os_unmap(void *address, size_t size)
 {
     if (address != NULL)
-        munmap(address, size);
+        KEEPING_ERRNO(munmap(address, size));
 }
 
 void os_leak_root_add(const void *address, size_t size)
