@@ -166,16 +166,25 @@ static __thread struct deferred_call deferred[DEFERRED_MAX]
     __attribute__((tls_model("initial-exec")));
 static __thread unsigned deferred_count __attribute__((tls_model("initial-exec")));
 
+/* Set when a handler made more calls than the list holds; said once, by a hook's end. */
+static atomic_bool deferred_dropped, deferred_dropped_said;
+
+/* The entry is taken before it is written: a handler that interrupted this one between the two
+ * would otherwise have written its call in the same entry, which this one then overwrote. No
+ * reader sees the entry unwritten: the list is read only at a hook's end, which this handler
+ * interrupted, and which goes on once the entry is written. */
 static void defer(void *ptr, size_t size, enum entry_point entry, enum deferred_kind kind)
 {
     if (ptr == NULL || malloc_trace_guard >= MALLOC_TRACE_GUARD_INTERNAL)
         return; /* the tracer's own memory, or a real call a front-end hides on purpose */
     unsigned count = __atomic_load_n(&deferred_count, __ATOMIC_RELAXED);
-    if (count < DEFERRED_MAX) {
-        deferred[count] = (struct deferred_call){ptr, size, (uint8_t)entry, (uint8_t)kind};
-        atomic_signal_fence(memory_order_seq_cst);
-        __atomic_store_n(&deferred_count, count + 1, __ATOMIC_RELAXED);
+    if (count >= DEFERRED_MAX) {
+        atomic_store_explicit(&deferred_dropped, true, memory_order_relaxed);
+        return;
     }
+    __atomic_store_n(&deferred_count, count + 1, __ATOMIC_RELAXED);
+    atomic_signal_fence(memory_order_seq_cst);
+    deferred[count] = (struct deferred_call){ptr, size, (uint8_t)entry, (uint8_t)kind};
 }
 
 static void free_block(void *ptr, enum entry_point entry, bool tracing, bool with_stack,
@@ -240,6 +249,12 @@ static __attribute__((noinline)) void leave_hook_applying_deferred(void)
                 continue;
             apply_deferred(&call);
         }
+        if (atomic_load_explicit(&deferred_dropped, memory_order_relaxed)
+            && !atomic_exchange(&deferred_dropped_said, true))
+            os_message("a signal handler made more than %u calls of malloc and free while it "
+                       "interrupted one: the tracer did not see the others, and may write their "
+                       "blocks wrongly (a block freed there as a leak)",
+                       DEFERRED_MAX);
         if (drop_guard())
             return;
     }
