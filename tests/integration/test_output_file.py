@@ -130,6 +130,37 @@ def test_append_without_second_header():
     check(first.expected and second.expected, "both runs printed their blocks")
 
 
+def test_processes_started_together_write_one_header():
+    """Processes that start at once on one path, which none has created yet: each found the
+    file empty, and until 10d511f each one that looked before the first header was written
+    wrote one too (1 to 4 rounds in 40 of 100 static processes). The header is written under
+    a lock on the file, once."""
+    program = build("leaker.c", "static")
+    trace = os.path.join(scratch_dir(), "together.csv")
+    env = dict(os.environ, out_file_path=trace)
+    for round_number in range(12):
+        if os.path.exists(trace):
+            os.unlink(trace)
+        read_end, write_end = os.pipe()
+        children = []
+        for _ in range(60):
+            child = os.fork()
+            if child == 0:
+                os.close(write_end)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+                os.read(read_end, 1)  # returns when the parent closes its end: all at once
+                os.execve(program, [program, "0", "1", "10"], env)
+            children.append(child)
+        os.close(read_end)
+        os.close(write_end)
+        statuses = [os.waitpid(child, 0)[1] for child in children]
+        equal(statuses, [0] * 60, f"exit statuses (round {round_number})")
+        with open(trace) as text:
+            lines = text.read().splitlines()
+        equal((lines[0], lines.count(HEADER), len(lines)), (HEADER, 1, 61),
+              f"the header, once; a leak row a process (round {round_number})")
+
+
 def test_pid_in_path():
     program = build("leaker.c", "static")
     directory = scratch_dir()
