@@ -6,7 +6,9 @@
  * a getline buffer that getline moves to a new address. "ignored": two blocks passed to
  * malloc_trace_ignore after their `malloc` rows were written, one kept, one freed. "errno":
  * a block written as `malloc` freed when no new mapping can be made (the tracer's queue for
- * its late row cannot map its first page): free leaves errno as it was. Every
+ * its late row cannot map its first page): free leaves errno as it was. "realloc" (with
+ * MALLOC_MMAP_THRESHOLD_ above 2 MiB, so that realloc copies): a thread grows 1-MiB blocks
+ * one by one while main calls exit, so that one is inside realloc as the exit pass runs. Every
  * `malloc` row must be settled,
  * by a `free` row or an exit row, and no block get a row after its exit row. */
 #include <errno.h>
@@ -102,6 +104,38 @@ static int ignore_written_blocks(void)
     return 0;
 }
 
+#define GROWN 200
+#define GROWN_SIZE ((size_t)1 << 20)
+
+static void *grown[GROWN];
+static volatile int growing;
+
+static void *grow_them(void *unused)
+{
+    (void)unused;
+    growing = 1;
+    for (int i = 0; i < GROWN; i++)
+        grown[i] = realloc(grown[i], 2 * GROWN_SIZE);
+    return NULL;
+}
+
+static int realloc_while_exiting(void)
+{
+    for (int i = 0; i < GROWN; i++) {
+        grown[i] = malloc(GROWN_SIZE);
+        memset(grown[i], 1, 4096);
+    }
+    sleep_ms(2500);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, grow_them, NULL) != 0)
+        return 3;
+    while (!growing)
+        continue;
+    sleep_ms(5);
+    say("exiting while the thread reallocs\n");
+    exit(0);
+}
+
 /* The bytes of address space the process has mapped. */
 static size_t mapped_bytes(void)
 {
@@ -142,5 +176,7 @@ int main(int argc, char **argv)
         return ignore_written_blocks();
     if (argc == 2 && strcmp(argv[1], "errno") == 0)
         return free_keeps_errno();
+    if (argc == 2 && strcmp(argv[1], "realloc") == 0)
+        return realloc_while_exiting();
     return 2;
 }

@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "heap_roots.h"
@@ -263,6 +264,21 @@ void leak_scan_begin(struct leak_scan *scan)
     scan->loader_code = heap_roots_loader_code();
 }
 
+/* A realloc under way on another thread: its block is in no shard between the two hooks
+ * (thread_slots.h), and a scan then gave it no row (its `malloc` row left unsettled at
+ * exit). The scan lets such moves end first, with the table unlocked (a move's end takes a
+ * shard's lock), a while at most: a thread that reallocs without a pause gets its turn. */
+#define MOVE_PAUSE_NS 50000L
+#define MOVE_WAITS 2000u
+
+static bool a_move_is_under_way(void)
+{
+    for (const struct thread_slot *slot = thread_slot_first(); slot != NULL; slot = slot->next)
+        if (slot != thread_slot_mine && atomic_load(&slot->moving) != 0)
+            return true;
+    return false;
+}
+
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
                    pid_t skip_tid, struct event_log *free_rows)
 {
@@ -273,6 +289,12 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     bool ok = scan->modules_read;
 
     live_table_lock_all();
+    for (unsigned waits = 0; a_move_is_under_way() && waits < MOVE_WAITS; waits++) {
+        live_table_unlock_all();
+        struct timespec pause = {0, MOVE_PAUSE_NS};
+        nanosleep(&pause, NULL);
+        live_table_lock_all();
+    }
     /* A block freed after the caller took the queued rows, and before this lock, is in no
      * copy: its late `free` row, left queued, was lost at exit (no pass comes after). */
     unsigned scan_number = live_table_begin_scan_locked(free_rows);

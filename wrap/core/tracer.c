@@ -552,9 +552,11 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace
     if (move->skipped || old == NULL)
         return;
     malloc_trace_guard++;
+    /* Said before the block leaves the table: a leak scan that finds neither waits for the
+     * move's end (see leak_scan.c). */
+    set_moving(old, 0);
     move->held = live_table_take((uintptr_t)old, &move->block);
-    if (move->held)
-        set_moving(old, move->block.size);
+    set_moving(move->held ? old : NULL, move->held ? move->block.size : 0);
     leave_hook();
 }
 
