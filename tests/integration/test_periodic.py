@@ -174,7 +174,9 @@ def test_realloc_under_way_while_the_exit_pass_runs():
     """A thread grows 200 blocks written as `malloc` (copying 1 MiB each) while main exits:
     the block inside realloc is in no shard between the two hooks, and until 79edac6 the
     exit pass gave it no row (its `malloc` row left unsettled, in every run). The scan now
-    lets the move end first."""
+    lets the move end first; until 3296e9f it let the next move begin meanwhile, and under
+    load (make check's, or two busy loops beside it: 8 runs in 10) its wait ran out while the
+    thread was inside one realloc or the next. Now a move waits for the scan to start."""
     env = dict(PERIOD, MALLOC_MMAP_THRESHOLD_="4194304")
     for form in ("wrap", "static", "preload"):
         program = build("late_frees.c", form)

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "leak_scan.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -267,9 +268,30 @@ void leak_scan_begin(struct leak_scan *scan)
 /* A realloc under way on another thread: its block is in no shard between the two hooks
  * (thread_slots.h), and a scan then gave it no row (its `malloc` row left unsettled at
  * exit). The scan lets such moves end first, with the table unlocked (a move's end takes a
- * shard's lock), a while at most: a thread that reallocs without a pause gets its turn. */
+ * shard's lock), a while at most, and holds new ones back meanwhile: a thread that reallocs
+ * without a pause had one under way nearly all the time, and under make check's load the
+ * scan's wait ran out (1 exit in 10 of a thread growing 1-MiB blocks). A move held back
+ * waits as long at most, so that no scan keeps a program's realloc for ever. A move that
+ * begins once the scan has found none under way takes its block out under the shard's lock,
+ * which the scan holds until it has copied the table: it finds its block there. */
 #define MOVE_PAUSE_NS 50000L
 #define MOVE_WAITS 2000u
+
+atomic_bool leak_scan_holding_moves;
+
+static void pause_for_moves(void)
+{
+    struct timespec pause = {0, MOVE_PAUSE_NS};
+    nanosleep(&pause, NULL);
+}
+
+void leak_scan_wait_to_move(void)
+{
+    int saved_errno = errno; /* EINTR, where a signal cuts a pause short */
+    for (unsigned waits = 0; atomic_load(&leak_scan_holding_moves) && waits < MOVE_WAITS; waits++)
+        pause_for_moves();
+    errno = saved_errno;
+}
 
 static bool a_move_is_under_way(void)
 {
@@ -288,13 +310,14 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
     struct unseen_threads unseen = {.count = 0};
     bool ok = scan->modules_read;
 
+    atomic_store(&leak_scan_holding_moves, true);
     live_table_lock_all();
     for (unsigned waits = 0; a_move_is_under_way() && waits < MOVE_WAITS; waits++) {
         live_table_unlock_all();
-        struct timespec pause = {0, MOVE_PAUSE_NS};
-        nanosleep(&pause, NULL);
+        pause_for_moves();
         live_table_lock_all();
     }
+    atomic_store(&leak_scan_holding_moves, false);
     /* A block freed after the caller took the queued rows, and before this lock, is in no
      * copy: its late `free` row, left queued, was lost at exit (no pass comes after). */
     unsigned scan_number = live_table_begin_scan_locked(free_rows);

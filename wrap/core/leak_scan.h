@@ -5,6 +5,7 @@
 #ifndef MALLOC_TRACE_LEAK_SCAN_H
 #define MALLOC_TRACE_LEAK_SCAN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,5 +60,17 @@ void leak_scan_release(struct leak_scan *scan);
 /* Called by the main thread at start: its thread pointer, for the scans where it cannot be
  * stopped (its TLS lies apart from its stack). */
 void leak_scan_remember_main_thread(void);
+
+/* Set while a scan waits for the reallocs under way on other threads to end (see
+ * leak_scan.c): a realloc that has not taken its block out of the table yet waits for it. */
+extern atomic_bool leak_scan_holding_moves;
+void leak_scan_wait_to_move(void);
+
+/* Called by realloc's hook before its block leaves the table. Inline: every realloc asks. */
+static inline void leak_scan_before_move(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&leak_scan_holding_moves, memory_order_relaxed), 0))
+        leak_scan_wait_to_move();
+}
 
 #endif

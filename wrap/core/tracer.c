@@ -552,6 +552,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace
     if (move->skipped || old == NULL)
         return;
     malloc_trace_guard++;
+    leak_scan_before_move();
     /* Said before the block leaves the table: a leak scan that finds neither waits for the
      * move's end (see leak_scan.c). */
     set_moving(old, 0);
