@@ -116,6 +116,46 @@ def test_first_walk_through_a_library_in_the_smallest_stack():
                   f"{form}, {unwinder}, {low - 2048} bytes of locals (untraced: {low})")
 
 
+def test_handler_on_a_small_alternate_stack():
+    """A signal handler that allocates on an alternate signal stack of 8 KiB (SIGSTKSZ as it
+    was), an inaccessible page below it. The unwind tables stop at the signal frame, and
+    until ed56385 the tracer then called libunwind, whose walk takes some 5 KiB: after the
+    kernel's signal frame (3.4 KiB where the processor has AVX-512 state) that ran past the
+    stack's end (the preload form crashed; into a heap block below the stack, glibc aborted
+    in free). Now such a stack ends at the signal frame, said once; with room enough (64
+    KiB) the stack is libunwind's, through the signal frame into main."""
+    message = ("malloc-trace: a signal handler allocated on an alternate signal stack "
+               "(sigaltstack) with less than 8 KiB left, too little for libunwind: its stacks "
+               "end at the signal frame\n")
+    untraced = build("handler_on_an_alternate_stack.c", "preload")
+    result = run(untraced, "none", args=["8192"], timeout=30)
+    equal((result.returncode, result.stdout), (0, "handled 10\n"), "untraced")
+    for form in FORMS:
+        program = build("handler_on_an_alternate_stack.c", form)
+        for unwinder in ("tables",) + (("libunwind",) if form != "static" else ()):
+            for size, stderr in (("8192", message), ("65536", "")):
+                what = f"{form}, {unwinder}, {size} bytes"
+                result = run(program, form, args=[size], timeout=30,
+                             env={"MALLOC_TRACE_UNWIND": unwinder, "MALLOC_TRACE_REACHABLE": "1"})
+                equal((result.returncode, result.stdout, result.stderr),
+                      (0, "handled 10\n", stderr), what)
+                stacks = [[frame["f"] for frame in row["stack"]]
+                          for row in read_trace(result.trace_path)
+                          if row["function"] == "reachable" and row["size"] == 1234]
+                equal(len(stacks), 10, f"{what}: the handler's blocks")
+                for names in stacks:
+                    if size == "65536":
+                        check(names[:2] == ["malloc", "handle_signal"] and "main" in names,
+                              f"{what}: a whole stack: {names}")
+                    elif unwinder == "tables":
+                        # the handler, and the signal frame's return address (libc's
+                        # __restore_rt, a local symbol: named by its offset)
+                        equal(names[:2] + [len(names)], ["malloc", "handle_signal", 3],
+                              f"{what}: a stack cut at the signal frame: {names}")
+                    else:
+                        equal(names, ["malloc"], f"{what}: frame 0 alone")
+
+
 def test_thread_with_the_smallest_stack():
     # The unwind cache lives in memory from mmap, not in static TLS (which glibc carves out
     # of each thread's stack), and the stack's bounds come without pthread_getattr_np's lock.

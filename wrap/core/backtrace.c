@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -340,7 +341,8 @@ static void make_latest(uint16_t *ways, unsigned way)
  * caller up, reading saved values only between the stack pointer and the stack's top.
  * Returns 0 where a frame has no rule there or anything looks wrong (a signal frame, code
  * without unwind information, a stack switch): the caller then asks libunwind for the whole
- * stack, so that every stack is the one libunwind gives. The first entry stands for this
+ * stack, so that every stack is the one libunwind gives; *stepped is then set to the frames
+ * found up to there, the frame that has no rule included. The first entry stands for this
  * function's own frame, as with the other unwinders; the tracer keeps frame pointers, so
  * its saved rbp and return address start the walk.
  *
@@ -362,7 +364,8 @@ static void make_latest(uint16_t *ways, unsigned way)
  * to replay rather than its last one: xmllint 0.1, sqlite3 0.2, python3 0.15. A walk that
  * is one of the site's walks whole, the common one, is found first by replay_whole_walk. */
 __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_t max,
-                                                        struct backtrace_kept **kept)
+                                                        struct backtrace_kept **kept,
+                                                        uint32_t *stepped)
 {
     const uintptr_t *frame = __builtin_frame_address(0);
     /* the caller's stack pointer, frame pointer and return address */
@@ -450,8 +453,10 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
         struct unwind_rule rule = unwind_table_find(cache, now.pc - 1);
         if (rule.kind == UNWIND_OUTERMOST)
             break;
-        if (!step_by_rule(&now, rule))
+        if (!step_by_rule(&now, rule)) {
+            *stepped = count;
             return 0; /* the site's walks and kept words stay as they were, and agree */
+        }
     }
     bool same = aligned_replay != 0 && count == last_count;
     for (uint32_t i = BACKTRACE_TRACER_FRAMES; same && i < aligned_replay; i++)
@@ -712,6 +717,32 @@ static inline __attribute__((always_inline)) uint32_t fallback_backtrace(void **
     return got;
 }
 
+/* Stack a libunwind walk takes (5.3 KiB measured on Debian 12's libunwind 1.6, through a
+ * signal frame), with a margin. */
+#define LIBUNWIND_WALK_ROOM ((uintptr_t)8 << 10)
+
+/* Whether the capture runs in a signal handler on an alternate signal stack (sigaltstack)
+ * with too little room left for libunwind's walk: with 8 KiB (SIGSTKSZ as it was), where the
+ * kernel's signal frame took 3.4 KiB, a handler that allocated overflowed it, into the heap
+ * block below it (an abort in free) or a guard page. The stack then ends where the unwind
+ * tables end, at the signal frame. One system call, on the fallback's path only: an alternate
+ * stack can lie anywhere, even in the thread's own stack (a local array of main). */
+static bool alternate_stack_too_small(void)
+{
+    static atomic_bool said;
+    stack_t alternate;
+    if (sigaltstack(NULL, &alternate) != 0 || !(alternate.ss_flags & SS_ONSTACK))
+        return false;
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (here < (uintptr_t)alternate.ss_sp || here - (uintptr_t)alternate.ss_sp >= LIBUNWIND_WALK_ROOM)
+        return false;
+    if (!atomic_exchange(&said, true))
+        os_message_text("a signal handler allocated on an alternate signal stack (sigaltstack) "
+                        "with less than 8 KiB left, too little for libunwind: its stacks end at "
+                        "the signal frame");
+    return true;
+}
+
 /* What backtrace_capture hands out as kept when no memo keeps the stack: nothing. */
 static __thread struct backtrace_kept kept_by_none __attribute__((tls_model("initial-exec")));
 
@@ -737,14 +768,18 @@ __attribute__((noinline)) uint32_t backtrace_capture(uint32_t max, void ***frame
         begin_thread_walks();
     /* The walks of this file take no lock a fork could leave held (the table builder's is
      * reset in the child): only libunwind needs the fork protocol. */
+    uint32_t stepped = 0;
     uint32_t got = chosen_unwinder == UNWINDER_FRAME_POINTERS ? frame_pointer_backtrace(frames, wanted)
-                   : chosen_unwinder == UNWINDER_TABLES ? table_backtrace(frames, wanted, kept)
+                   : chosen_unwinder == UNWINDER_TABLES ? table_backtrace(frames, wanted, kept, &stepped)
                                                         : 0;
     if (got == 0) {
         /* errno as the program left it: libunwind's address checks read its pipe (EAGAIN
-         * when it is empty), and the pipe's own check may find a descriptor closed. */
+         * when it is empty), the pipe's own check may find a descriptor closed, and
+         * sigaltstack may fail. */
         int saved_errno = errno;
-        if (unwinder_pipe_intact())
+        if (alternate_stack_too_small())
+            got = stepped;
+        else if (unwinder_pipe_intact())
             got = fallback_backtrace(frames, wanted);
         errno = saved_errno;
     }

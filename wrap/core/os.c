@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __SANITIZE_ADDRESS__
@@ -221,6 +222,17 @@ void os_message(const char *format, ...)
     }
     line[length++] = '\n';
     ssize_t ignored = write(STDERR_FILENO, line, length);
+    (void)ignored;
+    errno = saved_errno;
+}
+
+void os_message_text(const char *text)
+{
+    int saved_errno = errno;
+    struct iovec parts[] = {{(void *)"malloc-trace: ", sizeof "malloc-trace: " - 1},
+                            {(void *)text, strlen(text)},
+                            {(void *)"\n", 1}};
+    ssize_t ignored = writev(STDERR_FILENO, parts, sizeof parts / sizeof parts[0]);
     (void)ignored;
     errno = saved_errno;
 }

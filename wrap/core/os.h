@@ -63,6 +63,9 @@ void os_leak_root_remove(const void *address, size_t size);
 /* One line on stderr, prefixed with "malloc-trace: ", built in a stack buffer and written
  * with one write(2): safe from inside an allocation, never interleaved with other lines. */
 void os_message(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* The same for a fixed text, with no buffer: for where the stack has little room (os_message
+ * and vsnprintf take some 3 KiB of it). */
+void os_message_text(const char *text);
 
 /* What an errno value means, in English whatever the program's locale: strerror translates
  * through gettext, which for a locale of another charset loads a gconv module with dlopen,
