@@ -727,6 +727,8 @@ static inline __attribute__((always_inline)) uint32_t fallback_backtrace(void **
  * block below it (an abort in free) or a guard page. The stack then ends where the unwind
  * tables end, at the signal frame. One system call, on the fallback's path only: an alternate
  * stack can lie anywhere, even in the thread's own stack (a local array of main). */
+/* Not asked with MALLOC_TRACE_UNWIND=libunwind, where every capture would pay for the call
+ * (300 ns a capture on a VM, a third more): there the README asks for 16 KiB. */
 static bool alternate_stack_too_small(void)
 {
     static atomic_bool said;
@@ -777,7 +779,7 @@ __attribute__((noinline)) uint32_t backtrace_capture(uint32_t max, void ***frame
          * when it is empty), the pipe's own check may find a descriptor closed, and
          * sigaltstack may fail. */
         int saved_errno = errno;
-        if (alternate_stack_too_small())
+        if (chosen_unwinder != UNWINDER_LIBUNWIND && alternate_stack_too_small())
             got = stepped;
         else if (unwinder_pipe_intact())
             got = fallback_backtrace(frames, wanted);
