@@ -162,6 +162,31 @@ def test_handler_on_a_small_alternate_stack():
                           f"{what}: a stack cut at the signal frame: {names}")
 
 
+def test_rbp_as_a_plain_register():
+    """A caller of malloc that holds -16, or -8, in rbp, as code built without frame pointers
+    may (python3, as and ld do): with MALLOC_TRACE_UNWIND=fp the walk took it for a frame just
+    below the top of the address space, whose bound wrapped to 0 and passed, and the program
+    died of a SIGSEGV in the tracer until 2b9614d. Now the frame-pointer walk ends there;
+    the tables and libunwind go on by the function's unwind information, into main."""
+    for form in FORMS:
+        program = build("rbp_as_a_plain_register.c", form)
+        for rbp in ("fffffffffffffff0", "fffffffffffffff8"):
+            for unwinder in ("fp", "tables") + (("libunwind",) if form != "static" else ()):
+                what = f"{form}, {unwinder}, rbp 0x{rbp}"
+                result = run(program, form, args=[rbp], timeout=30,
+                             env={"MALLOC_TRACE_UNWIND": unwinder, "MALLOC_TRACE_REACHABLE": "1"})
+                equal((result.returncode, result.stdout, result.stderr), (0, "allocated\n", ""),
+                      what)
+                stacks = [[frame["f"] for frame in row["stack"]]
+                          for row in read_trace(result.trace_path)
+                          if row["function"] == "reachable" and row["size"] == 1234]
+                equal(len(stacks), 1, f"{what}: the block's row")
+                if unwinder == "fp":
+                    equal(stacks[0], ["malloc", "malloc_with_rbp"], what)
+                else:
+                    equal(stacks[0][:3], ["malloc", "malloc_with_rbp", "main"], what)
+
+
 def test_thread_with_the_smallest_stack():
     # The unwind cache lives in memory from mmap, not in static TLS (which glibc carves out
     # of each thread's stack), and the stack's bounds come without pthread_getattr_np's lock.

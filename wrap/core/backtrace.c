@@ -142,15 +142,18 @@ static uintptr_t find_stack_top(void)
 /* Follows the saved frame pointers (each frame: the caller's frame pointer, then the return
  * address) while they go up the stack and stay below its top: a frame that keeps no frame
  * pointer (libc's) ends the walk or adds a wrong frame, never a read out of the stack. The
- * first entry stands for this function's own frame, as with the other unwinders. */
+ * first entry stands for this function's own frame, as with the other unwinders. The room
+ * left below the top is a difference, not a sum: code that uses rbp as a plain register
+ * leaves any value in it, and with -16 there, the frame plus its two words wrapped to 0 and
+ * passed the bound (python3, as and ld crashed). */
 __attribute__((noinline)) static uint32_t frame_pointer_backtrace(void **frames, uint32_t max)
 {
     const uintptr_t *frame = __builtin_frame_address(0);
     uint32_t count = 0;
     if (max > 0)
         frames[count++] = (void *)(uintptr_t)frame_pointer_backtrace; // NOLINT(performance-no-int-to-ptr)
-    while (count < max && (uintptr_t)frame % sizeof(uintptr_t) == 0
-           && (uintptr_t)frame + 2 * sizeof(uintptr_t) <= stack_top) {
+    while (count < max && (uintptr_t)frame % sizeof(uintptr_t) == 0 && (uintptr_t)frame < stack_top
+           && stack_top - (uintptr_t)frame >= 2 * sizeof(uintptr_t)) {
         uintptr_t return_address = frame[1];
         if (return_address < 4096) /* the end (0), or a word that is no frame's */
             break;
