@@ -18,9 +18,12 @@ def command():
     return os.path.join(STAGE, "bin", "malloc-trace")  # the installed tree: ../lib
 
 
-def mt(*arguments, cwd=None, stdin=None, timeout=120):
+def mt(*arguments, cwd=None, stdin=None, timeout=120, preload=None):
+    """The command, with preload (or nothing) in LD_PRELOAD."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    if preload is not None:
+        env["LD_PRELOAD"] = preload
     return subprocess.run([command(), *arguments], capture_output=True, text=True, cwd=cwd,
                           input=stdin, timeout=timeout, env=env)
 
@@ -294,6 +297,29 @@ def test_run_signals_streams_and_descendants():
     result = mt("run", "-o", "", "--", "/bin/true")
     equal((result.returncode, result.stderr),
           (2, "malloc-trace run: -o takes a file name, not an empty one\n"), "an empty -o")
+
+
+def test_run_leaves_the_programs_bash_starts_untraced():
+    """bash defines getenv, setenv and unsetenv of its own, whose setenv and unsetenv change
+    nothing before its main has read the environment: until 2b9614d the tracer's constructor
+    called them to take its settings out, and every program a bash script started was traced
+    into the run's trace (a leak of sort's failed --fail-on-leak). The user's own LD_PRELOAD
+    stays."""
+    libc = subprocess.run(["gcc", "-print-file-name=libc.so.6"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    leaker = build("leaker.c", "preload")
+    trace = os.path.join(WORK, "bash.csv")
+    # What bash itself sees, and a bash it starts: a program it starts (printenv, say) would
+    # take the settings out of its own environment when traced.
+    script = ('echo "[$LD_PRELOAD] [$out_file_path] [$malloc_second_peremption] '
+              f'[$MALLOC_TRACE_RUN]"; {leaker} 0 1 100 > /dev/null; '
+              """bash -c 'echo "[$LD_PRELOAD] [$out_file_path]"'""")
+    result = mt("run", "-o", trace, "-p", "5", "--fail-on-leak", "--", "/bin/bash", "-c",
+                script, preload=libc)
+    equal((result.returncode, result.stdout), (0, f"[{libc}] [] [] []\n[{libc}] []\n"),
+          "the environment bash and its children have, and no leak of theirs")
+    modules = {frame["m"] for row in read_trace(trace) for frame in row["stack"]}
+    check(leaker not in modules, f"no row of the leaker: {sorted(modules)}")
 
 
 def test_run_passes_signals_on_and_survives_a_closed_stderr():

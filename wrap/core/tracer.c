@@ -16,6 +16,7 @@
 #include "../include/malloctrace.h"
 #include "backtrace.h"
 #include "block_context.h"
+#include "environment.h"
 #include "flusher.h"
 #include "frame_registration.h"
 #include "leak_scan.h"
@@ -789,23 +790,24 @@ static void register_fork_handlers(void)
  * under heaptrack: the library takes itself out of LD_PRELOAD for the programs it runs. */
 static void untrace_descendants(void)
 {
-    if (getenv("MALLOC_TRACE_RUN") == NULL)
+    if (environment_value("MALLOC_TRACE_RUN") == NULL)
         return;
-    unsetenv("MALLOC_TRACE_RUN");
+    environment_remove("MALLOC_TRACE_RUN");
     /* Settings read already: a wrap-linked descendant must not write into this trace. */
-    unsetenv("out_file_path");
-    unsetenv("malloc_second_peremption");
-    const char *preload = getenv("LD_PRELOAD");
+    environment_remove("out_file_path");
+    environment_remove("malloc_second_peremption");
+    const char *preload = environment_value("LD_PRELOAD");
     if (preload == NULL)
         return;
-    char kept[4096];
-    size_t used = 0;
+    static char kept[4096] = "LD_PRELOAD=";
+    const size_t name_length = sizeof "LD_PRELOAD=" - 1;
+    size_t used = name_length;
     for (const char *entry = preload; *entry;) {
         size_t length = strcspn(entry, ": ");
         bool ours = length >= 15 && memcmp(entry + length - 15, "malloc-trace.so", 15) == 0
                     && (length == 15 || entry[length - 16] == '/');
         if (!ours && length > 0 && used + length + 2 < sizeof kept) {
-            if (used > 0)
+            if (used > name_length)
                 kept[used++] = ':';
             memcpy(kept + used, entry, length);
             used += length;
@@ -814,15 +816,15 @@ static void untrace_descendants(void)
         entry += strspn(entry, ": ");
     }
     kept[used] = '\0';
-    if (used == 0)
-        unsetenv("LD_PRELOAD");
+    if (used == name_length)
+        environment_remove("LD_PRELOAD");
     else
-        setenv("LD_PRELOAD", kept, 1);
+        environment_replace(kept);
 }
 
 static const char *lookup_environment(const char *name)
 {
-    return getenv(name);
+    return environment_value(name);
 }
 
 /* The core's mark in every binary it is linked into: a note, which stays when the binary
