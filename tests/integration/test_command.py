@@ -24,6 +24,10 @@ def mt(*arguments, cwd=None, stdin=None, timeout=120, preload=None):
     env.pop("LD_PRELOAD", None)
     if preload is not None:
         env["LD_PRELOAD"] = preload
+        if "ASAN_OPTIONS" in env:
+            # The asan build of the command (test_sanitizers.py) refuses to start with a
+            # library loaded before its runtime.
+            env["ASAN_OPTIONS"] += ":verify_asan_link_order=0"
     return subprocess.run([command(), *arguments], capture_output=True, text=True, cwd=cwd,
                           input=stdin, timeout=timeout, env=env)
 
