@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The entry of name in environ (its value after the '='), or NULL. */
+/* The first entry of name from from on, or NULL. */
 static char **entry_of(const char *name, size_t length, char **from)
 {
     for (char **entry = from; entry != NULL && *entry != NULL; entry++)

@@ -822,11 +822,6 @@ static void untrace_descendants(void)
         environment_replace(kept);
 }
 
-static const char *lookup_environment(const char *name)
-{
-    return environment_value(name);
-}
-
 /* The core's mark in every binary it is linked into: a note, which stays when the binary
  * is stripped and lies in memory with the program headers. A program linked with
  * libmalloctrace.a and started with malloc-trace.so preloaded (by `malloc-trace run`, say)
@@ -901,7 +896,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
         malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
         return;
     }
-    settings_load(&settings, lookup_environment);
+    settings_load(&settings, environment_value);
     settings_check_names(environ);
     untrace_descendants();
     frames_kept = settings.depth - 1;
