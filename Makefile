@@ -117,7 +117,7 @@ $(ARCHIVE): $(BUILD)/obj/core.o $(WRAP_MEMBERS) $(BUILD)/obj/unwind_static.o
 $(PRELOAD): $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) wrap/preload/exports.map
 	$(CC) $(SANITIZE) -shared -o $@ $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) \
 		-Wl,--version-script=wrap/preload/exports.map -Wl,-z,nodelete \
-		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -ljansson -liberty -pthread
+		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -liberty -pthread
 
 $(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile | deps
 	@mkdir -p $(dir $@)

@@ -39,6 +39,20 @@ def test_global_symbols_carry_the_prefix():
           "API of the preload library")
 
 
+def test_a_program_with_a_json_object_of_its_own():
+    """The tracer's names call nothing of the program's: until 2b9614d both dynamic forms
+    rendered each frame with jansson, whose json_object the lookup found in the program
+    first (PostgreSQL's SQL function: it crashed at exit, and could not be traced), and a
+    static link failed on the two definitions."""
+    for form in ("wrap", "static", "preload"):
+        program = build("defines_json_object.c", form, extra=["-rdynamic"])
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stdout, result.stderr), (0, "done\n", ""), form)
+        leaks = [[frame["f"] for frame in row["stack"][:2]] for row in result.rows()
+                 if row["function"] == "leak" and row["size"] == 4321]
+        equal(leaks, [["malloc", "main"]], f"{form}: the leak's row")
+
+
 def test_install_layout_and_relocation():
     root = tempfile.mkdtemp(prefix="install.", dir=WORK)
     first = os.path.join(root, "first")

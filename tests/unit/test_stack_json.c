@@ -190,6 +190,58 @@ static void test_frames(void)
                  ",{\"f\":\"0x10000\",\"s\":\"\",\"l\":0,\"m\":\"\"}");
 }
 
+/* What jansson wrote for a frame before the tracer wrote it itself (a text that is not UTF-8
+ * kept its ASCII, '?' for each other byte), ';' and DEL then escaped. */
+static char *frame_by_jansson(const char *function, const char *file, int line,
+                              const char *module)
+{
+    const char *texts[3] = {function, file, module};
+    json_t *strings[3];
+    for (int i = 0; i < 3; i++) {
+        strings[i] = json_string(texts[i]);
+        if (strings[i] == NULL) {
+            char *ascii = strdup(texts[i]);
+            for (char *c = ascii; *c; c++)
+                if ((unsigned char)*c >= 0x80)
+                    *c = '?';
+            strings[i] = json_string(ascii);
+            free(ascii);
+        }
+    }
+    json_t *frame = json_object();
+    json_object_set_new(frame, "f", strings[0]);
+    json_object_set_new(frame, "s", strings[1]);
+    json_object_set_new(frame, "l", json_integer(line));
+    json_object_set_new(frame, "m", strings[2]);
+    char *dumped = json_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(frame);
+    char *escaped = json_text_for_csv(dumped);
+    free(dumped);
+    return escaped;
+}
+
+/* The frame text is jansson's, byte for byte: escapes, control characters, ';' and DEL, and
+ * each way a byte sequence can fail to be UTF-8 (jansson's checks). */
+static void test_render_frame_as_jansson_did(void)
+{
+    static const char *const texts[] = {
+        "", "main", "operator new(unsigned long)", "f(std::map<int;int>)", "a\"b\\c/d",
+        "\b\f\n\r\t", "\x01\x1f\x7f;", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf", "bad\xff\xfe" "dir", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80",
+        "\xed\xa0\x80", "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+        "\x80", "\xc3", "\xe2\x82", "\xc3(", "mixed \xc3\xa9 and \xff;", "/usr/lib/x.so"};
+    size_t count = sizeof texts / sizeof *texts;
+    for (size_t i = 0; i < count; i++) {
+        const char *other = texts[(i * 7 + 3) % count];
+        int line = (int)i * 1000 - 3;
+        char *mine = stack_json_render_frame(texts[i], other, line, texts[count - 1 - i]);
+        char *theirs = frame_by_jansson(texts[i], other, line, texts[count - 1 - i]);
+        CHECK_EQ_STR(mine, theirs);
+        free(mine);
+        free(theirs);
+    }
+}
+
 int main(void)
 {
     alarm(30);
@@ -197,5 +249,6 @@ int main(void)
     RUN_TEST(test_entry_point_names);
     RUN_TEST(test_frame0);
     RUN_TEST(test_frames);
+    RUN_TEST(test_render_frame_as_jansson_did);
     return check_exit_status();
 }

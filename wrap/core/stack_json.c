@@ -1,11 +1,10 @@
 /* stack_json.c: see stack_json.h. Runs under the flush lock and the guard. */
 #include "stack_json.h"
 
-#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_text.h"
 #include "os.h"
 #include "settings.h"
 #include "stack_table.h"
@@ -26,44 +25,95 @@ const char *stack_json_entry_point_name(enum entry_point entry_point)
     return entry_point_names[entry_point];
 }
 
-/* jansson accepts only UTF-8: a name or path with other bytes keeps its ASCII and gets '?'
- * for each byte that does not decode. */
-static json_t *json_text(const char *text)
+/* The length of the UTF-8 sequence at text, 0 where it is not one: the checks of jansson's
+ * utf8_check_first and utf8_check_full (no overlong form, no surrogate, nothing past
+ * U+10FFFF), so that a name is written as jansson wrote it. */
+static size_t utf8_sequence(const unsigned char *text)
 {
-    json_t *string = json_string(text);
-    if (string != NULL)
-        return string;
-    size_t length = strlen(text);
-    char *ascii = malloc(length + 1);
-    if (ascii == NULL)
-        return json_string("?");
-    for (size_t i = 0; i <= length; i++) {
-        ascii[i] = text[i];
-        if ((unsigned char)text[i] >= 0x80)
-            ascii[i] = '?';
+    size_t size = text[0] < 0x80 ? 1 : text[0] >= 0xc2 && text[0] <= 0xdf ? 2
+                                   : text[0] >= 0xe0 && text[0] <= 0xef ? 3
+                                   : text[0] >= 0xf0 && text[0] <= 0xf4 ? 4 : 0;
+    if (size <= 1)
+        return size;
+    uint32_t value = text[0] & (0x7fu >> size);
+    for (size_t i = 1; i < size; i++) {
+        if (text[i] < 0x80 || text[i] > 0xbf)
+            return 0;
+        value = value << 6 | (text[i] & 0x3fu);
     }
-    string = json_string(ascii);
-    free(ascii);
-    return string;
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff) || value < least[size])
+        return 0;
+    return size;
 }
 
-/* One frame object, compact, ';' escaped; malloc'd, or NULL. */
-static char *render_frame(const char *function, const char *file, int line, const char *module)
+static bool is_utf8(const char *text)
 {
-    json_t *frame = json_object();
+    for (const unsigned char *at = (const unsigned char *)text; *at;) {
+        size_t size = utf8_sequence(at);
+        if (size == 0)
+            return false;
+        at += size;
+    }
+    return true;
+}
+
+/* Writes text at out as a JSON string, as jansson's compact dump did (its escapes, \u00XX in
+ * upper case for the other control characters), with ';' and DEL escaped as json_text.h
+ * says; a text that is not UTF-8 keeps its ASCII, and '?' for each other byte. Returns the
+ * end; out has room for 6 bytes a byte of text, and 2. */
+static char *write_string(char *out, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    bool utf8 = is_utf8(text);
+    *out++ = '"';
+    for (const unsigned char *at = (const unsigned char *)text; *at; at++) {
+        unsigned char byte = !utf8 && *at >= 0x80 ? '?' : *at;
+        const char *escape = byte == '"'    ? "\\\""
+                             : byte == '\\' ? "\\\\"
+                             : byte == '\b'  ? "\\b"
+                             : byte == '\f'  ? "\\f"
+                             : byte == '\n'  ? "\\n"
+                             : byte == '\r'  ? "\\r"
+                             : byte == '\t'  ? "\\t"
+                             : byte == ';'   ? "\\u003b"
+                             : byte == 0x7f  ? "\\u007f"
+                                             : NULL;
+        if (escape != NULL) {
+            size_t length = strlen(escape);
+            memcpy(out, escape, length);
+            out += length;
+        } else if (byte < 0x20) {
+            memcpy(out, "\\u00", 4);
+            out[4] = hex[byte >> 4];
+            out[5] = hex[byte & 15];
+            out += 6;
+        } else {
+            *out++ = (char)byte;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* One frame object, compact, ';' escaped; malloc'd, or NULL. Written here rather than with
+ * jansson: the traced program's own definitions come first in the symbol lookup, and
+ * PostgreSQL's SQL function json_object took the tracer's calls (it crashed at its exit). */
+char *stack_json_render_frame(const char *function, const char *file, int line,
+                              const char *module)
+{
+    size_t room = 6 * (strlen(function) + strlen(file) + strlen(module)) + 64;
+    char *frame = malloc(room);
     if (frame == NULL)
         return NULL;
-    json_object_set_new(frame, "f", json_text(function));
-    json_object_set_new(frame, "s", json_text(file));
-    json_object_set_new(frame, "l", json_integer(line));
-    json_object_set_new(frame, "m", json_text(module));
-    char *dumped = json_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(frame);
-    if (dumped == NULL)
-        return NULL;
-    char *escaped = json_text_for_csv(dumped);
-    free(dumped);
-    return escaped;
+    char *out = stpcpy(frame, "{\"f\":");
+    out = write_string(out, function);
+    out = stpcpy(out, ",\"s\":");
+    out = write_string(out, file);
+    out += sprintf(out, ",\"l\":%d,\"m\":", line);
+    out = write_string(out, module);
+    strcpy(out, "}");
+    return frame;
 }
 
 const char *stack_json_frame0(enum entry_point entry_point)
@@ -143,7 +193,7 @@ static char *render_address(uintptr_t return_address, bool symbols)
     size_t count = symbolizer_describe(return_address, symbols, frames, MAX_INLINED_FRAMES);
     char *rendered[MAX_INLINED_FRAMES] = {0};
     for (size_t i = 0; i < count; i++)
-        rendered[i] = render_frame(frames[i].function, frames[i].file, frames[i].line,
+        rendered[i] = stack_json_render_frame(frames[i].function, frames[i].file, frames[i].line,
                                    frames[i].module);
     char *json = concatenate((const char *const *)rendered, count, ",");
     for (size_t i = 0; i < count; i++)
@@ -190,7 +240,7 @@ static void render_record(struct stack_record *record, bool symbols)
  * return address in hex, in no module, written here and not kept, so that a later pass with
  * memory names them. Dropped, they made the stack look shorter than it was. */
 #define UNNAMED_FRAME_JSON ",{\"f\":\"0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"\"}"
-static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789abcdef")];
+static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789ABCDEF")];
 
 static bool unnamed_said, allocation_forbidden;
 

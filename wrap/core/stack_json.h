@@ -1,4 +1,4 @@
-/* stack_json.h: the callstack column, rendered with jansson. A stack's frames above frame 0
+/* stack_json.h: the callstack column. A stack's frames above frame 0
  * are rendered once and kept in its record; frame 0, the entry point, is a constant. */
 #ifndef MALLOC_TRACE_STACK_JSON_H
 #define MALLOC_TRACE_STACK_JSON_H
@@ -27,6 +27,10 @@ void stack_json_render_all(bool symbols);
 /* After a dlclose: forgets what each address was, since another module may be mapped at the
  * same address next (stacks already rendered keep their text). */
 void stack_json_forget_addresses(void);
+
+/* One frame as the column holds it, `{"f":...,"s":...,"l":LINE,"m":...}`: malloc'd, or NULL. */
+char *stack_json_render_frame(const char *function, const char *file, int line,
+                              const char *module);
 
 /* The name frame 0 gets for an entry point. */
 const char *stack_json_entry_point_name(enum entry_point entry_point);
