@@ -80,14 +80,11 @@ static char *write_string(char *out, const char *text)
                              : byte == 0x7f  ? "\\u007f"
                                              : NULL;
         if (escape != NULL) {
-            size_t length = strlen(escape);
-            memcpy(out, escape, length);
-            out += length;
+            out = stpcpy(out, escape);
         } else if (byte < 0x20) {
-            memcpy(out, "\\u00", 4);
-            out[4] = hex[byte >> 4];
-            out[5] = hex[byte & 15];
-            out += 6;
+            out = stpcpy(out, "\\u00");
+            *out++ = hex[byte >> 4];
+            *out++ = hex[byte & 15];
         } else {
             *out++ = (char)byte;
         }
@@ -112,7 +109,8 @@ char *stack_json_render_frame(const char *function, const char *file, int line,
     out = write_string(out, file);
     out += sprintf(out, ",\"l\":%d,\"m\":", line);
     out = write_string(out, module);
-    strcpy(out, "}");
+    out[0] = '}';
+    out[1] = '\0';
     return frame;
 }
 
