@@ -28,7 +28,8 @@ TRACER_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial
 
 C_WRAPPED := malloc calloc realloc reallocarray free posix_memalign aligned_alloc memalign \
 	valloc pvalloc strdup strndup wcsdup realpath getcwd get_current_dir_name getline \
-	getdelim asprintf vasprintf dlclose setrlimit setrlimit64 prlimit prlimit64
+	getdelim __getdelim asprintf vasprintf __asprintf_chk __vasprintf_chk dlclose setrlimit \
+	setrlimit64 prlimit prlimit64
 CXX_WRAPPED := _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t \
 	_ZnwmSt11align_val_tRKSt9nothrow_t _Znam _ZnamRKSt9nothrow_t _ZnamSt11align_val_t \
 	_ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdlPvm _ZdlPvRKSt9nothrow_t \

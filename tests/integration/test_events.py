@@ -40,6 +40,29 @@ def test_c_events_static_pie():
     events_in("static-pie")
 
 
+def test_fortified_string_functions():
+    """Built as Debian builds (-O2 -D_FORTIFY_SOURCE=2), a program calls __getdelim for
+    getline and getdelim, and __asprintf_chk and __vasprintf_chk for asprintf and vasprintf:
+    until 2b9614d the dynamic wrap form saw none of them, wrote orphan frees for their
+    blocks and no leak (check passed a leaking program)."""
+    for form in ("wrap", "static"):
+        program = build("fortified_strings.c", form, extra=["-D_FORTIFY_SOURCE=2"],
+                        optimization="-O2")
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        equal(len(result.expected), 4, f"EXPECT lines ({form})")
+        others = assert_expected_rows(result, program)
+        equal([r for r in others if r["function"] == "free"], [], f"orphan frees ({form})")
+        # Above frame 0, the inlined functions of glibc's fortified headers (stdio2.h,
+        # stdio.h), then the caller; getdelim's is called, not inlined.
+        addresses = {e["address"]: e["frame0"] for e in result.expected}
+        callers = {row["stack"][0]["f"]: [frame["f"] for frame in row["stack"][1:3]]
+                   for row in result.rows() if row["address"] in addresses}
+        equal(callers, {"asprintf": ["asprintf", "printed"], "vasprintf": ["vasprintf", "format"],
+                        "getline": ["getline", "lines"], "getdelim": ["lines", "main"]},
+              f"the frames above frame 0 ({form})")
+
+
 def run_with_operators(user, operators, form, stdout, env=None):
     """Builds tests/programs/USER with the program's own operators (OPERATORS, another
     object: the wrap forms' --wrap reaches them only from there) and runs it; asserts its

@@ -23,7 +23,9 @@ char *__real_getcwd(char *buffer, size_t size);
 char *__real_get_current_dir_name(void);
 ssize_t __real_getline(char **line, size_t *size, FILE *stream);
 ssize_t __real_getdelim(char **line, size_t *size, int delimiter, FILE *stream);
+ssize_t __real___getdelim(char **line, size_t *size, int delimiter, FILE *stream);
 int __real_vasprintf(char **out, const char *format, va_list args);
+int __real___vasprintf_chk(char **out, int flag, const char *format, va_list args);
 int __real_dlclose(void *handle);
 
 WRAP char *__wrap_strdup(const char *text)
@@ -72,21 +74,27 @@ WRAP char *__wrap_get_current_dir_name(void)
     return result;
 }
 
+/* After getline or getdelim: libc grew the buffer with realloc, seen by the realloc wrapper
+ * in a static link, out of --wrap's reach with a shared libc. Either way the old block is
+ * gone. */
+static ssize_t record_line(char **line, size_t *size, const char *old, ssize_t length,
+                           enum entry_point entry)
+{
+    if (*line != old) {
+        malloc_trace_on_released((void *)old);
+        malloc_trace_on_alloc(*line, *size, entry);
+    } else {
+        malloc_trace_on_resized(*line, *size, entry);
+    }
+    return length;
+}
+
 WRAP ssize_t __wrap_getline(char **line, size_t *size, FILE *stream)
 {
     if (line == NULL || size == NULL)
         return __real_getline(line, size, stream);
     char *old = *line;
-    ssize_t length = __real_getline(line, size, stream);
-    /* libc grew the buffer with realloc: seen by the realloc wrapper in a static link, out
-     * of --wrap's reach with a shared libc. Either way the old block is gone. */
-    if (*line != old) {
-        malloc_trace_on_released(old);
-        malloc_trace_on_alloc(*line, *size, ENTRY_GETLINE);
-    } else {
-        malloc_trace_on_resized(*line, *size, ENTRY_GETLINE);
-    }
-    return length;
+    return record_line(line, size, old, __real_getline(line, size, stream), ENTRY_GETLINE);
 }
 
 WRAP ssize_t __wrap_getdelim(char **line, size_t *size, int delimiter, FILE *stream)
@@ -94,24 +102,31 @@ WRAP ssize_t __wrap_getdelim(char **line, size_t *size, int delimiter, FILE *str
     if (line == NULL || size == NULL)
         return __real_getdelim(line, size, delimiter, stream);
     char *old = *line;
-    ssize_t length = __real_getdelim(line, size, delimiter, stream);
-    /* libc grew the buffer with realloc: seen by the realloc wrapper in a static link, out
-     * of --wrap's reach with a shared libc. Either way the old block is gone. */
-    if (*line != old) {
-        malloc_trace_on_released(old);
-        malloc_trace_on_alloc(*line, *size, ENTRY_GETDELIM);
-    } else {
-        malloc_trace_on_resized(*line, *size, ENTRY_GETDELIM);
-    }
+    return record_line(line, size, old, __real_getdelim(line, size, delimiter, stream),
+                       ENTRY_GETDELIM);
+}
+
+/* What glibc's stdio.h makes of getline (and getdelim) where it inlines it (-O1 on): its row
+ * says getline for a line's end, as the program's source most likely does. */
+WRAP ssize_t __wrap___getdelim(char **line, size_t *size, int delimiter, FILE *stream)
+{
+    if (line == NULL || size == NULL)
+        return __real___getdelim(line, size, delimiter, stream);
+    char *old = *line;
+    return record_line(line, size, old, __real___getdelim(line, size, delimiter, stream),
+                       delimiter == '\n' ? ENTRY_GETLINE : ENTRY_GETDELIM);
+}
+
+static int record_printed(char **out, int length, enum entry_point entry)
+{
+    if (length >= 0)
+        malloc_trace_on_alloc(*out, (size_t)length + 1, entry);
     return length;
 }
 
 WRAP int __wrap_vasprintf(char **out, const char *format, va_list args)
 {
-    int length = __real_vasprintf(out, format, args);
-    if (length >= 0)
-        malloc_trace_on_alloc(*out, (size_t)length + 1, ENTRY_VASPRINTF);
-    return length;
+    return record_printed(out, __real_vasprintf(out, format, args), ENTRY_VASPRINTF);
 }
 
 WRAP int __wrap_asprintf(char **out, const char *format, ...)
@@ -120,9 +135,24 @@ WRAP int __wrap_asprintf(char **out, const char *format, ...)
     va_start(args, format);
     int length = __real_vasprintf(out, format, args);
     va_end(args);
-    if (length >= 0)
-        malloc_trace_on_alloc(*out, (size_t)length + 1, ENTRY_ASPRINTF);
-    return length;
+    return record_printed(out, length, ENTRY_ASPRINTF);
+}
+
+/* What glibc's stdio.h calls for asprintf and vasprintf under _FORTIFY_SOURCE (Debian's
+ * build flags): the rows name the functions the program's source calls. */
+WRAP int __wrap___vasprintf_chk(char **out, int flag, const char *format, va_list args)
+{
+    return record_printed(out, __real___vasprintf_chk(out, flag, format, args),
+                          ENTRY_VASPRINTF);
+}
+
+WRAP int __wrap___asprintf_chk(char **out, int flag, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int length = __real___vasprintf_chk(out, flag, format, args);
+    va_end(args);
+    return record_printed(out, length, ENTRY_ASPRINTF);
 }
 
 /* Not an allocation: frames in a library are named before it is unloaded. */
