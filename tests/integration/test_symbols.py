@@ -109,6 +109,26 @@ def test_stripped_binary_falls_back_to_module_offsets():
     check(all(f["f"] for f in row["stack"]), "empty function name")
 
 
+def test_a_library_loaded_where_an_unloaded_one_was():
+    """Two copies of one plugin, loaded one after the other, most often at one address: the
+    second's block has the same return addresses as the first's. Until 2b9614d it took the
+    first's stack, named after the first copy (frames named by the wrong module, and two
+    stacks merged into one by report); a dlclose that unloads a module now retires the
+    stacks through it. The preload form: in the wrap form a library's malloc is not seen."""
+    first = build_shared("reloaded_plugin.c", "libreloaded_first.so")
+    second = os.path.join(WORK, "libreloaded_second.so")
+    shutil.copyfile(first, second)
+    program = build("unloaded_plugin_host.c", "preload", extra=["-ldl"])
+    result = run(program, "preload", args=[first, second, first])
+    equal((result.returncode, result.stdout, result.stderr), (0, "loaded 3\n", ""),
+          "exit status, stdout, stderr")
+    modules = [[(frame["f"], frame["m"]) for frame in row["stack"][1:3]]
+               for row in result.rows() if row["function"] == "leak" and row["size"] == 333]
+    equal(sorted(modules), sorted([("plugin_allocate", plugin), ("plugin_leak", plugin)]
+                                  for plugin in (first, second, first)),
+          "the leaks' frames in the plugins")
+
+
 def test_frames_of_unloaded_libraries():
     first = build_shared("dl_plugin.c", "libplugin_first.so",
                          ["-DPLUGIN=first", "-DPLUGIN_SIZE=111"])

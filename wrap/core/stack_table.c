@@ -176,6 +176,32 @@ void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record
     }
 }
 
+struct retiring {
+    bool (*gone)(const void *address);
+};
+
+/* The record stays in its bucket's chain with a hash no lookup of its frames computes (the
+ * complement of theirs), so readers need no lock and no test of their own. */
+static void retire_if_gone(uint32_t id, struct stack_record *record, void *context)
+{
+    (void)id;
+    const struct retiring *retiring = context;
+    if (record->retired)
+        return;
+    for (uint32_t i = 0; i < record->depth; i++)
+        if (retiring->gone((const char *)record->frames[i] - 1)) {
+            record->retired = 1;
+            __atomic_store_n(&record->hash, ~record->hash, __ATOMIC_RELAXED);
+            return;
+        }
+}
+
+void stack_table_retire(bool (*gone)(const void *address))
+{
+    struct retiring retiring = {gone};
+    stack_table_for_each(retire_if_gone, &retiring);
+}
+
 bool stack_table_holds(uint32_t id)
 {
     return id == STACK_ID_EMPTY

@@ -14,7 +14,7 @@ struct stack_record {
     uint32_t next;      /* next id in the same bucket, 0 ends the chain */
     uint32_t hash;
     uint32_t depth;     /* return addresses in frames[] */
-    uint32_t unused;
+    uint32_t retired;   /* 1: no lookup finds it (stack_table_retire) */
     char *json;         /* the frames rendered as JSON, owned by the flusher */
     void *frames[];     /* return addresses, innermost (the intercepted call's caller) first */
 };
@@ -31,6 +31,12 @@ bool stack_table_holds(uint32_t id);
 /* Calls visit for every stack added so far (not the empty one), oldest first. */
 void stack_table_for_each(void (*visit)(uint32_t id, struct stack_record *record, void *context),
                           void *context);
+
+/* Retires every stack with a return address that gone() says lies in no loaded module (after
+ * a dlclose): the same addresses may now be another library's code, so a stack taken from
+ * here on gets a record of its own, named anew, rather than the old one's names. A retired
+ * record stays, JSON and all, for the blocks and rows that hold its id. */
+void stack_table_retire(bool (*gone)(const void *address));
 
 /* Distinct stacks held, the empty one included. */
 uint32_t stack_table_count(void);

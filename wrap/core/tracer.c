@@ -629,8 +629,28 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_end(struct malloc_trace_move *move, 
     leave_hook();
 }
 
+static int read_unloads(struct dl_phdr_info *info, size_t size, void *unloads)
+{
+    (void)size;
+    *(unsigned long long *)unloads = info->dlpi_subs;
+    return 1;
+}
+
+/* Modules unloaded since the start (the dynamic loader's count). */
+static unsigned long long unloads_so_far(void)
+{
+    unsigned long long unloads = 0;
+    dl_iterate_phdr(read_unloads, &unloads);
+    return unloads;
+}
+
+static _Atomic unsigned long long unloads_before_dlclose;
+
 /* Before the real dlclose, and after it: the library's destructors ran inside, and what
- * they recorded is named with the modules as they were, which are then forgotten. */
+ * they recorded is named with the modules as they were, which are then forgotten. Where a
+ * module went, the stacks through it are retired: a library loaded at its address next (a
+ * new build of a plugin, or a copy) gave the same return addresses, and its blocks took the
+ * old stacks' names and module. */
 static void name_stacks_around_dlclose(bool after)
 {
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
@@ -639,6 +659,10 @@ static void name_stacks_around_dlclose(bool after)
     if (after)
         backtrace_forget_unloaded();
     flusher_name_stacks(after);
+    if (!after)
+        atomic_store(&unloads_before_dlclose, unloads_so_far());
+    else if (unloads_so_far() != atomic_load(&unloads_before_dlclose))
+        stack_table_retire(unwind_table_in_no_module);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 

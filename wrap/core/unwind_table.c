@@ -239,6 +239,13 @@ bool unwind_table_find_executable(struct dl_find_object *found)
     return _dl_find_object != NULL && entry != NULL && _dl_find_object(entry, found) == 0;
 }
 
+bool unwind_table_in_no_module(const void *address)
+{
+    struct dl_find_object found;
+    return _dl_find_object != NULL
+           && _dl_find_object((void *)address, &found) != 0; // NOLINT(performance-no-int-to-ptr)
+}
+
 bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end)
 {
     struct dl_find_object found;

@@ -114,6 +114,10 @@ static inline struct unwind_rule unwind_table_find(struct unwind_cache *cache, u
 
 struct dl_find_object;
 
+/* Whether glibc's lock-free _dl_find_object finds no module holding address (false without
+ * it). */
+bool unwind_table_in_no_module(const void *address);
+
 /* What glibc's lock-free _dl_find_object says of the executable; false without it. */
 bool unwind_table_find_executable(struct dl_find_object *found);
 
