@@ -181,17 +181,18 @@ struct retiring {
 };
 
 /* The record stays in its bucket's chain with a hash no lookup of its frames computes (the
- * complement of theirs), so readers need no lock and no test of their own. */
+ * complement of theirs), so readers need no lock and no test of their own. Complemented
+ * once: two threads may retire at once (a dlclose on each). */
 static void retire_if_gone(uint32_t id, struct stack_record *record, void *context)
 {
     (void)id;
     const struct retiring *retiring = context;
-    if (record->retired)
+    if (__atomic_load_n(&record->retired, __ATOMIC_RELAXED))
         return;
     for (uint32_t i = 0; i < record->depth; i++)
         if (retiring->gone((const char *)record->frames[i] - 1)) {
-            record->retired = 1;
-            __atomic_store_n(&record->hash, ~record->hash, __ATOMIC_RELAXED);
+            if (!__atomic_exchange_n(&record->retired, 1, __ATOMIC_RELAXED))
+                __atomic_store_n(&record->hash, ~record->hash, __ATOMIC_RELAXED);
             return;
         }
 }
