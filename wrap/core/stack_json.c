@@ -238,7 +238,7 @@ static void render_record(struct stack_record *record, bool symbols)
  * return address in hex, in no module, written here and not kept, so that a later pass with
  * memory names them. Dropped, they made the stack look shorter than it was. */
 #define UNNAMED_FRAME_JSON ",{\"f\":\"0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"\"}"
-static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789ABCDEF")];
+static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789abcdef")];
 
 static bool unnamed_said, allocation_forbidden;
 

@@ -76,8 +76,9 @@ WRAP char *__wrap_get_current_dir_name(void)
 
 /* After getline or getdelim: libc grew the buffer with realloc, seen by the realloc wrapper
  * in a static link, out of --wrap's reach with a shared libc. Either way the old block is
- * gone. */
-static ssize_t record_line(char **line, size_t *size, const char *old, ssize_t length,
+ * gone. Inlined, as record_printed: the stack's capture counts a fixed number of tracer
+ * frames between the program and the hook (backtrace.h). */
+static inline __attribute__((always_inline)) ssize_t record_line(char **line, size_t *size, const char *old, ssize_t length,
                            enum entry_point entry)
 {
     if (*line != old) {
@@ -117,7 +118,7 @@ WRAP ssize_t __wrap___getdelim(char **line, size_t *size, int delimiter, FILE *s
                        delimiter == '\n' ? ENTRY_GETLINE : ENTRY_GETDELIM);
 }
 
-static int record_printed(char **out, int length, enum entry_point entry)
+static inline __attribute__((always_inline)) int record_printed(char **out, int length, enum entry_point entry)
 {
     if (length >= 0)
         malloc_trace_on_alloc(*out, (size_t)length + 1, entry);
