@@ -85,9 +85,8 @@ $(BUILD)/obj/cli/%.o: cli/%.c $(wildcard cli/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(COMMAND_CFLAGS) -c $< -o $@
 
-# symbolize names frames with the tracer's own module_symbols (and json_text), nothing else
-# of the core.
-COMMAND_SHARED := $(BUILD)/obj/wrap/core/module_symbols.o $(BUILD)/obj/wrap/core/json_text.o
+# symbolize names frames with the tracer's own module_symbols, nothing else of the core.
+COMMAND_SHARED := $(BUILD)/obj/wrap/core/module_symbols.o
 $(COMMAND): $(CLI_OBJECTS) $(COMMAND_SHARED)
 	$(CC) $(SANITIZE) -o $@ $^ -ldw -lelf -ljansson -liberty
 
@@ -141,10 +140,12 @@ install: all
 UNIT_SOURCES := $(wildcard tests/unit/*.c)
 UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) tests/unit/check.h
+# json_text is the command's: the unit tests compare the tracer's frames with what symbolize
+# writes.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) $(BUILD)/obj/cli/json_text.o tests/unit/check.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) $(SANITIZE) -Iwrap/core -o $@ $< $(CORE_OBJECTS) \
-		-ldw -lelf -ljansson -liberty
+	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) $(SANITIZE) -Iwrap/core -Icli -o $@ $< \
+		$(CORE_OBJECTS) $(BUILD)/obj/cli/json_text.o -ldw -lelf -ljansson -liberty
 
 # ---- fuzzing ---------------------------------------------------------------------------
 # libFuzzer (Debian's clang and libclang-rt-14-dev) over what `report` and `check` do with a

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../wrap/core/json_text.h"
+#include "json_text.h"
 #include "../wrap/core/module_symbols.h"
 #include "options.h"
 #include "trace_reader.h"
