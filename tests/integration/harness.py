@@ -3,6 +3,7 @@ reads the trace back. Used by the test_*.py files of this folder."""
 import glob
 import json
 import os
+import re
 import subprocess
 import tempfile
 
@@ -206,3 +207,21 @@ def addr2line(module, offsets):
                            "l": int(line) if line.isdigit() else 0, "m": module})
         result.append(frames)
     return result
+
+
+def check_module_offset_frames(frames, what):
+    """Frames written without libdw: each MODULE+0xOFFSET, its module an absolute path."""
+    for frame in frames:
+        check(frame["m"].startswith("/") and frame["s"] == "" and frame["l"] == 0
+              and re.fullmatch(re.escape(frame["m"]) + r"\+0x[0-9a-f]+", frame["f"]),
+              f"{what}: a frame not MODULE+0xOFFSET: {frame}")
+
+
+def symbolized_rows(path):
+    """The rows of the trace at path once `malloc-trace symbolize` has named its frames."""
+    out = path + ".symbolized"
+    env = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+    result = subprocess.run([os.path.join(STAGE, "bin", "malloc-trace"), "symbolize", path,
+                             "-o", out], capture_output=True, text=True, timeout=120, env=env)
+    equal((result.returncode, result.stderr), (0, ""), f"symbolize {path}")
+    return read_trace(out)

@@ -6,8 +6,9 @@ import re
 import shutil
 import subprocess
 
-from harness import (FORMS, WORK, addr2line, build, build_shared, check, equal, marker_line,
-                     program_frames, run)
+from harness import (FORMS, WORK, addr2line, assert_expected_rows, build, build_shared, check,
+                     check_module_offset_frames, equal, marker_line, program_frames, run,
+                     symbolized_rows)
 
 PROGRAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "programs")
@@ -107,6 +108,28 @@ def test_stripped_binary_falls_back_to_module_offsets():
     equal(names[:4], ["leaf", "middle", "outer", "main"], "the offsets, in the unstripped copy")
     # Frames in libc (no debug information needed) are never an empty name.
     check(all(f["f"] for f in row["stack"]), "empty function name")
+
+
+def test_too_little_memory_left_for_libdw():
+    """A program that leaves 1 MiB of its address space at exit: libdw is not asked to name
+    frames, which each get MODULE+0xOFFSET, and `malloc-trace symbolize` names them later.
+    Until bc619dc libdw ended the dynamic wrap form with `libdw: Cannot allocate memory` and
+    status 1, and its leak row was lost."""
+    message = ("malloc-trace: less than 32 MiB of memory left to read debug information: "
+               "stacks not named before are written as MODULE+0xOFFSET\n")
+    for form in FORMS:
+        program = build("little_memory_left_at_exit.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (7, message), f"exit status, stderr ({form})")
+        rows = result.rows()
+        equal(assert_expected_rows(result, program, rows), [], f"other rows ({form})")
+        leak = rows[0]
+        check_module_offset_frames(leak["stack"][1:], form)
+        equal([frame["m"] for frame in leak["stack"][1:3]], [program, program],
+              f"modules of the program's frames ({form})")
+        named = symbolized_rows(result.trace_path)
+        equal(program_frames(named[0], program)[:2], ["leak", "main"],
+              f"the frames symbolize names ({form})")
 
 
 def test_a_library_loaded_where_an_unloaded_one_was():

@@ -1,6 +1,6 @@
 /* exit_in_allocator.c: linked with locking_allocator.c. A signal handler calls exit(5)
  * while it interrupts malloc, which holds its allocator's lock. The exit pass must allocate
- * nothing (its frames unnamed so far are written as return addresses): naming them took
+ * nothing (its frames unnamed so far are written as MODULE+0xOFFSET): naming them took
  * libdw into malloc, which waited for that lock for ever. */
 #include "common.h"
 

@@ -17,7 +17,6 @@
 #include "os.h"
 #include "pass_stack.h"
 #include "stack_json.h"
-#include "symbolizer.h"
 #include "tracer.h"
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -53,7 +52,7 @@ static const char *row_function(enum event_kind kind)
 static void write_batch(struct event_log *log)
 {
     if (csv_writer_begin()) {
-        symbolizer_new_batch();
+        stack_json_new_batch();
         for (size_t i = 0; i < log->count; i++) {
             const struct trace_event *row = &log->events[i];
             csv_writer_row(row_function((enum event_kind)row->kind), row->thread_id,
@@ -343,9 +342,9 @@ void flusher_exit_pass(uintptr_t caller_stack, bool may_allocate)
     if (!finished) {
         finished = true;
         if (!may_allocate) {
-            /* libdw and jansson allocate, and the pass needs nothing else that does. */
+            /* libdw, the demangler and realpath allocate, and the pass needs nothing else that does. */
             os_message("exit() was called in a signal handler that interrupted malloc: frames "
-                       "not named before are written as return addresses");
+                       "not named before are written as MODULE+0xOFFSET");
             stack_json_forbid_allocation();
         }
         write_leak_pass(caller_stack, NULL, 0, true);

@@ -118,6 +118,15 @@ void os_fit_reservation(void *start, size_t *size_in_out, size_t in_use, size_t 
         *size_in_out = keep;
 }
 
+bool os_has_room_for(size_t size)
+{
+    void *p = map_anonymous(size, MAP_NORESERVE);
+    if (p == NULL)
+        return false;
+    KEEPING_ERRNO(munmap(p, size));
+    return true;
+}
+
 bool os_commit(void *address, size_t size)
 {
     return KEEPING_ERRNO(mprotect(address, size, PROT_READ | PROT_WRITE)) == 0;

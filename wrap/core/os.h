@@ -28,6 +28,10 @@ void *os_map(size_t size);
  * and backing them in the mmap halved the system time of a traced python3 holding a million
  * blocks, and cut its run by a sixth. */
 void *os_map_populated(size_t size);
+/* Whether size bytes of private memory could be mapped now: a writable mapping, never
+ * touched, counts against a limit on address space (RLIMIT_AS) or data (RLIMIT_DATA) and,
+ * under strict overcommit, against the commit limit, as libdw's own would. */
+bool os_has_room_for(size_t size);
 /* Memory for an array that outgrew old (old_bytes mapped, the first used_bytes in use): new
  * bytes from os_map, the used ones copied, old unmapped; NULL (old kept) when refused. */
 void *os_map_grown(void *old, size_t old_bytes, size_t used_bytes, size_t bytes);

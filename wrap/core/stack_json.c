@@ -1,14 +1,18 @@
 /* stack_json.c: see stack_json.h. Runs under the flush lock and the guard. */
 #include "stack_json.h"
 
+#include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "os.h"
 #include "settings.h"
 #include "stack_table.h"
 #include "symbolizer.h"
+#include "unwind_table.h"
 
 #define ENTRY_POINT_NAME(id, name) [ENTRY_##id] = (name),
 static const char *const entry_point_names[ENTRY_POINT_COUNT] = {
@@ -59,7 +63,7 @@ static bool is_utf8(const char *text)
 }
 
 /* Writes text at out as a JSON string, as jansson's compact dump did (its escapes, \u00XX in
- * upper case for the other control characters), with ';' and DEL escaped as json_text.h
+ * upper case for the other control characters), with ';' and DEL escaped as cli/json_text.h
  * says; a text that is not UTF-8 keeps its ASCII, and '?' for each other byte. Returns the
  * end; out has room for 6 bytes a byte of text, and 2. */
 static char *write_string(char *out, const char *text)
@@ -234,33 +238,103 @@ static void render_record(struct stack_record *record, bool symbols)
     record->json = concatenate(parts, depth, "");
 }
 
-/* The frames of a stack that memory ran out for (to name them, or to keep their text): each
- * return address in hex, in no module, written here and not kept, so that a later pass with
- * memory names them. Dropped, they made the stack look shorter than it was. */
-#define UNNAMED_FRAME_JSON ",{\"f\":\"0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"\"}"
-static char unnamed[SETTINGS_MAX_DEPTH * sizeof(UNNAMED_FRAME_JSON "0123456789abcdef")];
+/* The frames of a stack that memory ran out for (to name them, or to keep their text), or
+ * that libdw cannot be given memory for: each as MODULE+0xOFFSET, the module found without
+ * libdw, so that `malloc-trace symbolize` names it later; written here and not kept, so that
+ * a later pass with memory names them. Dropped, they made the stack look shorter than it
+ * was. A frame in no module, or one whose path does not fit, is its address in hex. */
+#define ADDRESS_FRAME_JSON ",{\"f\":\"0x%llx\",\"s\":\"\",\"l\":0,\"m\":\"\"}"
+#define ADDRESS_FRAME_ROOM sizeof(ADDRESS_FRAME_JSON "0123456789abcdef")
+static char unnamed[SETTINGS_MAX_DEPTH * ADDRESS_FRAME_ROOM + (64 << 10)];
 
-static bool unnamed_said, allocation_forbidden;
+static bool unnamed_said, allocation_forbidden, short_of_room;
 
 void stack_json_forbid_allocation(void)
 {
     allocation_forbidden = true;
 }
 
+/* libdw does not return NULL when malloc fails in most of its paths: it ends the process
+ * (error(EXIT_FAILURE, ENOMEM, "libdw")) or fails an assertion, and the program's exit
+ * status and the rest of the pass were lost. A program near a limit on memory (`ulimit -v`)
+ * gets its stacks as return addresses instead. Naming a small program's stacks took up to
+ * 12 MiB here (libc's symbol table, libdw's sections and hash tables); larger programs take
+ * more, hence the margin. */
+#define NAMING_ROOM_BYTES ((size_t)32 << 20)
+
+void stack_json_new_batch(void)
+{
+    symbolizer_new_batch();
+    short_of_room = !os_has_room_for(NAMING_ROOM_BYTES);
+}
+
+/* The module's path as /proc/self/maps shows it, or false. */
+static bool module_path(const struct link_map *module, char path[PATH_MAX])
+{
+    if (module->l_name[0] == '\0') { /* the executable */
+        ssize_t length = readlink("/proc/self/exe", path, PATH_MAX - 1);
+        if (length <= 0)
+            return false;
+        path[length] = '\0';
+        return true;
+    }
+    if (module->l_name[0] != '/') /* the vDSO */
+        return false;
+    /* The loader's path may pass a symbolic link (/lib is /usr/lib on Debian), the maps name
+     * where it leads. realpath allocates only for a path over 1 KiB: not called where
+     * allocating is forbidden. */
+    if (!allocation_forbidden && realpath(module->l_name, path) != NULL)
+        return true;
+    size_t length = strlen(module->l_name);
+    if (length >= PATH_MAX)
+        return false;
+    memcpy(path, module->l_name, length + 1);
+    return true;
+}
+
+/* One frame at out, with room left; keeps ADDRESS_FRAME_ROOM a frame for the frames_after. */
+static size_t write_unnamed_frame(char *out, size_t room, uint32_t frames_after,
+                                  uintptr_t return_address)
+{
+    uintptr_t address = return_address - 1; /* inside the call, as a named frame's */
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
+    const struct link_map *module = unwind_table_module_of((const void *)address);
+    char path[PATH_MAX];
+    if (module != NULL && module_path(module, path)
+        && 6 * (2 * strlen(path) + 24) + 64 + frames_after * ADDRESS_FRAME_ROOM <= room) {
+        char function[PATH_MAX + 24];
+        snprintf(function, sizeof function, "%s+0x%llx", path,
+                 (unsigned long long)(address - module->l_addr));
+        char *end = stpcpy(out, ",{\"f\":");
+        end = write_string(end, function);
+        end = stpcpy(end, ",\"s\":\"\",\"l\":0,\"m\":");
+        end = write_string(end, path);
+        end = stpcpy(end, "}");
+        return (size_t)(end - out);
+    }
+    int length = snprintf(out, room, ADDRESS_FRAME_JSON, (unsigned long long)address);
+    return length > 0 && (size_t)length < room ? (size_t)length : 0;
+}
+
 static const char *render_unnamed(const struct stack_record *record)
 {
     if (!unnamed_said && !allocation_forbidden) {
         unnamed_said = true;
-        os_message("out of memory to name frames: some stacks are written as return addresses");
+        if (short_of_room)
+            os_message("less than %zu MiB of memory left to read debug information: stacks not "
+                       "named before are written as MODULE+0xOFFSET",
+                       NAMING_ROOM_BYTES >> 20);
+        else
+            os_message("out of memory to name frames: some stacks are written as "
+                       "MODULE+0xOFFSET");
     }
     size_t used = 0;
-    for (uint32_t i = 0; i < record->depth && i < SETTINGS_MAX_DEPTH; i++) {
-        int length = snprintf(unnamed + used, sizeof unnamed - used, UNNAMED_FRAME_JSON,
-                              (unsigned long long)(uintptr_t)record->frames[i]);
-        if (length < 0 || (size_t)length >= sizeof unnamed - used)
-            break;
-        used += (size_t)length;
-    }
+    uint32_t depth = record->depth;
+    if (depth > SETTINGS_MAX_DEPTH)
+        depth = SETTINGS_MAX_DEPTH;
+    for (uint32_t i = 0; i < depth; i++)
+        used += write_unnamed_frame(unnamed + used, sizeof unnamed - used, depth - i - 1,
+                                    (uintptr_t)record->frames[i]);
     unnamed[used] = '\0';
     return unnamed;
 }
@@ -270,7 +344,7 @@ const char *stack_json_frames(uint32_t stack_id, bool symbols)
     if (stack_id == STACK_ID_EMPTY)
         return "";
     struct stack_record *record = stack_table_get(stack_id);
-    if (record->json == NULL && !allocation_forbidden)
+    if (record->json == NULL && !allocation_forbidden && !short_of_room)
         render_record(record, symbols);
     return record->json != NULL ? record->json : render_unnamed(record);
 }
@@ -284,8 +358,9 @@ static void render_if_new(uint32_t id, struct stack_record *record, void *symbol
 
 void stack_json_render_all(bool symbols)
 {
-    symbolizer_new_batch();
-    stack_table_for_each(render_if_new, &symbols);
+    stack_json_new_batch();
+    if (!short_of_room)
+        stack_table_for_each(render_if_new, &symbols);
 }
 
 void stack_json_forget_addresses(void)

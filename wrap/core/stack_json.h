@@ -13,12 +13,16 @@ const char *stack_json_frame0(enum entry_point entry_point);
 
 /* The frames of a stack as JSON objects, each led by a comma (no brackets; "" for the empty
  * stack), inlined calls expanded; never NULL. Each distinct return address is symbolized
- * once, each distinct stack rendered once. Without memory for that, the return addresses in
- * hex, valid until the next call. */
+ * once, each distinct stack rendered once. Without memory for that (or with too little left
+ * for libdw), each frame as MODULE+0xOFFSET, valid until the next call. */
 const char *stack_json_frames(uint32_t stack_id, bool symbols);
 
+/* Before a batch of rows: the modules may be re-read once, and whether there is memory
+ * enough left to name stacks at all is looked at again. */
+void stack_json_new_batch(void);
+
 /* From here on, no stack is rendered (rendering allocates): a stack not rendered before is
- * written as return addresses. */
+ * written as MODULE+0xOFFSET. */
 void stack_json_forbid_allocation(void);
 
 /* Before a dlclose: renders every stack not rendered yet, while its modules are mapped. */

@@ -22,7 +22,7 @@
  * passes straight through. Its low byte counts hooks on the stack (only a signal handler can
  * allocate inside one: such calls are remembered and applied when the hook ends); each
  * MALLOC_TRACE_GUARD_INTERNAL counts a section whose allocations are the tracer's own
- * (libdw, jansson, pthread_create) or a real call that a front-end hides on purpose (a static
+ * (libdw, the demangler, pthread_create) or a real call that a front-end hides on purpose (a static
  * libstdc++'s operator delete calling free on the block it already reported). */
 #define MALLOC_TRACE_GUARD_INTERNAL 0x100
 

@@ -246,6 +246,15 @@ bool unwind_table_in_no_module(const void *address)
            && _dl_find_object((void *)address, &found) != 0; // NOLINT(performance-no-int-to-ptr)
 }
 
+const struct link_map *unwind_table_module_of(const void *address)
+{
+    struct dl_find_object found;
+    return _dl_find_object != NULL
+                   && _dl_find_object((void *)address, &found) == 0 // NOLINT(performance-no-int-to-ptr)
+               ? found.dlfo_link_map
+               : NULL;
+}
+
 bool unwind_table_unindexed_executable_eh_frame(uintptr_t *start, uintptr_t *end)
 {
     struct dl_find_object found;

@@ -118,6 +118,11 @@ struct dl_find_object;
  * it). */
 bool unwind_table_in_no_module(const void *address);
 
+struct link_map;
+/* The loaded module that holds address, by _dl_find_object, which neither allocates nor
+ * locks; NULL where none does (or without it). */
+const struct link_map *unwind_table_module_of(const void *address);
+
 /* What glibc's lock-free _dl_find_object says of the executable; false without it. */
 bool unwind_table_find_executable(struct dl_find_object *found);
 
