@@ -188,6 +188,52 @@ def test_truncation_restarts_with_header():
             equal(trace.read().count("function;thread_id"), 1, "headers")
 
 
+def test_processes_flushing_together_keep_the_size_limit():
+    """Processes that write their rows to one file at once, started together (each opens the
+    file) or forked (sharing a descriptor): each found room under out_file_max_size at the
+    size it had last seen, and until ce313d4 the file grew past the limit (six processes at
+    once left 2,893 bytes under 1,024). The check and the write are under a lock on the file:
+    the file stays within the limit, with one header, on the first line."""
+    limit = 1200
+
+    def check_file(trace, what):
+        size = os.path.getsize(trace)
+        check(0 < size <= limit, f"file size {size} within {limit} ({what})")
+        with open(trace) as text:
+            lines = text.read().splitlines()
+        equal((lines[0], lines.count(HEADER)), (HEADER, 1), f"the header, once, first ({what})")
+        check(len(read_trace(trace)) >= 1, f"rows ({what})")
+
+    program = build("leaker.c", "static")
+    trace = os.path.join(scratch_dir(), "together.csv")
+    env = dict(os.environ, out_file_path=trace, out_file_max_size=str(limit))
+    for round_number in range(6):
+        if os.path.exists(trace):
+            os.unlink(trace)
+        read_end, write_end = os.pipe()
+        children = []
+        for _ in range(16):
+            child = os.fork()
+            if child == 0:
+                os.close(write_end)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+                os.read(read_end, 1)  # returns when the parent closes its end: all at once
+                os.execve(program, [program, "0", "1", "10"], env)
+            children.append(child)
+        os.close(read_end)
+        os.close(write_end)
+        statuses = [os.waitpid(child, 0)[1] for child in children]
+        equal(statuses, [0] * 16, f"exit statuses (round {round_number})")
+        check_file(trace, f"started together, round {round_number}")
+    for form in FORMS:
+        program = build("children_exit_together.c", form)
+        for round_number in range(3):
+            result = run(program, form, args=["16"], env={"out_file_max_size": str(limit)})
+            equal((result.returncode, result.stderr), (0, ""),
+                  f"exit status, stderr ({form}, round {round_number})")
+            check_file(result.trace_path, f"forked, {form}, round {round_number}")
+
+
 def test_row_larger_than_the_limit_is_dropped_once():
     program = build("leaker.c", "preload")
     result = run(program, "preload", args=["0", "5", "16"], env={"out_file_max_size": "100"})

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -182,28 +181,68 @@ static bool write_all(const char *data, size_t length)
     return true;
 }
 
-/* Writes the header where the file is empty (emptied first when truncate: the size limit),
- * under an advisory lock on it: processes that start together on one path each found it
- * empty, and each wrote one (a second header line, which readers refuse: 1 to 4 rounds in 40
- * of 100 processes started at once). Without the lock (a file system that has none), as
- * before. */
-static bool write_header_once(bool truncate)
+/* Processes that write to one path take turns on it, under a lock on the whole file, for
+ * what depends on its size: processes that start together each found it empty and each wrote
+ * a header (a second header line, which readers refuse: 1 to 4 rounds in 40 of 100 processes
+ * started at once), and processes that flushed together each found room for their rows under
+ * out_file_max_size (six processes at once left 2,893 bytes under a limit of 1,024). A record
+ * lock (fcntl), not flock: a forked child that shares its parent's descriptor would share an
+ * flock with it. Where the file system has no locks, the same without. */
+static bool lock_file(void)
 {
-    bool locked = flock(fd, LOCK_EX) == 0;
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    while (fcntl(fd, F_SETLKW, &whole) != 0)
+        if (errno != EINTR)
+            return false;
+    return true;
+}
+
+static void unlock_file(void)
+{
+    struct flock whole = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    fcntl(fd, F_SETLK, &whole);
+}
+
+/* Writes the header where the file is empty (emptied first when truncate: the size limit);
+ * the caller holds the lock. */
+static bool write_header_locked(bool truncate)
+{
     struct stat status;
-    bool written = true;
     if (truncate && ftruncate(fd, 0) != 0) {
         say_once(&write_error_said, errno, "cannot truncate");
-        written = false;
-    } else if (!truncate && fstat(fd, &status) == 0 && status.st_size > 0) {
-        file_size = (uint64_t)status.st_size; /* another process wrote it */
-    } else {
-        file_size = 0;
-        written = write_all(CSV_HEADER, sizeof CSV_HEADER - 1);
+        return false;
     }
+    if (!truncate && fstat(fd, &status) == 0 && status.st_size > 0) {
+        file_size = (uint64_t)status.st_size; /* another process wrote it */
+        return true;
+    }
+    file_size = 0;
+    return write_all(CSV_HEADER, sizeof CSV_HEADER - 1);
+}
+
+static bool write_header_once(void)
+{
+    bool locked = lock_file();
+    bool written = write_header_locked(false);
     if (locked)
-        flock(fd, LOCK_UN);
+        unlock_file();
     return written;
+}
+
+/* Appends whole rows, truncating the file first when they would pass out_file_max_size at
+ * its size now, which other processes may have changed since the rows were put together. */
+static void append_rows(const char *rows, size_t length)
+{
+    struct stat status;
+    if (!holds_own_file(&status) && !open_file())
+        return;
+    bool locked = lock_file();
+    if (fstat(fd, &status) == 0)
+        file_size = (uint64_t)status.st_size;
+    if (file_size + length <= max_size || write_header_locked(true))
+        write_all(rows, length);
+    if (locked)
+        unlock_file();
 }
 
 static void close_file(void)
@@ -269,7 +308,7 @@ static bool open_file(void)
     file_inode = status.st_ino;
     file_size = (uint64_t)status.st_size;
     if (created || status.st_size == 0)
-        return write_header_once(false);
+        return write_header_once();
     return true;
 }
 
@@ -309,7 +348,7 @@ bool csv_writer_begin(void)
             file_size = (uint64_t)open_one.st_size;
             /* Emptied in place (`: > file`, logrotate's copytruncate): a new header. */
             if (file_size == 0)
-                return write_header_once(false);
+                return write_header_once();
         }
     }
     return fd >= 0 || open_file();
@@ -318,12 +357,13 @@ bool csv_writer_begin(void)
 static void flush_batch(void)
 {
     if (batch_length > 0 && fd >= 0)
-        write_all(batch, batch_length);
+        append_rows(batch, batch_length);
     batch_length = 0;
 }
 
-/* Makes room for a row of length bytes: truncates the file when it would pass the limit.
- * False when the row cannot fit even in a fresh file. */
+/* Ends the batch where a row of length bytes would take the file past the limit: the next
+ * batch then starts a fresh file (append_rows decides, at the file's size then). False when
+ * the row cannot fit even in a fresh file. */
 static bool make_room(size_t length)
 {
     if (file_size + batch_length + length <= max_size)
@@ -337,10 +377,8 @@ static bool make_room(size_t length)
         }
         return false;
     }
-    struct stat status;
-    if (!holds_own_file(&status) && !open_file())
-        return false; /* said by open_file */
-    return write_header_once(true);
+    file_size = sizeof CSV_HEADER - 1;
+    return true;
 }
 
 /* The row's bytes (no terminating NUL: rows are byte ranges written as they are). */
@@ -375,7 +413,7 @@ void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, ui
         if (big == NULL)
             return;
         assemble_row(big, head, (size_t)head_length, frame0, callstack_frames);
-        write_all(big, length);
+        append_rows(big, length);
         os_unmap(big, length);
         return;
     }
