@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <gelf.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -73,6 +74,44 @@ static bool headers_fit(Dwfl_Module *module, uint64_t size)
            && header.e_phoff + (uint64_t)header.e_phnum * header.e_phentsize <= size;
 }
 
+/* The tracer writes each byte of a path that is not UTF-8 as '?' (JSON holds UTF-8 only), so
+ * a module in a directory named in Latin-1, say, is named in the trace by no file. Where
+ * that name opens nothing, the one file whose name has a byte of 0x80 or more at each such
+ * '?', and the trace's bytes elsewhere, is the module; -1 where there is none, or more than
+ * one. */
+static int open_unicode_replaced(const char *file)
+{
+    if (strchr(file, '?') == NULL)
+        return -1;
+    char pattern[2 * 8192];
+    size_t used = 0;
+    for (const char *c = file; *c && used + 2 < sizeof pattern; c++) {
+        if (*c == '*' || *c == '[' || *c == '\\')
+            pattern[used++] = '\\';
+        pattern[used++] = *c;
+    }
+    pattern[used] = '\0';
+    glob_t found;
+    if (glob(pattern, GLOB_NOSORT, NULL, &found) != 0)
+        return -1;
+    const char *match = NULL;
+    size_t matches = 0, length = strlen(file);
+    for (size_t i = 0; i < found.gl_pathc; i++) {
+        const char *candidate = found.gl_pathv[i];
+        bool same = strlen(candidate) == length;
+        for (size_t at = 0; same && at < length; at++)
+            same = candidate[at] == file[at]
+                   || (file[at] == '?' && (unsigned char)candidate[at] >= 0x80);
+        if (same) {
+            match = candidate;
+            matches++;
+        }
+    }
+    int fd = matches == 1 ? open(match, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+    globfree(&found);
+    return fd;
+}
+
 /* The module at path (under the sysroot), read once; NULL (said once) when it cannot be. */
 static Dwfl_Module *module_named(struct symbolizer_state *state, const char *path)
 {
@@ -88,6 +127,11 @@ static Dwfl_Module *module_named(struct symbolizer_state *state, const char *pat
     /* Opened here, not by libdwfl: its open of a FIFO named in a trace waited for a writer
      * for ever. Without O_NONBLOCK, so would this one. libdwfl keeps the descriptor. */
     int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open_unicode_replaced(file);
+        if (fd < 0)
+            errno = ENOENT;
+    }
     struct stat status;
     const char *reason = fd < 0                     ? strerror(errno)
                          : fstat(fd, &status) != 0 ? strerror(errno)

@@ -537,6 +537,35 @@ def test_symbolize_with_a_sysroot():
           "a missing file")
 
 
+def test_symbolize_a_module_whose_path_is_not_utf8():
+    """A program in a directory named in Latin-1: the trace writes each byte that is not
+    UTF-8 as '?', and until ab683b8 symbolize found no file by that name and left the frames
+    as they were. It now takes the one file that has such a byte at each '?'; with two of
+    them, neither."""
+    program = build("leaker.c", "static")
+    parent = tempfile.mkdtemp(prefix="latin1.", dir=WORK)
+    directory = os.path.join(os.fsencode(parent), b"caf\xe9")
+    os.mkdir(directory)
+    moved = os.path.join(directory, b"leaker")
+    shutil.copy(program, moved)
+    shown = os.path.join(parent, "caf?", "leaker")  # as the trace writes it
+    raw = run_traced(moved, "static", {"MALLOC_TRACE_SYMBOLS": "0"}, ["0", "1", "10"])
+    equal([f["m"] for f in leaks(raw)[0]["stack"][1:2]], [shown], "the module as written")
+    out = os.path.join(WORK, "latin1.named.csv")
+    result = mt("symbolize", raw, "-o", out)
+    equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
+    equal([f["f"] for f in program_frames_of(leaks(out), shown)[0]][:4],
+          ["leaf", "middle", "outer", "main"], "frames named")
+    os.mkdir(os.path.join(os.fsencode(parent), b"caf\xea"))
+    shutil.copy(program, os.path.join(os.fsencode(parent), b"caf\xea", b"leaker"))
+    result = mt("symbolize", raw, "-o", out)
+    equal((result.returncode, result.stderr),
+          (0, f"malloc-trace symbolize: cannot read {shown}: No such file or directory\n"),
+          "exit status, stderr (two files could be the module)")
+    check(all(re.fullmatch(re.escape(shown) + r"\+0x[0-9a-f]+", f["f"])
+              for f in program_frames_of(leaks(out), shown)[0]), "frames left as they were")
+
+
 def run_traced(program, form, env, args=()):
     result = run(program, form, env=env, args=list(args))
     equal(result.returncode, 0, "exit status")
