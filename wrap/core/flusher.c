@@ -6,14 +6,18 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <string.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csv_writer.h"
 #include "event_log.h"
 #include "leak_scan.h"
 #include "live_table.h"
+#include "memory_map.h"
 #include "os.h"
 #include "pass_stack.h"
 #include "stack_json.h"
@@ -203,6 +207,58 @@ static void change_thread_count(int change)
         __atomic_fetch_add(&__nptl_nthreads, (unsigned)change, __ATOMIC_SEQ_CST);
 }
 
+/* A program's last thread may end with the exit system call itself (a program under
+ * seccomp's strict mode has no other way out, nor has a runtime of its own that ends its
+ * threads so): untraced the process ends then, with that thread's status; traced, the flusher
+ * kept it alive for ever, blocking every signal, so that only SIGKILL ended it. So the
+ * flusher looks that often whether it is the last thread left, beside a main thread that
+ * has ended (a zombie, still counted). It then ends too, with the main thread's status,
+ * and, as after _exit, no exit pass. */
+#define LAST_THREAD_CHECK_SECONDS 1
+
+static void end_if_last_thread(void)
+{
+    char text[4096];
+    if (memory_map_read_small_file("/proc/self/stat", text, sizeof text) <= 0)
+        return;
+    const char *name_end = strrchr(text, ')');
+    if (name_end == NULL || strncmp(name_end, ") Z", 3) != 0)
+        return;
+    /* Its last field: the main thread's status as waitpid reports it (Linux 3.5 and later). */
+    size_t length = strlen(text);
+    while (length > 0 && (text[length - 1] == '\n' || text[length - 1] == ' '))
+        text[--length] = '\0';
+    const char *last_field = strrchr(text, ' ');
+    long status = last_field != NULL ? strtol(last_field + 1, NULL, 10) : 0;
+    if (memory_map_read_small_file("/proc/self/status", text, sizeof text) <= 0)
+        return;
+    const char *threads = strstr(text, "\nThreads:");
+    if (threads != NULL && strtol(threads + 9, NULL, 10) == 2)
+        syscall(SYS_exit, (status >> 8) & 0xff);
+}
+
+/* Waits for a wake or the deadline, looking every LAST_THREAD_CHECK_SECONDS whether the
+ * program's threads are all gone; true when woken. Called with wait_lock held. */
+static bool wait_for_work(const struct timespec *deadline)
+{
+    while (!wake_requested) {
+        struct timespec slice;
+        clock_gettime(CLOCK_MONOTONIC, &slice);
+        slice.tv_sec += LAST_THREAD_CHECK_SECONDS;
+        bool last_slice = slice.tv_sec > deadline->tv_sec
+                          || (slice.tv_sec == deadline->tv_sec && slice.tv_nsec >= deadline->tv_nsec);
+        if (pthread_cond_timedwait(&wait_cond, &wait_lock, last_slice ? deadline : &slice)
+            == ETIMEDOUT) {
+            if (last_slice)
+                return false;
+            pthread_mutex_unlock(&wait_lock);
+            end_if_last_thread();
+            pthread_mutex_lock(&wait_lock);
+        }
+    }
+    return true;
+}
+
 static void *flusher_main(void *unused)
 {
     (void)unused;
@@ -216,11 +272,7 @@ static void *flusher_main(void *unused)
     for (;;) {
         deadline.tv_sec += config.period_seconds;
         pthread_mutex_lock(&wait_lock);
-        while (!wake_requested) {
-            if (pthread_cond_timedwait(&wait_cond, &wait_lock, &deadline) == ETIMEDOUT)
-                break;
-        }
-        if (wake_requested)
+        if (wait_for_work(&deadline))
             clock_gettime(CLOCK_MONOTONIC, &deadline); /* the next period starts now */
         wake_requested = false;
         pthread_mutex_unlock(&wait_lock);
