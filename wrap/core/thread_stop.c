@@ -239,8 +239,12 @@ static void signal_task(pid_t tid, void *context)
         atomic_store(&slot->state, THREAD_GONE);
         return;
     }
-    /* A thread in sigwait(3) would take the signal as its own: not sent, scanned as it is. */
-    if (round->signal == 0 || read_syscall(tid, &stack_pointer) == SYS_rt_sigtimedwait) {
+    /* A thread in sigwait(3), or one that waits in any system call with the signal blocked,
+     * would take the signal as its own: a daemon's thread that reads every signal from a
+     * signalfd printed "signal 64". Not sent: scanned as it is, from the stack pointer the
+     * kernel shows. */
+    long waiting_in = round->signal != 0 ? read_syscall(tid, &stack_pointer) : -2;
+    if (round->signal == 0 || waiting_in == SYS_rt_sigtimedwait || (blocks && waiting_in >= 0)) {
         atomic_store(&slot->state, THREAD_UNREACHED);
         return;
     }
