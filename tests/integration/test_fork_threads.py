@@ -90,6 +90,30 @@ def test_fork_after_dropping_privileges():
         assert_expected_rows(result, program)
 
 
+def test_last_thread_ending_with_the_exit_system_call():
+    """The program's only thread ends with the exit system call: the process ends with its
+    status, within a second, with no exit pass (as after _exit). Until ab683b8 the flusher
+    thread kept the process alive for ever, every signal but SIGKILL blocked."""
+    for form in FORMS:
+        program = build("last_thread_exits_by_system_call.c", form)
+        result = run(program, form, timeout=20)
+        equal((result.returncode, result.stdout, result.stderr), (7, "ending\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        equal(result.rows(), [], f"rows ({form})")
+
+
+def test_a_thread_that_reads_signals_from_a_signalfd():
+    """Every thread blocks every signal, and one reads them from a signalfd: the leak scans
+    (malloc_trace_check_leaks, then the exit pass) leave it out of their stop signal, and scan
+    it as it waits. Until ab683b8 the stop signal was sent to it, stayed pending, and the
+    program read it as its own ("signal 64")."""
+    for form in FORMS:
+        program = build("signalfd_reader.c", form)
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stdout, result.stderr), (0, "signal 10\n", ""),
+              f"exit status, stdout, stderr ({form})")
+
+
 def test_exit_in_a_signal_handler():
     """exit() in a signal handler that interrupted the tracer (a daemon's SIGTERM handler,
     during its allocations) cannot run the exit pass: the tracer says so, in one line; when

@@ -84,12 +84,18 @@ static void refuse_once(int *said, int error, const char *what)
  * descriptor must still be the file opened; else it is forgotten, not closed, and the file
  * opened again. The device and inode alone do not tell: a file system hands a deleted file's
  * inode number to the next file made. So the open file is also marked with an owner (for
- * SIGIO, which nothing raises without O_ASYNC) that a program's own open has not: 0. */
+ * SIGIO, which nothing raises without O_ASYNC) that a program's own open has not: 0. Where
+ * the owner cannot be read (a sandbox's seccomp filter that allows fcntl only for the
+ * descriptor's flags), device and inode alone tell: taken for gone, the file was opened
+ * again at every flush, a descriptor lost each time, and the rows were lost where the
+ * sandbox refused the open too. */
 static bool holds_own_file(struct stat *status)
 {
-    if (fd >= 0
-        && (fstat(fd, status) != 0 || status->st_dev != file_device
-            || status->st_ino != file_inode || fcntl(fd, F_GETOWN) != file_owner))
+    if (fd < 0)
+        return false;
+    int owner;
+    if (fstat(fd, status) != 0 || status->st_dev != file_device || status->st_ino != file_inode
+        || ((owner = fcntl(fd, F_GETOWN)) != -1 && owner != file_owner))
         fd = -1;
     return fd >= 0;
 }
