@@ -234,6 +234,26 @@ def test_processes_flushing_together_keep_the_size_limit():
             check_file(result.trace_path, f"forked, {form}, round {round_number}")
 
 
+def test_a_sandbox_that_refuses_fcntl_on_the_trace():
+    """A seccomp filter that allows fcntl only for a descriptor's flags, and then refuses
+    openat too: the tracer cannot read its trace's owner mark any more, and until 0166e20
+    took the file for gone at every flush, opened it again (a descriptor lost each time) and,
+    where the open was refused, lost every row after."""
+    scan = ("malloc-trace: the leak scan cannot run (no memory, or /proc/self/maps cannot be "
+            "read: a chroot, a limit on descriptors): every block left is written as a leak\n")
+    for form in FORMS:
+        program = build("sandboxed_fcntl.c", form)
+        for mode in ("fcntl", "open"):
+            result = run(program, form, args=[mode], env={"malloc_second_peremption": "1"})
+            said = [line for line in result.stdout.splitlines() if line.startswith("descr")]
+            equal((result.returncode, said), (0, ["descriptors: as many"]),
+                  f"exit status, descriptors ({form}, {mode})")
+            check(result.stderr in ("", scan), f"stderr ({form}, {mode}): {result.stderr}")
+            leaks = sorted(r["size"] for r in result.rows() if r["function"] == "leak"
+                           and r["size"] in (31, 47))
+            equal(leaks, [31, 47], f"the two leaks' rows ({form}, {mode})")
+
+
 def test_row_larger_than_the_limit_is_dropped_once():
     program = build("leaker.c", "preload")
     result = run(program, "preload", args=["0", "5", "16"], env={"out_file_max_size": "100"})
