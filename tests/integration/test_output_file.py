@@ -9,8 +9,9 @@ import stat
 import subprocess
 import tempfile
 
-from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, check, equal,
-                     program_frames, read_trace, run)
+from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, check,
+                     check_module_offset_frames, equal, program_frames, read_trace, run,
+                     symbolized_rows)
 
 
 def scratch_dir():
@@ -238,7 +239,9 @@ def test_a_sandbox_that_refuses_fcntl_on_the_trace():
     """A seccomp filter that allows fcntl only for a descriptor's flags, and then refuses
     openat too: the tracer cannot read its trace's owner mark any more, and until 0166e20
     took the file for gone at every flush, opened it again (a descriptor lost each time) and,
-    where the open was refused, lost every row after."""
+    where the open was refused, lost every row after. With openat refused, libdw cannot read
+    the modules: the frames are MODULE+0xOFFSET, which symbolize names later (until e451cb0
+    they were bare addresses in no module)."""
     scan = ("malloc-trace: the leak scan cannot run (no memory, or /proc/self/maps cannot be "
             "read: a chroot, a limit on descriptors): every block left is written as a leak\n")
     for form in FORMS:
@@ -252,6 +255,12 @@ def test_a_sandbox_that_refuses_fcntl_on_the_trace():
             leaks = sorted(r["size"] for r in result.rows() if r["function"] == "leak"
                            and r["size"] in (31, 47))
             equal(leaks, [31, 47], f"the two leaks' rows ({form}, {mode})")
+            if mode == "open":  # libdw could not read /proc/self/maps, nor the modules
+                row = [r for r in result.rows() if r["size"] == 47][0]
+                check_module_offset_frames(row["stack"][1:], f"{form}, {mode}")
+                named = [r for r in symbolized_rows(result.trace_path) if r["size"] == 47][0]
+                equal(program_frames(named, program)[:2], ["leak", "main"],
+                      f"the frames symbolize names ({form})")
 
 
 def test_row_larger_than_the_limit_is_dropped_once():

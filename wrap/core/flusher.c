@@ -21,6 +21,7 @@
 #include "os.h"
 #include "pass_stack.h"
 #include "stack_json.h"
+#include "symbolizer.h"
 #include "tracer.h"
 
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -359,6 +360,7 @@ static void start_thread(void)
 void flusher_start(const struct settings *settings)
 {
     config = *settings;
+    symbolizer_start();
     pass_stack_reserve();
     event_log_hold(&rows, EVENT_LOG_KEPT_BYTES / sizeof *rows.events);
     csv_writer_configure(config.out_file_path, config.out_file_max_size);

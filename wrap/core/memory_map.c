@@ -10,17 +10,9 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "proc_self.h"
 
 #define CHUNK_SIZE 65536u
-
-/* syscall() sets errno: the caller's value is kept. */
-static int raw_open(const char *path)
-{
-    int saved = errno;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-    errno = saved;
-    return fd;
-}
 
 static long raw_read(int fd, char *buffer, size_t size)
 {
@@ -44,7 +36,7 @@ long memory_map_read_small_file(const char *path, char *buffer, size_t size)
 {
     if (size == 0)
         return -1;
-    int fd = raw_open(path);
+    int fd = proc_self_open(path, 0);
     if (fd < 0)
         return -1;
     size_t used = 0;
@@ -120,9 +112,9 @@ bool memory_map_read(struct memory_map *map)
     if (chunk == NULL)
         return false;
     /* The thread's own view: the process's is empty once its main thread has exited. */
-    int fd = raw_open("/proc/thread-self/maps");
+    int fd = proc_self_open("/proc/thread-self/maps", 0);
     if (fd < 0)
-        fd = raw_open("/proc/self/maps");
+        fd = proc_self_open("/proc/self/maps", 0);
     bool ok = fd >= 0;
     size_t kept = 0; /* bytes of an unfinished line at the start of chunk */
     while (ok) {

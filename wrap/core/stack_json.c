@@ -2,17 +2,14 @@
 #include "stack_json.h"
 
 #include <limits.h>
-#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "os.h"
 #include "settings.h"
 #include "stack_table.h"
 #include "symbolizer.h"
-#include "unwind_table.h"
 
 #define ENTRY_POINT_NAME(id, name) [ENTRY_##id] = (name),
 static const char *const entry_point_names[ENTRY_POINT_COUNT] = {
@@ -268,43 +265,18 @@ void stack_json_new_batch(void)
     short_of_room = !os_has_room_for(NAMING_ROOM_BYTES);
 }
 
-/* The module's path as /proc/self/maps shows it, or false. */
-static bool module_path(const struct link_map *module, char path[PATH_MAX])
-{
-    if (module->l_name[0] == '\0') { /* the executable */
-        ssize_t length = readlink("/proc/self/exe", path, PATH_MAX - 1);
-        if (length <= 0)
-            return false;
-        path[length] = '\0';
-        return true;
-    }
-    if (module->l_name[0] != '/') /* the vDSO */
-        return false;
-    /* The loader's path may pass a symbolic link (/lib is /usr/lib on Debian), the maps name
-     * where it leads. realpath allocates only for a path over 1 KiB: not called where
-     * allocating is forbidden. */
-    if (!allocation_forbidden && realpath(module->l_name, path) != NULL)
-        return true;
-    size_t length = strlen(module->l_name);
-    if (length >= PATH_MAX)
-        return false;
-    memcpy(path, module->l_name, length + 1);
-    return true;
-}
-
 /* One frame at out, with room left; keeps ADDRESS_FRAME_ROOM a frame for the frames_after. */
 static size_t write_unnamed_frame(char *out, size_t room, uint32_t frames_after,
                                   uintptr_t return_address)
 {
     uintptr_t address = return_address - 1; /* inside the call, as a named frame's */
-    // NOLINTNEXTLINE(performance-no-int-to-ptr)
-    const struct link_map *module = unwind_table_module_of((const void *)address);
     char path[PATH_MAX];
-    if (module != NULL && module_path(module, path)
+    uintptr_t base;
+    if (symbolizer_module_of(address, !allocation_forbidden, path, &base)
         && 6 * (2 * strlen(path) + 24) + 64 + frames_after * ADDRESS_FRAME_ROOM <= room) {
         char function[PATH_MAX + 24];
         snprintf(function, sizeof function, "%s+0x%llx", path,
-                 (unsigned long long)(address - module->l_addr));
+                 (unsigned long long)(address - base));
         char *end = stpcpy(out, ",{\"f\":");
         end = write_string(end, function);
         end = stpcpy(end, ",\"s\":\"\",\"l\":0,\"m\":");

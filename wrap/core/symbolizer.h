@@ -6,6 +6,7 @@
 #define MALLOC_TRACE_SYMBOLIZER_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,15 @@
  * strings stay valid until the next call. */
 size_t symbolizer_describe(uintptr_t return_address, bool symbols, struct source_frame *frames,
                            size_t max);
+
+/* The module that holds address and its load base, found without libdw (which reads
+ * /proc/self/maps: a chroot or a sandbox may refuse that): its path as /proc/self/maps would
+ * show it, where may_allocate (realpath may allocate); false where no module holds it. */
+bool symbolizer_module_of(uintptr_t address, bool may_allocate, char path[PATH_MAX],
+                          uintptr_t *base);
+
+/* Remembers the executable's path while /proc can still tell it (before a chroot). */
+void symbolizer_start(void);
 
 /* Allows one re-read of the process's modules in the next batch of look-ups (a module
  * loaded since the last read is found then). */

@@ -17,6 +17,7 @@
 
 #include "memory_map.h"
 #include "os.h"
+#include "proc_self.h"
 
 /* Listing /proc/self/task again catches threads created while the first ones stopped. */
 #define LISTING_ROUNDS 3
@@ -140,8 +141,7 @@ static bool listed(const struct thread_stop *stop, pid_t tid)
 static void for_each_task(void (*visit)(pid_t tid, void *context), void *context)
 {
     int saved = errno;
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task",
-                          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = proc_self_open("/proc/self/task", O_DIRECTORY);
     if (fd < 0) {
         errno = saved;
         return;

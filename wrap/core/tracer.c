@@ -23,6 +23,7 @@
 #include "live_table.h"
 #include "operator_chains.h"
 #include "os.h"
+#include "proc_self.h"
 #include "settings.h"
 #include "stack_table.h"
 #include "thread_slots.h"
@@ -783,6 +784,7 @@ static void after_fork_in_child(void)
                    "child is not traced");
         return;
     }
+    proc_self_hold();
     live_table_reset_in_child();
     stack_table_reset_in_child();
     flusher_reset_in_child();
@@ -914,6 +916,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
         return;
     }
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    proc_self_hold();
     find_executable();
     if (another_core_traces()) {
         atomic_store(&state, STATE_OFF);

@@ -17,6 +17,7 @@
 
 #include "mapped_array.h"
 #include "os.h"
+#include "proc_self.h"
 
 /* A module per dlopen: a program that loads and unloads plugins for ever would fill any
  * registry; past this many, its new modules are left to libunwind. */
@@ -188,7 +189,7 @@ static bool in_executable_segment(uintptr_t load_bias, uintptr_t start, uintptr_
  * without an .eh_frame_hdr (so no PT_GNU_EH_FRAME), and then only the file says where. */
 static bool eh_frame_of_executable(uintptr_t load_bias, uintptr_t *start, uintptr_t *end)
 {
-    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    int fd = proc_self_open("/proc/self/exe", 0);
     if (fd < 0)
         return false;
     ElfW(Ehdr) header;
