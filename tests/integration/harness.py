@@ -217,6 +217,18 @@ def check_module_offset_frames(frames, what):
               f"{what}: a frame not MODULE+0xOFFSET: {frame}")
 
 
+def check_named_by_symbolize(result, program, size, names, what):
+    """The row of the block of that size has its frames above frame 0 as MODULE+0xOFFSET,
+    and once `malloc-trace symbolize` has read the trace, its first frames in the program are
+    names."""
+    row = [r for r in result.rows() if r["size"] == size][0]
+    check(len(row["stack"]) >= 3, f"frames ({what}): {row['stack']}")
+    check_module_offset_frames(row["stack"][1:], what)
+    named = [r for r in symbolized_rows(result.trace_path) if r["size"] == size][0]
+    equal(program_frames(named, program)[:len(names)], names,
+          f"the frames symbolize names ({what})")
+
+
 def symbolized_rows(path):
     """The rows of the trace at path once `malloc-trace symbolize` has named its frames."""
     out = path + ".symbolized"

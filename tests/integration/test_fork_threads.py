@@ -5,8 +5,8 @@ import re
 import tempfile
 
 from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, build_shared, check,
-                     check_module_offset_frames, equal, pkg_config, program_frames, read_trace,
-                     run, symbolized_rows)
+                     check_named_by_symbolize, equal, pkg_config, program_frames, read_trace,
+                     run)
 
 
 def fork_with_pid_files_in(form):
@@ -153,12 +153,7 @@ def test_exit_in_a_signal_handler_that_interrupted_malloc():
         equal((result.returncode, result.stderr), (5, message), f"exit status, stderr ({form})")
         rows = result.rows()
         assert_expected_rows(result, program, rows)
-        leak = [row for row in rows if row["size"] == 93][0]
-        check(len(leak["stack"]) >= 3, f"frames ({form}): {leak['stack']}")
-        check_module_offset_frames(leak["stack"][1:], form)
-        named = [row for row in symbolized_rows(result.trace_path) if row["size"] == 93][0]
-        equal(program_frames(named, program)[:2], ["leak", "main"],
-              f"the frames symbolize names ({form})")
+        check_named_by_symbolize(result, program, 93, ["leak", "main"], form)
 
 
 def test_fork_in_a_signal_handler_inside_the_tracer():

@@ -10,8 +10,7 @@ import subprocess
 import tempfile
 
 from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, check,
-                     check_module_offset_frames, equal, program_frames, read_trace, run,
-                     symbolized_rows)
+                     check_named_by_symbolize, equal, program_frames, read_trace, run)
 
 
 def scratch_dir():
@@ -131,6 +130,23 @@ def test_append_without_second_header():
     check(first.expected and second.expected, "both runs printed their blocks")
 
 
+def start_together(program, env, count):
+    """Runs count copies of `program 0 1 10` that all start at once; their exit statuses."""
+    read_end, write_end = os.pipe()
+    children = []
+    for _ in range(count):
+        child = os.fork()
+        if child == 0:
+            os.close(write_end)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            os.read(read_end, 1)  # returns when the parent closes its end: all at once
+            os.execve(program, [program, "0", "1", "10"], env)
+        children.append(child)
+    os.close(read_end)
+    os.close(write_end)
+    return [os.waitpid(child, 0)[1] for child in children]
+
+
 def test_processes_started_together_write_one_header():
     """Processes that start at once on one path, which none has created yet: each found the
     file empty, and until 10d511f each one that looked before the first header was written
@@ -142,20 +158,7 @@ def test_processes_started_together_write_one_header():
     for round_number in range(12):
         if os.path.exists(trace):
             os.unlink(trace)
-        read_end, write_end = os.pipe()
-        children = []
-        for _ in range(60):
-            child = os.fork()
-            if child == 0:
-                os.close(write_end)
-                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-                os.read(read_end, 1)  # returns when the parent closes its end: all at once
-                os.execve(program, [program, "0", "1", "10"], env)
-            children.append(child)
-        os.close(read_end)
-        os.close(write_end)
-        statuses = [os.waitpid(child, 0)[1] for child in children]
-        equal(statuses, [0] * 60, f"exit statuses (round {round_number})")
+        equal(start_together(program, env, 60), [0] * 60, f"exit statuses (round {round_number})")
         with open(trace) as text:
             lines = text.read().splitlines()
         equal((lines[0], lines.count(HEADER), len(lines)), (HEADER, 1, 61),
@@ -211,20 +214,7 @@ def test_processes_flushing_together_keep_the_size_limit():
     for round_number in range(6):
         if os.path.exists(trace):
             os.unlink(trace)
-        read_end, write_end = os.pipe()
-        children = []
-        for _ in range(16):
-            child = os.fork()
-            if child == 0:
-                os.close(write_end)
-                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-                os.read(read_end, 1)  # returns when the parent closes its end: all at once
-                os.execve(program, [program, "0", "1", "10"], env)
-            children.append(child)
-        os.close(read_end)
-        os.close(write_end)
-        statuses = [os.waitpid(child, 0)[1] for child in children]
-        equal(statuses, [0] * 16, f"exit statuses (round {round_number})")
+        equal(start_together(program, env, 16), [0] * 16, f"exit statuses (round {round_number})")
         check_file(trace, f"started together, round {round_number}")
     for form in FORMS:
         program = build("children_exit_together.c", form)
@@ -256,11 +246,7 @@ def test_a_sandbox_that_refuses_fcntl_on_the_trace():
                            and r["size"] in (31, 47))
             equal(leaks, [31, 47], f"the two leaks' rows ({form}, {mode})")
             if mode == "open":  # libdw could not read /proc/self/maps, nor the modules
-                row = [r for r in result.rows() if r["size"] == 47][0]
-                check_module_offset_frames(row["stack"][1:], f"{form}, {mode}")
-                named = [r for r in symbolized_rows(result.trace_path) if r["size"] == 47][0]
-                equal(program_frames(named, program)[:2], ["leak", "main"],
-                      f"the frames symbolize names ({form})")
+                check_named_by_symbolize(result, program, 47, ["leak", "main"], form)
 
 
 def test_row_larger_than_the_limit_is_dropped_once():

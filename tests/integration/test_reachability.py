@@ -4,8 +4,8 @@ never a leak."""
 import os
 import tempfile
 
-from harness import (FORMS, WORK, assert_expected_rows, build, check,
-                     check_module_offset_frames, equal, program_frames, run, symbolized_rows)
+from harness import (FORMS, WORK, assert_expected_rows, build, check, check_named_by_symbolize,
+                     equal, program_frames, run)
 
 UNREACHABLE = ("leak", "indirect")
 
@@ -176,12 +176,7 @@ def test_rows_at_exit_when_memory_is_exhausted():
             check(blocks * 0.99 <= len(taken) < blocks, f"rows of {blocks} blocks ({form}): {len(taken)}")
         else:
             equal(len(taken), blocks, f"rows of the blocks ({form})")
-        first = [row for row in rows if row["size"] == 91][0]
-        check(len(first["stack"]) >= 4, f"frames ({form}): {first['stack']}")
-        check_module_offset_frames(first["stack"][1:], form)
-        named = [row for row in symbolized_rows(result.trace_path) if row["size"] == 91][0]
-        equal(program_frames(named, program)[:2], ["take", "main"],
-              f"the frames symbolize names ({form})")
+        check_named_by_symbolize(result, program, 91, ["take", "main"], form)
 
 
 def test_a_daemon_in_a_chroot():
@@ -201,10 +196,7 @@ def test_a_daemon_in_a_chroot():
               f"exit status, stderr ({form})")
         rows = result.rows()
         equal(assert_expected_rows(result, program, rows), [], f"other rows ({form})")
-        check_module_offset_frames(rows[0]["stack"][1:], form)
-        named = symbolized_rows(result.trace_path)
-        equal(program_frames(named[0], program)[:2], ["leak", "main"],
-              f"the frames symbolize names ({form})")
+        check_named_by_symbolize(result, program, 33, ["leak", "main"], form)
         # A child forked in the chroot finds its own /proc directory beside its parent's.
         result = run(program, form, args=[root, "fork"])
         equal(result.returncode, 0, f"exit status, forked ({form})")
