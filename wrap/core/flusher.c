@@ -396,7 +396,8 @@ void flusher_exit_pass(uintptr_t caller_stack, bool may_allocate)
     if (!finished) {
         finished = true;
         if (!may_allocate) {
-            /* libdw, the demangler and realpath allocate, and the pass needs nothing else that does. */
+            /* libdw, the demangler and realpath allocate, and the pass needs nothing else
+             * that does. */
             os_message("exit() was called in a signal handler that interrupted malloc: frames "
                        "not named before are written as MODULE+0xOFFSET");
             stack_json_forbid_allocation();

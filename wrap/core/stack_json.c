@@ -254,7 +254,7 @@ void stack_json_forbid_allocation(void)
 /* libdw does not return NULL when malloc fails in most of its paths: it ends the process
  * (error(EXIT_FAILURE, ENOMEM, "libdw")) or fails an assertion, and the program's exit
  * status and the rest of the pass were lost. A program near a limit on memory (`ulimit -v`)
- * gets its stacks as return addresses instead. Naming a small program's stacks took up to
+ * gets its stacks as MODULE+0xOFFSET instead. Naming a small program's stacks took up to
  * 12 MiB here (libc's symbol table, libdw's sections and hash tables); larger programs take
  * more, hence the margin. */
 #define NAMING_ROOM_BYTES ((size_t)32 << 20)
