@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 
 from harness import (FORMS, HEADER, WORK, assert_expected_rows, build, check,
                      check_named_by_symbolize, equal, program_frames, read_trace, run)
@@ -247,6 +248,29 @@ def test_a_sandbox_that_refuses_fcntl_on_the_trace():
             equal(leaks, [31, 47], f"the two leaks' rows ({form}, {mode})")
             if mode == "open":  # libdw could not read /proc/self/maps, nor the modules
                 check_named_by_symbolize(result, program, 47, ["leak", "main"], form)
+
+
+def test_a_worker_whose_parent_exited_keeps_its_trace():
+    """A daemon's worker, forked by the process that opened the trace, which then exits; the
+    worker drops its privileges and cannot open the trace again: it writes through the
+    descriptor it shares. Until e203f88 the file's mark was its opener's pid, which reads 0
+    once that process is reaped: the worker took the descriptor for another file, said
+    `cannot open ...: Permission denied` and lost every row."""
+    if os.geteuid() != 0:
+        return  # setuid needs root; CI runs as root
+    for form in FORMS:
+        program = build("worker_outlives_its_parent.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        deadline = time.monotonic() + 30
+        rows = []
+        while time.monotonic() < deadline:
+            rows = [r for r in read_trace(result.trace_path)
+                    if r["function"] == "leak" and r["size"] == 77]
+            if rows:
+                break
+            time.sleep(0.1)
+        equal(len(rows), 1, f"the worker's leak row ({form})")
 
 
 def test_row_larger_than_the_limit_is_dropped_once():

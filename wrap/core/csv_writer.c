@@ -25,7 +25,7 @@ static char path[PATH_MAX];
 static int fd = -1;
 static dev_t file_device;
 static ino_t file_inode;
-static pid_t file_owner; /* the mark of the open file: see holds_own_file */
+static bool file_marked; /* see holds_own_file */
 static uint64_t file_size; /* as last seen plus what we wrote since */
 static char batch[BATCH_BYTES];
 static size_t batch_length;
@@ -83,19 +83,25 @@ static void refuse_once(int *said, int error, const char *what)
  * to it would put rows in the program's file. So before each write, truncation or close, the
  * descriptor must still be the file opened; else it is forgotten, not closed, and the file
  * opened again. The device and inode alone do not tell: a file system hands a deleted file's
- * inode number to the next file made. So the open file is also marked with an owner (for
- * SIGIO, which nothing raises without O_ASYNC) that a program's own open has not: 0. Where
- * the owner cannot be read (a sandbox's seccomp filter that allows fcntl only for the
- * descriptor's flags), device and inode alone tell: taken for gone, the file was opened
- * again at every flush, a descriptor lost each time, and the rows were lost where the
+ * inode number to the next file made. So the open file is also marked, with the signal O_ASYNC
+ * would send (F_SETSIG), which a program's own open has not: 0. Nothing is sent without
+ * O_ASYNC, and SIGIO is what would be sent anyway. The mark belongs to the open file, so a
+ * forked child that shares it sees it as long as the file is open: an owner (F_SETOWN), the
+ * mark before, read 0 once the process that opened the file had exited, and an nginx worker
+ * that had dropped its privileges took its trace for gone, could not open it again, and lost
+ * every row. Where the mark cannot be read (a sandbox's seccomp filter that allows fcntl only
+ * for the descriptor's flags), device and inode alone tell: taken for gone, the file was
+ * opened again at every flush, a descriptor lost each time, and the rows were lost where the
  * sandbox refused the open too. */
+#define FILE_MARK_SIGNAL SIGIO
+
 static bool holds_own_file(struct stat *status)
 {
     if (fd < 0)
         return false;
-    int owner;
+    int mark;
     if (fstat(fd, status) != 0 || status->st_dev != file_device || status->st_ino != file_inode
-        || ((owner = fcntl(fd, F_GETOWN)) != -1 && owner != file_owner))
+        || (file_marked && (mark = fcntl(fd, F_GETSIG)) != -1 && mark != FILE_MARK_SIGNAL))
         fd = -1;
     return fd >= 0;
 }
@@ -305,9 +311,7 @@ static bool open_file(void)
         }
         new_fd = high;
     }
-    file_owner = getpid();
-    if (fcntl(new_fd, F_SETOWN, file_owner) != 0)
-        file_owner = 0; /* unmarked: then device and inode alone tell */
+    file_marked = fcntl(new_fd, F_SETSIG, FILE_MARK_SIGNAL) == 0; /* else device and inode */
     open_error_said = 0;
     fd = new_fd;
     file_device = status.st_dev;
@@ -337,7 +341,7 @@ bool csv_writer_begin(void)
             int held = fd;
             dev_t held_device = file_device;
             ino_t held_inode = file_inode;
-            pid_t held_owner = file_owner;
+            bool held_marked = file_marked;
             fd = -1;
             bool opened = open_file();
             if (fd >= 0 || open_one.st_nlink == 0) {
@@ -347,7 +351,7 @@ bool csv_writer_begin(void)
             fd = held;
             file_device = held_device;
             file_inode = held_inode;
-            file_owner = held_owner;
+            file_marked = held_marked;
             file_size = (uint64_t)open_one.st_size;
             return true;
         } else {
@@ -434,12 +438,6 @@ void csv_writer_end(void)
 
 void csv_writer_reset_in_child(void)
 {
-    /* The open file's mark is the parent's pid, which a child in a new pid namespace sees as
-     * 0: the mark is what the child sees. */
-    struct stat status;
-    if (fd >= 0 && fstat(fd, &status) == 0 && status.st_dev == file_device
-        && status.st_ino == file_inode)
-        file_owner = fcntl(fd, F_GETOWN);
     /* Without %p both processes append to one file: the child goes on with the descriptor
      * it shares with its parent, which it might not be allowed to open again (after the
      * parent dropped its privileges, say). */
