@@ -234,8 +234,44 @@ static void end_if_last_thread(void)
     if (memory_map_read_small_file("/proc/self/status", text, sizeof text) <= 0)
         return;
     const char *threads = strstr(text, "\nThreads:");
-    if (threads != NULL && strtol(threads + 9, NULL, 10) == 2)
-        syscall(SYS_exit, (status >> 8) & 0xff);
+    if (threads == NULL || strtol(threads + 9, NULL, 10) != 2)
+        return;
+    int signal_number = (int)(status & 0x7f);
+    if (signal_number != 0) {
+        /* The main thread was killed by a signal of its own (a seccomp filter's SIGSYS, at a
+         * system call the exit pass made): the process ends by it, as it would have with no
+         * other thread left. */
+        struct sigaction default_action;
+        memset(&default_action, 0, sizeof default_action);
+        default_action.sa_handler = SIG_DFL;
+        sigaction(signal_number, &default_action, NULL);
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, signal_number);
+        pthread_sigmask(SIG_UNBLOCK, &only, NULL);
+        syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), signal_number);
+    }
+    syscall(SYS_exit, (status >> 8) & 0xff);
+}
+
+/* The flush lock, looking every LAST_THREAD_CHECK_SECONDS whether the program's threads are
+ * all gone: a main thread killed inside the exit pass (by its own seccomp filter: sshd's
+ * child before authentication) held it for ever, and the process with it. */
+static void lock_flush_lock(void)
+{
+    for (;;) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += LAST_THREAD_CHECK_SECONDS;
+        int error = pthread_mutex_timedlock(&flush_lock, &deadline);
+        if (error == 0)
+            return;
+        if (error != ETIMEDOUT) {
+            pthread_mutex_lock(&flush_lock);
+            return;
+        }
+        end_if_last_thread();
+    }
 }
 
 /* Waits for a wake or the deadline, looking every LAST_THREAD_CHECK_SECONDS whether the
@@ -278,7 +314,7 @@ static void *flusher_main(void *unused)
         wake_requested = false;
         pthread_mutex_unlock(&wait_lock);
 
-        pthread_mutex_lock(&flush_lock);
+        lock_flush_lock();
         bool stop = finished;
         if (!stop)
             write_pass(PASS_PERIODIC);
