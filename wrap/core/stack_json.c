@@ -1,7 +1,6 @@
 /* stack_json.c: see stack_json.h. Runs under the flush lock and the guard. */
 #include "stack_json.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,17 +269,14 @@ static size_t write_unnamed_frame(char *out, size_t room, uint32_t frames_after,
                                   uintptr_t return_address)
 {
     uintptr_t address = return_address - 1; /* inside the call, as a named frame's */
-    char path[PATH_MAX];
-    uintptr_t base;
-    if (symbolizer_module_of(address, !allocation_forbidden, path, &base)
-        && 6 * (2 * strlen(path) + 24) + 64 + frames_after * ADDRESS_FRAME_ROOM <= room) {
-        char function[PATH_MAX + 24];
-        snprintf(function, sizeof function, "%s+0x%llx", path,
-                 (unsigned long long)(address - base));
+    struct source_frame frame;
+    if (symbolizer_describe_by_loader(address, !allocation_forbidden, &frame)
+        && 6 * (strlen(frame.function) + strlen(frame.module)) + 64
+                   + frames_after * ADDRESS_FRAME_ROOM <= room) {
         char *end = stpcpy(out, ",{\"f\":");
-        end = write_string(end, function);
+        end = write_string(end, frame.function);
         end = stpcpy(end, ",\"s\":\"\",\"l\":0,\"m\":");
-        end = write_string(end, path);
+        end = write_string(end, frame.module);
         end = stpcpy(end, "}");
         return (size_t)(end - out);
     }

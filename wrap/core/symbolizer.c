@@ -4,6 +4,7 @@
 #include "symbolizer.h"
 
 #include <elfutils/libdwfl.h>
+#include <limits.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,25 +84,28 @@ void symbolizer_start(void)
     executable_path[length > 0 ? length : 0] = '\0';
 }
 
-bool symbolizer_module_of(uintptr_t address, bool may_allocate, char path[PATH_MAX],
-                          uintptr_t *base)
+bool symbolizer_describe_by_loader(uintptr_t address, bool may_allocate,
+                                   struct source_frame *frame)
 {
     // NOLINTNEXTLINE(performance-no-int-to-ptr)
     const struct link_map *module = unwind_table_module_of((const void *)address);
     if (module == NULL)
         return false;
-    *base = module->l_addr;
     const char *name = module->l_name[0] == '\0' ? executable_path : module->l_name;
     if (name[0] != '/') /* the vDSO, or an executable whose path was not known */
         return false;
+    static char path[PATH_MAX], function[PATH_MAX + 24];
     /* The loader's path may pass a symbolic link (/lib is /usr/lib on Debian), the maps name
      * where it leads. realpath allocates only for a path over 1 KiB. */
-    if (may_allocate && realpath(name, path) != NULL)
-        return true;
-    size_t length = strlen(name);
-    if (length >= PATH_MAX)
-        return false;
-    memcpy(path, name, length + 1);
+    if (!may_allocate || realpath(name, path) == NULL) {
+        size_t length = strlen(name);
+        if (length >= PATH_MAX)
+            return false;
+        memcpy(path, name, length + 1);
+    }
+    snprintf(function, sizeof function, "%s+0x%llx", path,
+             (unsigned long long)(address - module->l_addr));
+    *frame = (struct source_frame){function, "", 0, path};
     return true;
 }
 
@@ -119,15 +123,8 @@ size_t symbolizer_describe(uintptr_t return_address, bool symbols, struct source
          * (JIT). MODULE+0xOFFSET all the same where the loader knows the module, for
          * `malloc-trace symbolize` to name later (libdw's offset, without the file, was the
          * absolute address). */
-        static char path[PATH_MAX];
-        uintptr_t base;
-        if (symbolizer_module_of(address, true, path, &base)) {
-            static char function[PATH_MAX + 24];
-            snprintf(function, sizeof function, "%s+0x%llx", path,
-                     (unsigned long long)(address - base));
-            frames[0] = (struct source_frame){function, "", 0, path};
+        if (symbolizer_describe_by_loader(address, true, &frames[0]))
             return 1;
-        }
     }
     return module_symbols_describe(module, address, symbols, frames, max);
 }

@@ -6,7 +6,6 @@
 #define MALLOC_TRACE_SYMBOLIZER_H
 
 #include <stdbool.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,11 +18,13 @@
 size_t symbolizer_describe(uintptr_t return_address, bool symbols, struct source_frame *frames,
                            size_t max);
 
-/* The module that holds address and its load base, found without libdw (which reads
- * /proc/self/maps: a chroot or a sandbox may refuse that): its path as /proc/self/maps would
- * show it, where may_allocate (realpath may allocate); false where no module holds it. */
-bool symbolizer_module_of(uintptr_t address, bool may_allocate, char path[PATH_MAX],
-                          uintptr_t *base);
+/* The code address as MODULE+0xOFFSET, in one frame (its "m" the module), the module found
+ * by the dynamic loader without libdw (which reads /proc/self/maps and the module's file: a
+ * chroot or a sandbox may refuse either), its path as /proc/self/maps shows it where
+ * may_allocate (realpath may allocate); false where no module holds it. The strings stay
+ * valid until the next call. */
+bool symbolizer_describe_by_loader(uintptr_t address, bool may_allocate,
+                                   struct source_frame *frame);
 
 /* Remembers the executable's path while /proc can still tell it (before a chroot). */
 void symbolizer_start(void);

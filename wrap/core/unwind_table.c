@@ -242,9 +242,7 @@ bool unwind_table_find_executable(struct dl_find_object *found)
 
 bool unwind_table_in_no_module(const void *address)
 {
-    struct dl_find_object found;
-    return _dl_find_object != NULL
-           && _dl_find_object((void *)address, &found) != 0; // NOLINT(performance-no-int-to-ptr)
+    return _dl_find_object != NULL && unwind_table_module_of(address) == NULL;
 }
 
 const struct link_map *unwind_table_module_of(const void *address)
