@@ -173,7 +173,7 @@ static struct event_log free_rows;
 /* A scan as at exit: no caller stack, no caller registers. */
 static bool scan_as_at_exit(struct leak_scan *scan)
 {
-    struct leak_scan_caller caller = {0, NULL, 0};
+    struct leak_scan_caller caller = {.stack = 0};
     leak_scan_begin(scan);
     return leak_scan_run(scan, &caller, flusher_tid, &free_rows);
 }
@@ -645,12 +645,12 @@ static __attribute__((noinline)) void scan_with_caller_roots(void *in_stack, voi
 {
     volatile uintptr_t frame[4] = {0, (uintptr_t)in_stack, 0, 0};
     uintptr_t registers[8] = {1, 2, 3, (uintptr_t)in_registers, 5, 6, 7, 8};
-    struct leak_scan_caller caller = {(uintptr_t)frame, registers, sizeof registers};
+    struct leak_scan_caller caller = {(uintptr_t)frame, registers, sizeof registers, 0, 0};
     leak_scan_begin(with);
     if (!leak_scan_run(with, &caller, flusher_tid, &free_rows))
         memset(with, 0, sizeof *with);
     frame[1] = 0;
-    struct leak_scan_caller none = {0, NULL, 0};
+    struct leak_scan_caller none = {.stack = 0};
     leak_scan_begin(without);
     if (!leak_scan_run(without, &none, flusher_tid, &free_rows))
         memset(without, 0, sizeof *without);
@@ -678,6 +678,62 @@ static void test_caller_roots(void)
     }
     leak_scan_release(&with);
     leak_scan_release(&without);
+    release_all();
+}
+
+/* A scan another thread runs for the caller, as the flusher does (see flusher.c): the
+ * caller's stack, registers and static TLS are the roots given, the runner's are none. */
+static __thread void *volatile thread_root;
+
+struct scan_for_caller {
+    struct leak_scan_caller caller;
+    struct leak_scan scan;
+    bool ran;
+    uintptr_t runner_block; /* hidden: the request lies on the caller's stack */
+};
+
+static void *run_scan_for_caller(void *argument)
+{
+    struct scan_for_caller *request = argument;
+    thread_root = unhide(request->runner_block);
+    leak_scan_begin(&request->scan);
+    request->ran = leak_scan_run(&request->scan, &request->caller, flusher_tid, &free_rows);
+    thread_root = NULL;
+    return NULL;
+}
+
+static __attribute__((noinline)) void scan_by_another_thread(void *in_stack, void *in_registers,
+                                                              struct scan_for_caller *request)
+{
+    volatile uintptr_t frame[4] = {0, (uintptr_t)in_stack, 0, 0};
+    uintptr_t registers[8] = {1, 2, 3, (uintptr_t)in_registers, 5, 6, 7, 8};
+    request->caller = (struct leak_scan_caller){(uintptr_t)frame, registers, sizeof registers,
+                                                gettid_raw(),
+                                                (uintptr_t)__builtin_thread_pointer()};
+    pthread_t runner;
+    if (CHECK_EQ_I64(pthread_create(&runner, NULL, run_scan_for_caller, request), 0))
+        pthread_join(runner, NULL);
+    frame[1] = 0;
+}
+
+static void test_scan_run_for_another_thread(void)
+{
+    void *in_stack = new_block(32, 0);
+    void *in_registers = new_block(32, 0);
+    void *in_thread_storage = new_block(32, 0);
+    void *in_runner_storage = new_block(32, 0);
+    thread_root = in_thread_storage;
+    struct scan_for_caller request = {.runner_block = hide(in_runner_storage)};
+    scan_by_another_thread(in_stack, in_registers, &request);
+    thread_root = NULL;
+    if (CHECK_TRUE(request.ran) && CHECK_EQ_U64(request.scan.count, 4)) {
+        EXPECT_CLASS(&request.scan, in_stack, CLASS_REACHABLE);
+        EXPECT_CLASS(&request.scan, in_registers, CLASS_REACHABLE);
+        EXPECT_CLASS(&request.scan, in_thread_storage, CLASS_REACHABLE);
+        EXPECT_CLASS(&request.scan, in_runner_storage, CLASS_LEAK);
+        CHECK_EQ_U64(request.scan.unreachable, 1);
+    }
+    leak_scan_release(&request.scan);
     release_all();
 }
 
@@ -839,6 +895,7 @@ int main(void)
     RUN_TEST(test_cycles);
     RUN_TEST(test_block_with_unreadable_page);
     RUN_TEST(test_caller_roots);
+    RUN_TEST(test_scan_run_for_another_thread);
     RUN_TEST(test_other_threads_locals);
     RUN_TEST(test_register_only);
     RUN_TEST(test_running_unreachable_thread);

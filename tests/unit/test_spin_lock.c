@@ -1,11 +1,17 @@
 /* test_spin_lock.c: the live table's shard lock (spin_lock.h): it excludes, a waiter gets it
- * when a long holder lets go (after spinning, yielding and napping), and waiting for it is no
- * cancellation point and leaves errno as it was, as waiting inside malloc must. */
+ * when a long holder lets go (after spinning, yielding and napping; without yielding when a
+ * pass holds it), and waiting for it is no cancellation point and leaves errno as it was, as
+ * waiting inside malloc must. */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "check.h"
@@ -84,6 +90,67 @@ static void test_long_holder(void)
     CHECK(result == NULL);
 }
 
+/* ---- a pass's hold: no sched_yield ------------------------------------------------------
+ * The waiter counts its sched_yield calls through a seccomp filter of its own that traps
+ * them (SIGSYS, whose handler counts): none while a pass holds the lock, where a filter
+ * that kills at them (sshd's) killed the thread; some while a plain hold does. */
+
+static atomic_int yields;
+
+static void count_yield(int signal_number)
+{
+    (void)signal_number;
+    atomic_fetch_add(&yields, 1);
+}
+
+static void *wait_under_a_filter(void *yields_seen)
+{
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sched_yield, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {sizeof filter / sizeof *filter, filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+        || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+        return NULL;
+    atomic_store(&yields, 0);
+    spin_lock_take(&held_lock);
+    *(int *)yields_seen = atomic_load(&yields);
+    spin_lock_release(&held_lock);
+    return yields_seen;
+}
+
+/* The sched_yield calls of a waiter for a hold of 30 ms (-1: the filter was refused). */
+static int yields_waiting_for(bool pass)
+{
+    if (pass)
+        spin_lock_take_long(&held_lock);
+    else
+        spin_lock_take(&held_lock);
+    int seen = -1;
+    pthread_t waiter;
+    if (!CHECK_EQ_U64(pthread_create(&waiter, NULL, wait_under_a_filter, &seen), 0)) {
+        spin_lock_release(&held_lock);
+        return -1;
+    }
+    sleep_ms(30);
+    spin_lock_release(&held_lock);
+    void *result;
+    pthread_join(waiter, &result);
+    return result == &seen ? seen : -1;
+}
+
+static void test_no_yield_while_a_pass_holds(void)
+{
+    struct sigaction counting = {.sa_handler = count_yield}, previous;
+    sigaction(SIGSYS, &counting, &previous);
+    CHECK_EQ_I64(yields_waiting_for(true), 0);
+    CHECK_EQ_I64(yields_waiting_for(false), 20); /* YIELDS in spin_lock.c */
+    sigaction(SIGSYS, &previous, NULL);
+}
+
 /* ---- cancellation --------------------------------------------------------------------- */
 
 static void test_waiting_is_no_cancellation_point(void)
@@ -150,6 +217,7 @@ int main(void)
 {
     RUN_TEST(test_exclusion);
     RUN_TEST(test_long_holder);
+    RUN_TEST(test_no_yield_while_a_pass_holds);
     RUN_TEST(test_waiting_is_no_cancellation_point);
     RUN_TEST(test_waiting_keeps_errno);
     return check_exit_status();

@@ -29,7 +29,15 @@ static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wait_cond;
 static bool wake_requested;
 static bool finished;           /* under flush_lock: no pass after the exit pass */
-static atomic_bool running;     /* this process has a flusher thread */
+static atomic_bool running;     /* this process has a flusher thread, or is starting one */
+/* A leak pass another thread hands the flusher (see run_leak_pass), under wait_lock with
+ * the two below: the thread, joinable, takes them while it can. */
+struct handed_pass;
+static struct handed_pass *handed;
+static pthread_cond_t handed_cond; /* a handed pass is done, or the slot is free */
+static bool taking_passes;
+static bool flusher_lost; /* it ended while the process runs on */
+static pthread_t flusher_thread;
 static struct settings config;  /* a copy: settings are read once, at start */
 static struct event_log rows;   /* reused between passes, under flush_lock */
 static _Atomic pid_t flusher_thread_id; /* the leak scan leaves it running */
@@ -160,39 +168,129 @@ static bool can_hold_other_exits(void)
 }
 
 struct leak_pass {
+    struct leak_scan scan; /* begun by the caller */
     struct leak_scan_caller caller;
     bool at_exit;
-    long found;
+    bool may_allocate; /* at exit: see flusher_exit_pass */
+    long found;        /* -1 until it ran */
 };
 
-static void write_leak_pass_here(void *pass_pointer)
+/* Under flush_lock, on the flusher or on the caller (see run_leak_pass). */
+static void write_leak_pass(void *pass_pointer)
 {
     struct leak_pass *pass = pass_pointer;
+    if (finished) {
+        leak_scan_release(&pass->scan);
+        return;
+    }
+    if (pass->at_exit) {
+        finished = true;
+        if (!pass->may_allocate) {
+            /* libdw, the demangler and realpath allocate, and the pass needs nothing else
+             * that does. */
+            os_message("exit() was called in a signal handler that interrupted malloc: frames "
+                       "not named before are written as MODULE+0xOFFSET");
+            stack_json_forbid_allocation();
+        }
+    }
     /* No handler of the program's runs on this thread meanwhile: one that allocates would
      * wait for a stopped thread's malloc lock, and its frees would pass unseen. */
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     live_table_collect(PASS_FREE_ROWS, 0, 0, &rows, write_batch); /* the free rows first */
-    struct leak_scan scan;
-    leak_scan_begin(&scan);
     bool hold_other_exits = pass->at_exit && can_hold_other_exits();
     if (hold_other_exits)
         _IO_list_lock();
-    pass->found = push_leak_rows(&scan, &pass->caller, pass->at_exit);
+    pass->found = push_leak_rows(&pass->scan, &pass->caller, pass->at_exit);
     write_rows(&rows);
     if (hold_other_exits)
         _IO_list_unlock();
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
-/* On the tracer's own stack: the caller's is the program's (see pass_stack.h). */
-static long write_leak_pass(uintptr_t caller_stack, const void *caller_registers,
-                            size_t registers_size, bool at_exit)
+/* ---- a leak pass handed to the flusher ------------------------------------------------
+ * The pass makes system calls the program never makes (rt_sigaction to choose its stop
+ * signal, tgkill, fcntl, lseek, getdents64, sched_yield): on a thread under a seccomp
+ * filter that kills at any call it does not expect (sshd's child before authentication,
+ * vsftpd's), the exiting thread died there, and the process with it, by SIGSYS. So the
+ * caller asks the loader (leak_scan_begin: a thread that exits inside dlopen's constructors
+ * holds the loader's lock, which the flusher would wait for) and hands the rest to the
+ * flusher, which a filter installed later on another thread does not cover; it waits with
+ * every signal blocked, in futex calls only. Where there is no flusher (a child before its
+ * first allocation, a thread that could not start), or it ended, the caller runs the pass
+ * itself, on the tracer's own stack (see pass_stack.h). */
+struct handed_pass {
+    struct leak_pass *pass;
+    bool done;
+};
+
+#define HANDED_WAIT_SECONDS 1
+
+/* Whether the flusher ran the pass, or it ended with the pass in hand (nothing more to do). */
+static bool hand_to_flusher(struct leak_pass *pass)
 {
-    struct leak_pass pass = {{caller_stack, caller_registers, registers_size}, at_exit, -1};
-    pass_stack_run(write_leak_pass_here, &pass);
-    return pass.found;
+    if (!atomic_load(&running))
+        return false;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    struct handed_pass mine = {pass, false};
+    bool posted = false, lost = false;
+    pthread_mutex_lock(&wait_lock);
+    while (!mine.done && (taking_passes || posted) && !flusher_lost) {
+        if (!posted && handed == NULL) {
+            handed = &mine;
+            posted = true;
+            pthread_cond_signal(&wait_cond);
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += HANDED_WAIT_SECONDS;
+        if (pthread_cond_timedwait(&handed_cond, &wait_lock, &deadline) == ETIMEDOUT
+            && pthread_tryjoin_np(flusher_thread, NULL) == 0) {
+            /* It ended without ending the process: killed by a seccomp filter that covers it
+             * too, maybe holding flush_lock, which no pass can take any more. */
+            flusher_lost = lost = true;
+            taking_passes = false;
+            if (handed == &mine)
+                handed = NULL;
+        }
+    }
+    bool ran = mine.done || flusher_lost;
+    pthread_mutex_unlock(&wait_lock);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (lost)
+        os_message("the flusher thread was killed (by a seccomp filter?): no more rows are "
+                   "written");
+    return ran;
+}
+
+/* On the flusher, woken with a pass in hand (wait_lock not held). */
+static void run_handed_pass(struct handed_pass *taken)
+{
+    pthread_mutex_lock(&flush_lock);
+    write_leak_pass(taken->pass);
+    pthread_mutex_unlock(&flush_lock);
+    pthread_mutex_lock(&wait_lock);
+    taken->done = true;
+    handed = NULL;
+    if (finished)
+        taking_passes = false; /* it ends now */
+    pthread_cond_broadcast(&handed_cond);
+    pthread_mutex_unlock(&wait_lock);
+}
+
+/* Begins the scan here, then has the flusher run the pass, or runs it here. */
+static long run_leak_pass(struct leak_pass *pass)
+{
+    leak_scan_begin(&pass->scan);
+    if (!hand_to_flusher(pass)) {
+        pthread_mutex_lock(&flush_lock); /* which the pass stack is under, too */
+        pass_stack_run(write_leak_pass, pass);
+        pthread_mutex_unlock(&flush_lock);
+    }
+    return pass->found;
 }
 
 /* glibc's count of the live threads (a private symbol of libc.so and libc.a): the thread
@@ -274,11 +372,12 @@ static void lock_flush_lock(void)
     }
 }
 
-/* Waits for a wake or the deadline, looking every LAST_THREAD_CHECK_SECONDS whether the
- * program's threads are all gone; true when woken. Called with wait_lock held. */
+/* Waits for a wake, a handed pass or the deadline, looking every LAST_THREAD_CHECK_SECONDS
+ * whether the program's threads are all gone; false at the deadline. Called with wait_lock
+ * held. */
 static bool wait_for_work(const struct timespec *deadline)
 {
-    while (!wake_requested) {
+    while (!wake_requested && handed == NULL) {
         struct timespec slice;
         clock_gettime(CLOCK_MONOTONIC, &slice);
         slice.tv_sec += LAST_THREAD_CHECK_SECONDS;
@@ -290,6 +389,9 @@ static bool wait_for_work(const struct timespec *deadline)
                 return false;
             pthread_mutex_unlock(&wait_lock);
             end_if_last_thread();
+            /* A limit set by another process (prlimit(1)), or by a system call of the
+             * program's own rather than libc's function, which the tracer does not see. */
+            os_read_address_space_limit();
             pthread_mutex_lock(&wait_lock);
         }
     }
@@ -306,19 +408,33 @@ static void *flusher_main(void *unused)
     atomic_store(&flusher_thread_id, os_thread_id());
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += config.period_seconds;
     for (;;) {
-        deadline.tv_sec += config.period_seconds;
         pthread_mutex_lock(&wait_lock);
-        if (wait_for_work(&deadline))
-            clock_gettime(CLOCK_MONOTONIC, &deadline); /* the next period starts now */
+        bool woken = wait_for_work(&deadline);
+        struct handed_pass *taken = handed;
+        bool periodic = !woken || wake_requested;
         wake_requested = false;
         pthread_mutex_unlock(&wait_lock);
+        if (taken != NULL)
+            run_handed_pass(taken);
 
-        lock_flush_lock();
-        bool stop = finished;
-        if (!stop)
-            write_pass(PASS_PERIODIC);
-        pthread_mutex_unlock(&flush_lock);
+        bool stop;
+        if (periodic) {
+            lock_flush_lock();
+            stop = finished;
+            if (!stop)
+                write_pass(PASS_PERIODIC);
+            pthread_mutex_unlock(&flush_lock);
+            /* After a wake, the next period starts now. */
+            if (woken)
+                clock_gettime(CLOCK_MONOTONIC, &deadline);
+            deadline.tv_sec += config.period_seconds;
+        } else {
+            pthread_mutex_lock(&flush_lock);
+            stop = finished;
+            pthread_mutex_unlock(&flush_lock);
+        }
         if (stop) {
             change_thread_count(1); /* glibc takes the thread off as it returns */
             return NULL;
@@ -326,12 +442,13 @@ static void *flusher_main(void *unused)
     }
 }
 
-static void init_wait_cond(void)
+static void init_wait_conds(void)
 {
     pthread_condattr_t attributes;
     pthread_condattr_init(&attributes);
     pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     pthread_cond_init(&wait_cond, &attributes);
+    pthread_cond_init(&handed_cond, &attributes);
     pthread_condattr_destroy(&attributes);
 }
 
@@ -386,11 +503,15 @@ static void start_thread(void)
                    os_error_text(error));
         return;
     }
-    pthread_detach(thread);
     /* The leak scan must know the thread as ours from its first moment: it blocks every
      * signal, so it could not be stopped, and needs no stopping. */
     while (atomic_load(&flusher_thread_id) == 0)
         sched_yield();
+    /* Joinable, never joined but to learn that it ended (see hand_to_flusher). */
+    pthread_mutex_lock(&wait_lock);
+    flusher_thread = thread;
+    taking_passes = true;
+    pthread_mutex_unlock(&wait_lock);
 }
 
 void flusher_start(const struct settings *settings)
@@ -400,7 +521,7 @@ void flusher_start(const struct settings *settings)
     pass_stack_reserve();
     event_log_hold(&rows, EVENT_LOG_KEPT_BYTES / sizeof *rows.events);
     csv_writer_configure(config.out_file_path, config.out_file_max_size);
-    init_wait_cond();
+    init_wait_conds();
     pthread_mutex_lock(&flush_lock);
     if (csv_writer_begin())
         csv_writer_end();
@@ -426,31 +547,28 @@ void flusher_wake(void)
     pthread_mutex_unlock(&wait_lock);
 }
 
+static struct leak_scan_caller this_thread(uintptr_t stack, const void *registers,
+                                           size_t registers_size)
+{
+    return (struct leak_scan_caller){stack, registers, registers_size, os_thread_id(),
+                                     (uintptr_t)__builtin_thread_pointer()};
+}
+
 void flusher_exit_pass(uintptr_t caller_stack, bool may_allocate)
 {
-    pthread_mutex_lock(&flush_lock);
-    if (!finished) {
-        finished = true;
-        if (!may_allocate) {
-            /* libdw, the demangler and realpath allocate, and the pass needs nothing else
-             * that does. */
-            os_message("exit() was called in a signal handler that interrupted malloc: frames "
-                       "not named before are written as MODULE+0xOFFSET");
-            stack_json_forbid_allocation();
-        }
-        write_leak_pass(caller_stack, NULL, 0, true);
-    }
-    pthread_mutex_unlock(&flush_lock);
+    struct leak_pass pass = {.caller = this_thread(caller_stack, NULL, 0),
+                             .at_exit = true,
+                             .may_allocate = may_allocate,
+                             .found = -1};
+    run_leak_pass(&pass);
 }
 
 long flusher_check_leaks(uintptr_t caller_stack, const void *caller_registers,
                          size_t registers_size)
 {
-    pthread_mutex_lock(&flush_lock);
-    long found = finished ? -1
-                          : write_leak_pass(caller_stack, caller_registers, registers_size, false);
-    pthread_mutex_unlock(&flush_lock);
-    return found;
+    struct leak_pass pass = {.caller = this_thread(caller_stack, caller_registers, registers_size),
+                             .found = -1};
+    return run_leak_pass(&pass);
 }
 
 static void name_stacks_here(void *then_forget_addresses)
@@ -481,8 +599,10 @@ void flusher_reset_in_child(void)
 {
     pthread_mutex_init(&flush_lock, NULL);
     pthread_mutex_init(&wait_lock, NULL);
-    init_wait_cond();
+    init_wait_conds();
     wake_requested = false;
+    handed = NULL;
+    taking_passes = flusher_lost = false;
     csv_writer_reset_in_child();
     atomic_store(&flusher_thread_id, 0);
     atomic_store(&running, false);

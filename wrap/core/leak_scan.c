@@ -219,11 +219,13 @@ struct unseen_threads {
 /* What the scan needs of the threads, read while they are stopped; and the blocks threads
  * are moving (realloc), which no table holds meanwhile. */
 static bool add_thread_roots(struct range_list *roots, const struct thread_stop *threads,
-                             uintptr_t caller_stack, const struct memory_map *map,
+                             const struct leak_scan_caller *caller, const struct memory_map *map,
                              struct unseen_threads *unseen)
 {
-    bool ok = heap_roots_add_thread(roots, caller_stack, (uintptr_t)__builtin_thread_pointer(),
-                                    map, false);
+    uintptr_t caller_thread_pointer = caller->thread_pointer != 0
+                                          ? caller->thread_pointer
+                                          : (uintptr_t)__builtin_thread_pointer();
+    bool ok = heap_roots_add_thread(roots, caller->stack, caller_thread_pointer, map, false);
     for (size_t i = 0; i < threads->count; i++) {
         const struct stopped_thread *thread = &threads->threads[i];
         int state = atomic_load(&thread->state);
@@ -332,12 +334,16 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         ok = sort_by_address(scan->blocks, scan->count);
     }
     if (ok) {
-        thread_stop_all(&threads, skip_tid, live_table_is_shard_lock);
+        /* The thread that runs the scan is never stopped: where it is not the caller, the
+         * caller is the one left out instead of skip_tid (the flusher, running it). */
+        pid_t self = os_thread_id();
+        thread_stop_all(&threads, caller->tid != 0 && caller->tid != self ? caller->tid : skip_tid,
+                        live_table_is_shard_lock);
         ok = memory_map_read(&map);
         if (ok) {
             heap_roots_cut_allocator_state(roots, libc_data, &map);
             ok = heap_roots_add_new_modules(roots, &scan->modules, &map)
-                 && add_thread_roots(roots, &threads, caller->stack, &map, &unseen)
+                 && add_thread_roots(roots, &threads, caller, &map, &unseen)
                  && heap_roots_add_control_blocks(roots, &map);
         }
         if (ok) {
@@ -387,6 +393,9 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
 
 void leak_scan_release(struct leak_scan *scan)
 {
+    range_list_release(&scan->module_roots);
+    range_list_release(&scan->libc_data);
+    range_list_release(&scan->modules.dynamic_sections);
     size_t count = scan->capacity;
     os_unmap(scan->blocks, count ? count * sizeof *scan->blocks : 1);
     os_unmap(scan->classes, count ? count * sizeof *scan->classes : 1);

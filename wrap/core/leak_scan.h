@@ -31,13 +31,17 @@ struct leak_scan {
     struct address_range loader_code; /* see heap_roots_loader_code */
 };
 
-/* The roots of the thread that runs the scan, besides its thread-local storage: its stack
- * from stack up (none when 0: at exit no frame of the exiting thread runs again) and a copy
- * of its registers. */
+/* The roots of the thread that asked for the scan: its stack from stack up (none when 0: at
+ * exit no frame of the exiting thread runs again), a copy of its registers, and its static
+ * thread-local storage around thread_pointer. It waits for the scan, unstopped, and may be
+ * another thread than the one that runs it (the flusher: see flusher.c); tid and
+ * thread_pointer 0 stand for the thread that runs it. */
 struct leak_scan_caller {
     uintptr_t stack;
     const void *registers;
     size_t registers_size;
+    pid_t tid;
+    uintptr_t thread_pointer;
 };
 
 /* Asks the loader for the modules' writable segments: the one step of a scan that takes
@@ -45,8 +49,8 @@ struct leak_scan_caller {
  * for (the exit pass: see flusher.c) between this and leak_scan_run. */
 void leak_scan_begin(struct leak_scan *scan);
 
-/* After leak_scan_begin: stops the other threads (but skip_tid), classifies every live
- * block and lets the threads go on. Each unreachable block that is not ignored
+/* After leak_scan_begin: stops the other threads (but the caller and skip_tid), classifies
+ * every live block and lets the threads go on. Each unreachable block that is not ignored
  * and has no exit row yet gets BLOCK_WRITTEN_AT_EXIT in the live table; blocks[] keeps the
  * flags from before. The `free` rows queued until the table was copied are moved to
  * free_rows: they are of blocks not in blocks[], and must come before their rows. False
@@ -55,6 +59,8 @@ void leak_scan_begin(struct leak_scan *scan);
 bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller,
                    pid_t skip_tid, struct event_log *free_rows);
 
+/* Releases what leak_scan_begin and leak_scan_run took; again, or after a begin with no run,
+ * too. */
 void leak_scan_release(struct leak_scan *scan);
 
 /* Called by the main thread at start: its thread pointer, for the scans where it cannot be

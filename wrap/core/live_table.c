@@ -878,7 +878,7 @@ void live_table_collect(enum live_table_pass pass, uint64_t now_ms, uint64_t min
     for (unsigned i = 0; i < SHARD_COUNT; i++) {
         enum collected collected;
         for (;;) {
-            spin_lock_take(&shards[i].lock);
+            spin_lock_take_long(&shards[i].lock);
             collected = collect_shard(&shards[i], pass, now_ms, min_age_ms, out);
             spin_lock_release(&shards[i].lock);
             if (collected != OUT_FULL)
@@ -907,7 +907,7 @@ void live_table_fit_reservations(void)
 void live_table_lock_all(void)
 {
     for (unsigned i = 0; i < SHARD_COUNT; i++)
-        spin_lock_take(&shards[i].lock);
+        spin_lock_take_long(&shards[i].lock);
 }
 
 bool live_table_is_shard_lock(const struct spin_lock *lock)

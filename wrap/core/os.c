@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -71,12 +72,29 @@ void *os_map_populated(size_t size)
  * most this share of it. */
 #define RESERVATION_SHARE_OF_LIMIT 16u
 
-size_t os_reservation_share(void)
+/* The limit as last read: an allocation that grows a table must make no system call the
+ * program does not make itself (a seccomp filter that kills at any other, as sshd's child
+ * before authentication has, killed the thread at getrlimit). */
+static _Atomic uint64_t address_space_limit;
+static atomic_bool address_space_limit_read;
+
+void os_read_address_space_limit(void)
 {
     struct rlimit limit;
-    if (KEEPING_ERRNO(getrlimit(RLIMIT_AS, &limit)) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    atomic_store(&address_space_limit, KEEPING_ERRNO(getrlimit(RLIMIT_AS, &limit)) != 0
+                                           ? (uint64_t)RLIM_INFINITY
+                                           : (uint64_t)limit.rlim_cur);
+    atomic_store(&address_space_limit_read, true);
+}
+
+size_t os_reservation_share(void)
+{
+    if (!atomic_load_explicit(&address_space_limit_read, memory_order_relaxed))
+        os_read_address_space_limit();
+    uint64_t limit = atomic_load_explicit(&address_space_limit, memory_order_relaxed);
+    if (limit == (uint64_t)RLIM_INFINITY)
         return SIZE_MAX;
-    return (size_t)(limit.rlim_cur / RESERVATION_SHARE_OF_LIMIT);
+    return (size_t)(limit / RESERVATION_SHARE_OF_LIMIT);
 }
 
 void *os_reserve(size_t *size_in_out)

@@ -39,8 +39,11 @@ void *os_map_grown(void *old, size_t old_bytes, size_t used_bytes, size_t bytes)
  * scans a reservation: valgrind's leak check reads every readable page of a process, and
  * took about 35 s over the stack table's 4 GiB when they were readable. */
 void *os_reserve(size_t *size_in_out);
-/* The most a reservation takes under the limit on address space now (SIZE_MAX: no limit). */
+/* The most a reservation takes under the limit on address space (SIZE_MAX: no limit), as
+ * read first and at each os_read_address_space_limit: the tracer reads it again where the
+ * program sets it, and the flusher every second. */
 size_t os_reservation_share(void);
+void os_read_address_space_limit(void);
 /* A reservation of *size_in_out bytes at start, of which the first in_use are committed,
  * cut down to what os_reserve(wanted) would take under the limit on address space now
  * (never below in_use): *size_in_out becomes what is left. For a limit the program lowers

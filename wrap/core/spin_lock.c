@@ -96,25 +96,30 @@ static struct waiter *publish_waiter(const struct spin_lock *lock)
     return NULL;
 }
 
-void spin_lock_wait(struct spin_lock *lock)
+void spin_lock_wait(struct spin_lock *lock, enum spin_lock_hold hold)
 {
     /* The caller's registers are on the stack from here on, where the leak scan reads them
      * (see spin_lock_waiter_stack). */
     __builtin_unwind_init();
     struct waiter *published = NULL;
+    bool publishing_tried = false;
     /* A holder that is preempted, or that grows its shard, takes longer than spinning is
      * worth: then the CPU goes to it (a yield), or to anyone (a nap, for a holder on another
-     * CPU that may hold on for long: a flush pass, the leak scan). */
+     * CPU that may hold on for long: a flush pass, the leak scan, which say so). */
     long nap_nanoseconds = NAP_NANOSECONDS;
     for (unsigned round = 0;; round += round < SPINS + YIELDS) {
-        if (!atomic_load_explicit(&lock->taken, memory_order_relaxed)
-            && !atomic_exchange_explicit(&lock->taken, true, memory_order_acquire)) {
+        unsigned char seen = atomic_load_explicit(&lock->taken, memory_order_relaxed);
+        if (seen == SPIN_LOCK_FREE && spin_lock_try(lock, hold)) {
             if (published != NULL)
                 atomic_store(&published->tid, 0);
             return;
         }
-        if (round == SPINS)
+        if (seen == SPIN_LOCK_HELD_LONG && round < SPINS + YIELDS)
+            round = SPINS + YIELDS;
+        if (round >= SPINS && !publishing_tried) {
             published = publish_waiter(lock);
+            publishing_tried = true;
+        }
         if (round < SPINS)
             pause_briefly();
         else if (round < SPINS + YIELDS)

@@ -679,9 +679,12 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void)
 
 MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid)
 {
+    if (resource != RLIMIT_AS || (pid != 0 && pid != getpid()))
+        return;
+    os_read_address_space_limit();
     /* A signal handler's call inside a hook: the thread may hold the locks taken here. */
-    if (resource != RLIMIT_AS || (pid != 0 && pid != getpid()) || malloc_trace_guard != 0
-        || !is_traced(atomic_load(&state)) || os_reservation_share() == SIZE_MAX)
+    if (malloc_trace_guard != 0 || !is_traced(atomic_load(&state))
+        || os_reservation_share() == SIZE_MAX)
         return;
     /* As a hook: a handler's allocation meanwhile must not wait for the locks held here. */
     malloc_trace_guard++;
