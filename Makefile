@@ -29,7 +29,8 @@ TRACER_CFLAGS := -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial
 C_WRAPPED := malloc calloc realloc reallocarray free posix_memalign aligned_alloc memalign \
 	valloc pvalloc strdup strndup wcsdup realpath getcwd get_current_dir_name getline \
 	getdelim __getdelim asprintf vasprintf __asprintf_chk __vasprintf_chk dlclose setrlimit \
-	setrlimit64 prlimit prlimit64
+	setrlimit64 prlimit prlimit64 chroot setuid seteuid setreuid setresuid setgid setegid \
+	setregid setresgid
 CXX_WRAPPED := _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t \
 	_ZnwmSt11align_val_tRKSt9nothrow_t _Znam _ZnamRKSt9nothrow_t _ZnamSt11align_val_t \
 	_ZnamSt11align_val_tRKSt9nothrow_t _ZdlPv _ZdlPvm _ZdlPvRKSt9nothrow_t \
@@ -57,10 +58,12 @@ CORE_SOURCES := $(wildcard wrap/core/*.c)
 CORE_SOURCES := $(filter-out wrap/core/backtrace_libunwind.c,$(CORE_SOURCES))
 CORE_OBJECTS := $(CORE_SOURCES:%.c=$(BUILD)/obj/%.o)
 WRAP_MEMBERS := $(BUILD)/obj/wrap/wrap/wrap_malloc.o $(BUILD)/obj/wrap/wrap/wrap_libc.o \
-	$(BUILD)/obj/wrap/wrap/wrap_limits.o $(BUILD)/obj/wrap/wrap/wrap_cxx.o
+	$(BUILD)/obj/wrap/wrap/wrap_limits.o $(BUILD)/obj/wrap/wrap/wrap_cxx.o \
+	$(BUILD)/obj/wrap/wrap/wrap_access.o
 PRELOAD_OBJECTS := $(BUILD)/obj/wrap/preload/next_allocator.o \
 	$(BUILD)/obj/wrap/preload/preload_malloc.o $(BUILD)/obj/wrap/preload/preload_dl.o \
-	$(BUILD)/obj/wrap/preload/preload_limits.o $(BUILD)/obj/wrap/preload/preload_cxx.o
+	$(BUILD)/obj/wrap/preload/preload_limits.o $(BUILD)/obj/wrap/preload/preload_cxx.o \
+	$(BUILD)/obj/wrap/preload/next_function.o $(BUILD)/obj/wrap/preload/preload_access.o
 LIBUNWIND_OBJECT := $(BUILD)/obj/wrap/core/backtrace_libunwind.o
 
 CLI_SOURCES := $(wildcard cli/*.c)

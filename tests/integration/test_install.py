@@ -11,7 +11,8 @@ from harness import BUILD, ROOT, WORK, assert_expected_rows, build, check, equal
 
 INTERCEPTED = {"malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "dlclose",
                "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
-               "setrlimit", "setrlimit64", "prlimit", "prlimit64"}
+               "setrlimit", "setrlimit64", "prlimit", "prlimit64", "chroot", "setuid",
+               "seteuid", "setreuid", "setresuid", "setgid", "setegid", "setregid", "setresgid"}
 OPERATORS = re.compile(r"^_Z(nw|na|dl|da)")
 
 

@@ -1,5 +1,6 @@
 """The output file and the settings: header, append, truncation, %p, bad values, unsafe
 paths, exit status, stack depth, unsymbolized frames."""
+import glob
 import os
 import pwd
 import re
@@ -271,6 +272,59 @@ def test_a_worker_whose_parent_exited_keeps_its_trace():
                 break
             time.sleep(0.1)
         equal(len(rows), 1, f"the worker's leak row ({form})")
+
+
+def test_a_daemon_that_closes_every_descriptor_then_drops_its_privileges():
+    """dnsmasq's start: the program closes every descriptor it did not open (the trace's among
+    them), then drops its privileges to nobody, and leaks: the tracer opens its file again
+    before setgid, while it still may, and the leak is written; as for a child forked after
+    the close that drops them itself (the parent's file, shared). With %p the process's own
+    file is given to nobody with it. Until fa97115 the file was opened again at the next
+    flush only, as nobody: `cannot open ...: Permission denied`, and no row."""
+    if os.geteuid() != 0:
+        return  # setuid needs root; CI runs as root
+    for form in FORMS:
+        program = build("closes_everything_then_drops_privileges.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        equal(assert_expected_rows(result, program), [], f"other rows ({form})")
+        result = run(program, form, args=["fork"])
+        equal((result.returncode, result.stderr), (0, ""),
+              f"forked: exit status, stderr ({form})")
+        equal(assert_expected_rows(result, program), [], f"forked: other rows ({form})")
+        template = tempfile.mktemp(prefix="trace.", suffix=".%p.csv", dir=WORK)
+        result = run(program, form, trace=template)
+        equal((result.returncode, result.stderr), (0, ""), f"%p: exit status, stderr ({form})")
+        files = glob.glob(template.replace("%p", "*"))
+        equal(len(files), 1, f"%p: files ({form})")
+        equal(os.stat(files[0]).st_uid, 65534, f"%p: the file's owner ({form})")
+        equal(assert_expected_rows(result, program, read_trace(files[0])), [],
+              f"%p: other rows ({form})")
+
+
+def test_a_worker_that_goes_into_a_chroot_writes_its_own_file():
+    """A daemon forks a worker that allocates, goes into a chroot and leaks there, with %p in
+    the trace's path: the worker's own file is opened before the chroot, and holds its two
+    leaks, named (the stacks so far are named before the chroot, which leaves the modules'
+    files open for the one allocated in it); the parent's holds its own. Until fa97115 the worker opened its file at its first
+    flush, inside the chroot: `cannot open ...: No such file or directory`, every row of the
+    worker lost (unbound's and haproxy's daemons)."""
+    if os.geteuid() != 0:
+        return  # chroot needs root; CI runs as root
+    for form in FORMS:
+        program = build("worker_chroots_itself.c", form)
+        root = tempfile.mkdtemp(prefix="chroot.", dir=WORK)
+        template = tempfile.mktemp(prefix="trace.", suffix=".%p.csv", dir=WORK)
+        result = run(program, form, args=[root], trace=template)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        leaks = {}
+        for path in sorted(glob.glob(template.replace("%p", "*"))):
+            leaks[path] = sorted((r["size"], r["thread_id"]) for r in read_trace(path)
+                                 if r["function"] == "leak" and "leak" in program_frames(r, program))
+        sizes = {e["size"]: e["thread_id"] for e in result.expected}
+        parent, child = sizes[33], sizes[21]
+        equal(sorted(leaks.values()), sorted([[(33, parent)], [(21, child), (22, child)]]),
+              f"the leaks in each process's file ({form})")
 
 
 def test_row_larger_than_the_limit_is_dropped_once():

@@ -120,6 +120,23 @@ def test_check_leaks_on_demand():
         equal(sorted(order[:2]), [16, 32], f"rows of the check first ({form})")
 
 
+def test_a_failed_dlsym_leaves_no_false_leak():
+    """The program's dlsym fails, which leaves glibc's error state for its dlerror() in a block
+    held by libc's thread-local storage; then malloc_trace_check_leaks() and the exit pass:
+    only the program's own leak is written, and its dlerror() still finds its error. Until
+    fa97115 the tracer's own dlsym in the passes freed that block inside the tracer (a record
+    left in the table: a `leak` of 24 bytes at _dlerror_run) and cleared the error."""
+    for form in ("wrap", "preload"):
+        program = build("failed_dlsym.c", form)
+        result = run(program, form)
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
+        check("FOUND 1 missing error kept\n" in result.stdout,
+              f"check_leaks' count, dlerror ({form}): {result.stdout}")
+        rows = result.rows()
+        assert_expected_rows(result, program, rows)
+        equal(unexpected_unreachable(result, rows), [], f"leaks nobody expected ({form})")
+
+
 def test_passes_on_a_program_with_a_small_stack():
     """A program that set RLIMIT_STACK to 64 KiB: malloc_trace_check_leaks and the exit pass
     name the frames on the tracer's own stack (libdw takes 160 to 190 KiB); on the program's
@@ -183,28 +200,29 @@ def test_a_daemon_in_a_chroot():
     """A daemon that goes into a chroot with no /proc before it exits: the leak scan reads
     the process's mappings and threads through a descriptor of /proc/self taken at start, so
     only the leak is written; until e451cb0 every block was (the one a global points to, and
-    libc's own). The modules cannot be read there: the frames are MODULE+0xOFFSET, which
-    symbolize names."""
+    libc's own). The modules cannot be opened there: the stacks so far are named before the
+    chroot, which leaves the files of their modules open for the child's stack. The file
+    held stays, without a word: until fa97115 each process said `cannot open PATH: No such
+    file or directory` at exit (the path leads nowhere in the chroot), and the frames were
+    MODULE+0xOFFSET."""
     if os.geteuid() != 0:
         return  # chroot needs root; CI runs as root
     for form in FORMS:
         program = build("chrooted_daemon.c", form)
         root = tempfile.mkdtemp(prefix="chroot.", dir=WORK)
         result = run(program, form, args=[root])
-        equal((result.returncode, result.stderr),
-              (0, f"malloc-trace: cannot open {result.trace_path}: No such file or directory\n"),
-              f"exit status, stderr ({form})")
+        equal((result.returncode, result.stderr), (0, ""), f"exit status, stderr ({form})")
         rows = result.rows()
         equal(assert_expected_rows(result, program, rows), [], f"other rows ({form})")
-        check_named_by_symbolize(result, program, 33, ["leak", "main"], form)
         # A child forked in the chroot finds its own /proc directory beside its parent's.
         result = run(program, form, args=[root, "fork"])
-        equal(result.returncode, 0, f"exit status, forked ({form})")
-        check(set(result.stderr.splitlines())
-              == {f"malloc-trace: cannot open {result.trace_path}: No such file or directory"},
-              f"stderr, forked ({form}): {result.stderr}")
-        equal(sorted(r["size"] for r in result.rows() if r["size"] in (21, 33, 64)),
-              [21, 33, 33], f"the leaks, the child's and the parent's ({form})")
+        equal((result.returncode, result.stderr), (0, ""),
+              f"forked: exit status, stderr ({form})")
+        rows = result.rows()
+        equal(sorted((r["size"], program_frames(r, program)[:1][0]) for r in rows
+                     if r["function"] == "leak" and r["size"] in (21, 33, 64)),
+              [(21, "leak_in_child"), (33, "leak"), (33, "leak")],
+              f"the leaks, the child's and the parent's, named ({form})")
 
 
 def test_no_orphan_frees_once_blocks_were_lost():

@@ -15,7 +15,7 @@ static void *kept;
 __attribute__((noinline)) static void leak(void)
 {
     void *block = malloc(33);
-    expect("leak", block, 33, "malloc", "*"); /* frames as MODULE+0xOFFSET: see the test */
+    expect("leak", block, 33, "malloc", "leak");
     kept = hide(block);
 }
 

@@ -506,6 +506,18 @@ __attribute__((noinline)) static uint32_t table_backtrace(void **frames, uint32_
 /* Defined by a static program's libc only (see heap_roots.c). */
 extern size_t _dl_tls_static_size __attribute__((weak));
 
+/* libc's exit, found at start: dlsym finds it where the program's own reference is a PLT
+ * entry. Not at exit: a dlsym that succeeds frees the error state a failed one of the
+ * program's left (glibc's dlerror buffer), and freed inside the tracer, that block stayed in
+ * the table, written as a leak. */
+static uintptr_t libc_exit_address;
+
+static void find_libc_exit(void)
+{
+    void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
+    libc_exit_address = (uintptr_t)(found != NULL ? found : (void *)exit);
+}
+
 /* Walked with the unwind tables, not libunwind: libunwind's own steps check addresses by
  * writing them to a pipe it opened at start, and a program that closed every descriptor
  * it did not open (a daemon's start) may have been handed those numbers again: libunwind then
@@ -517,9 +529,7 @@ __attribute__((noinline)) uintptr_t backtrace_exit_caller_stack(void)
      * then, finds no unwind tables without --eh-frame-hdr, which gcc -static leaves out. */
     if (&_dl_tls_static_size != NULL)
         return 0;
-    /* dlsym finds libc's exit where the program's own reference is a PLT entry. */
-    void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
-    uintptr_t exit_address = (uintptr_t)(found != NULL ? found : (void *)exit);
+    uintptr_t exit_address = libc_exit_address;
     if (stack_top == 0)
         begin_thread_walks();
     const uintptr_t *frame = __builtin_frame_address(0);
@@ -667,6 +677,7 @@ __attribute__((noinline)) static void warm_up_entry(uint32_t max)
 void backtrace_init(enum unwinder unwinder, uint32_t max)
 {
     chosen_unwinder = unwinder;
+    find_libc_exit();
     /* Whatever the unwinder, the exit pass walks with the tables. */
     unwind_table_init(max + BACKTRACE_TRACER_FRAMES < BACKTRACE_MAX_FRAMES
                           ? max + BACKTRACE_TRACER_FRAMES

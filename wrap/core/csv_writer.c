@@ -26,6 +26,7 @@ static int fd = -1;
 static dev_t file_device;
 static ino_t file_inode;
 static bool file_marked; /* see holds_own_file */
+static struct stat root_at_open; /* "/" when the file was opened: see csv_writer_begin */
 static uint64_t file_size; /* as last seen plus what we wrote since */
 static char batch[BATCH_BYTES];
 static size_t batch_length;
@@ -300,6 +301,8 @@ static bool open_file(void)
     fcntl(new_fd, F_SETFL, O_WRONLY | O_APPEND);
     if (created)
         fchmod(new_fd, 0600); /* whatever the umask took away: the owner reads it */
+    if (stat("/", &root_at_open) != 0)
+        memset(&root_at_open, 0, sizeof root_at_open);
     /* A program started with stdin, stdout or stderr closed: the file must not take their
      * numbers, or the program's own output would go into it. */
     if (new_fd <= STDERR_FILENO) {
@@ -327,10 +330,14 @@ bool csv_writer_begin(void)
     batch_length = 0;
     struct stat open_one;
     if (holds_own_file(&open_one)) {
-        /* A path the program may no longer look up (it dropped its privileges) is no sign
-         * of a move: the file held stays. */
-        struct stat at_path;
-        bool moved = stat(path, &at_path) == 0
+        /* A path the program may no longer look up (it dropped its privileges, or went
+         * into a chroot, where the path leads elsewhere or nowhere) is no sign of a move:
+         * the file held stays. */
+        struct stat at_path, root;
+        bool same_root = stat("/", &root) == 0 && root.st_dev == root_at_open.st_dev
+                         && root.st_ino == root_at_open.st_ino;
+        bool moved = !same_root ? false
+                     : stat(path, &at_path) == 0
                          ? at_path.st_dev != file_device || at_path.st_ino != file_inode
                          : errno == ENOENT || errno == ENOTDIR;
         if (moved) {
@@ -434,6 +441,14 @@ void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, ui
 void csv_writer_end(void)
 {
     flush_batch();
+}
+
+void csv_writer_keep(uid_t user, gid_t group)
+{
+    if (!csv_writer_begin())
+        return;
+    if (strstr(path_template, "%p") != NULL && (user != (uid_t)-1 || group != (gid_t)-1))
+        (void)fchown(fd, user, group);
 }
 
 void csv_writer_reset_in_child(void)

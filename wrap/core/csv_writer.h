@@ -23,6 +23,15 @@ void csv_writer_row(const char *function, pid_t thread_id, uintptr_t address, ui
 /* Writes what is batched. */
 void csv_writer_end(void);
 
+/* Before a chroot or a change of the process's effective ids to user and group ((uid_t)-1,
+ * (gid_t)-1: unchanged): opens the file if it is not held (a daemon closed it with every
+ * descriptor it did not open; a forked child with %p has not opened its own yet), while the
+ * process can still open it: after, it could not (no such path in the chroot, no right to
+ * another user's directory or file). A file of this process's own (%p) is given to the ids
+ * it takes, which the owner check of a later open (after exec, or in a worker that closed
+ * it) asks for. */
+void csv_writer_keep(uid_t user, gid_t group);
+
 /* In the child of a fork: with %p in the path, the next batch opens the child's own file;
  * without, the child goes on with the descriptor it shares with its parent. */
 void csv_writer_reset_in_child(void);

@@ -585,6 +585,14 @@ void flusher_name_stacks(bool then_forget_addresses)
     pthread_mutex_unlock(&flush_lock);
 }
 
+void flusher_keep_file(uid_t user, gid_t group)
+{
+    pthread_mutex_lock(&flush_lock);
+    if (!finished)
+        csv_writer_keep(user, group);
+    pthread_mutex_unlock(&flush_lock);
+}
+
 void flusher_lock(void)
 {
     pthread_mutex_lock(&flush_lock);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "settings.h"
 
@@ -35,6 +36,10 @@ long flusher_check_leaks(uintptr_t caller_stack, const void *caller_registers,
 /* dlclose (see malloc_trace_on_dlclose_begin and _end in tracer.h): renders every stack
  * not rendered yet, then, after the real dlclose, forgets what each address was. */
 void flusher_name_stacks(bool then_forget_addresses);
+
+/* Before a chroot or a change of ids (see malloc_trace_before_access_change): the file
+ * open, and given to the ids the process takes (see csv_writer_keep). */
+void flusher_keep_file(uid_t user, gid_t group);
 
 /* fork: see live_table.h; the child has no flusher thread until flusher_ensure_running. */
 void flusher_lock(void);

@@ -143,7 +143,6 @@ bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_da
 {
     seen->loader_debug = 0;
     struct module_walk walk = {roots, 0, 0, 0, 0, seen, true};
-    read_tls_layout();
     dl_iterate_phdr(add_module, &walk);
     /* No libc.so: a static program, whose C library is part of the executable. */
     size_t first = walk.libc_count ? walk.libc_first : walk.program_first;
@@ -310,9 +309,11 @@ void heap_roots_cut_allocator_state(struct range_list *roots, const struct range
         cut(roots, search.arena, search.arena + MAIN_ARENA_SIZE);
 }
 
+/* The same for every thread: read once, at start (heap_roots_init). */
+static struct tls_layout layout;
+
 static struct tls_layout read_tls_layout(void)
 {
-    static struct tls_layout layout; /* the same for every thread: read once */
     if (layout.tcb_size != 0)
         return layout;
     struct tls_layout found = {0, FALLBACK_TCB_SIZE};
@@ -442,4 +443,9 @@ bool heap_roots_add_thread(struct range_list *roots, uintptr_t stack_pointer,
         ok &= range_list_add(roots, from, thread_pointer + tls.tcb_size);
     }
     return ok;
+}
+
+void heap_roots_init(void)
+{
+    read_tls_layout();
 }

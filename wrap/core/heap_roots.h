@@ -33,6 +33,12 @@ struct modules_seen {
     uintptr_t loader_debug; /* the loader's struct r_debug, from the executable's DT_DEBUG */
 };
 
+/* At start, before the program runs: asks the loader what it will not ask later (a dlsym
+ * that succeeds frees the error state of a failed one of the program's, glibc's dlerror
+ * buffer: freed inside the tracer, that block stayed in the table, and was written as a
+ * leak). */
+void heap_roots_init(void);
+
 /* The writable segments of every loaded module into roots, the C library's also into
  * libc_data. Takes the loader's lock (dl_iterate_phdr): call it before stopping threads. */
 bool heap_roots_add_modules(struct range_list *roots, struct range_list *libc_data,

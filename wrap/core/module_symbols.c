@@ -277,8 +277,12 @@ static const char *module_offset_name(const char *module_path, Dwfl_Module *modu
 size_t module_symbols_describe(Dwfl_Module *module, uintptr_t address, bool symbols,
                                struct source_frame *frames, size_t max)
 {
-    for (size_t i = 0; i < scratch_count; i++)
+    /* Each freed one's pointer goes too: the tracer's data is a root of the leak scan, and a
+     * block the program got from that memory since was reachable through it. */
+    for (size_t i = 0; i < scratch_count; i++) {
         free(scratch[i]);
+        scratch[i] = NULL;
+    }
     scratch_count = 0;
     const char *module_path = "";
     if (module != NULL) {

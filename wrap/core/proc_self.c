@@ -67,6 +67,12 @@ void proc_self_hold(void)
     errno = saved;
 }
 
+void proc_self_keep(void)
+{
+    if (!still_held())
+        proc_self_hold();
+}
+
 int proc_self_open(const char *path, int flags)
 {
     int fd = open_at(AT_FDCWD, path, O_RDONLY | flags);

@@ -10,6 +10,10 @@
  * inherits names its parent's). */
 void proc_self_hold(void);
 
+/* proc_self_hold again where the program closed the descriptor (before a chroot: see
+ * malloc_trace_before_access_change). */
+void proc_self_keep(void);
+
 /* Opens path, "/proc/self/..." or "/proc/thread-self/...", with O_RDONLY | O_CLOEXEC and
  * flags: by its path, or where that fails, under the descriptor taken at start (the
  * process's file for a thread's). -1 where neither works; errno kept. */

@@ -19,6 +19,7 @@
 #include "environment.h"
 #include "flusher.h"
 #include "frame_registration.h"
+#include "heap_roots.h"
 #include "leak_scan.h"
 #include "live_table.h"
 #include "operator_chains.h"
@@ -699,6 +700,19 @@ MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid)
     leave_hook();
 }
 
+MALLOC_TRACE_HOOK void malloc_trace_before_access_change(uid_t user, gid_t group, bool new_root)
+{
+    /* A signal handler's call inside a hook: the thread may hold the locks taken here. */
+    if (malloc_trace_guard != 0 || !is_traced(atomic_load(&state)))
+        return;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    proc_self_keep();
+    flusher_keep_file(user, group);
+    if (new_root)
+        flusher_name_stacks(false);
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+}
+
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
 {
     if (ptr == NULL)
@@ -931,6 +945,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     untrace_descendants();
     frames_kept = settings.depth - 1;
     leak_scan_remember_main_thread();
+    heap_roots_init();
     backtrace_init(settings.unwinder, frames_kept);
     frame_registration_add_executable();
     register_fork_handlers();

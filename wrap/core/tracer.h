@@ -69,6 +69,15 @@ MALLOC_TRACE_HOOK void malloc_trace_on_dlclose_end(void);
  * left the program none for its own mappings, and the exit pass none for its rows. */
 MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid);
 
+/* Before a chroot (new_root), or a change of the process's user or group ids to the
+ * effective ids user and group ((uid_t)-1, (gid_t)-1: unchanged), which may take away what
+ * the tracer opens: its file (closed by a daemon that closes every descriptor it did not
+ * open, or not opened yet in a forked child), its descriptor of /proc/self, and before a
+ * chroot the modules' files, which naming frames reads. They are opened now, while they
+ * can be (see csv_writer_keep), and before a chroot every stack so far is named, which
+ * leaves the files of the modules they go through open for the stacks after. */
+MALLOC_TRACE_HOOK void malloc_trace_before_access_change(uid_t user, gid_t group, bool new_root);
+
 /* Around a real operator new or delete that may be the program's own: a replacement global
  * operator new that takes a block from malloc and hands out an address inside it (after a
  * header), or from a pool or a cache of its own; an operator delete that gives the block

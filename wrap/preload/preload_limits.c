@@ -1,11 +1,12 @@
-/* preload_limits.c: setrlimit and prlimit for LD_PRELOAD (see limit_setters.h). The real ones
- * are found with dlsym(RTLD_NEXT) at their first call, as dlclose is (preload_dl.c). */
+/* preload_limits.c: setrlimit and prlimit for LD_PRELOAD (see limit_setters.h), calling the
+ * next definitions (next_function.h). */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+
+#include "next_function.h"
 
 typedef int setrlimit_fn(__rlimit_resource_t resource, const struct rlimit *limit);
 typedef int setrlimit64_fn(__rlimit_resource_t resource, const struct rlimit64 *limit);
@@ -14,18 +15,16 @@ typedef int prlimit_fn(pid_t pid, __rlimit_resource_t resource, const struct rli
 typedef int prlimit64_fn(pid_t pid, __rlimit_resource_t resource, const struct rlimit64 *limit,
                          struct rlimit64 *old);
 
-static void *next_function(_Atomic(void *) *cached, const char *name)
-{
-    void *found = atomic_load_explicit(cached, memory_order_acquire);
-    if (found == NULL) {
-        found = dlsym(RTLD_NEXT, name);
-        atomic_store_explicit(cached, found, memory_order_release);
-    }
-    return found;
-}
-
 static _Atomic(void *) next_setrlimit_found, next_setrlimit64_found, next_prlimit_found,
     next_prlimit64_found;
+
+__attribute__((constructor)) static void find_next_limit_setters(void)
+{
+    next_function(&next_setrlimit_found, "setrlimit");
+    next_function(&next_setrlimit64_found, "setrlimit64");
+    next_function(&next_prlimit_found, "prlimit");
+    next_function(&next_prlimit64_found, "prlimit64");
+}
 
 static int next_setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
 {
