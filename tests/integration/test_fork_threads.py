@@ -146,6 +146,21 @@ def test_sshd_pre_authentication_sandbox():
         equal(result.rows(), [], f"with sshd's limits: rows ({form})")
 
 
+def test_a_child_made_by_a_raw_clone_system_call():
+    """vsftpd's sessions: a child made by syscall(SYS_clone, SIGCHLD), which no fork handler
+    sees, leaks a block and calls exit(7): its exit pass runs in the child itself, and writes
+    the leak (into the file it shares with its parent). Until e85a857 the child handed the
+    pass to the flusher it has a copy of and no thread of, and waited for ever."""
+    for form in FORMS:
+        program = build("raw_clone_child.c", form)
+        result = run(program, form, timeout=30)
+        equal((result.returncode, result.stdout.splitlines()[1:], result.stderr),
+              (0, ["CHILD 7"], ""), f"exit status, stdout, stderr ({form})")
+        leaked = result.stdout.splitlines()[0].split()[1]
+        equal([(r["function"], r["size"]) for r in result.rows() if r["address"] == leaked],
+              [("leak", 300)], f"the child's leak ({form})")
+
+
 def test_a_thread_that_reads_signals_from_a_signalfd():
     """Every thread blocks every signal, and one reads them from a signalfd: the leak scans
     (malloc_trace_check_leaks, then the exit pass) leave it out of their stop signal, and scan

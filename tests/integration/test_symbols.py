@@ -90,6 +90,21 @@ def test_frames_match_addr2line_cxx():
               f"libstdc++'s inlined frames: {[f['f'] for f in frames]}")
 
 
+def test_functions_defined_inside_functions():
+    """A lambda, a member function of a local class and a GCC nested function: their frames
+    have the DWARF's name, file and line, as addr2line gives them (their DWARF lies inside
+    main's, outside its code). Until e85a857 they had the symbol table's name (`make.0` for
+    the nested function) and no file nor line."""
+    for form in FORMS:
+        for optimization in ("-O0", "-O2"):
+            for source in ("functions_inside_functions.cpp", "nested_function.c"):
+                program, rows = compare_with_addr2line(source, form, optimization)
+                for row in rows:
+                    frame = row["stack"][1]
+                    equal((os.path.basename(frame["s"]), frame["l"] > 0), (source, True),
+                          f"frame 1 of {source} {optimization} ({form}): {frame}")
+
+
 def test_stripped_binary_falls_back_to_module_offsets():
     program = build("leaker.c", "preload")
     stripped = os.path.join(WORK, "leaker.stripped")

@@ -38,6 +38,9 @@ static pthread_cond_t handed_cond; /* a handed pass is done, or the slot is free
 static bool taking_passes;
 static bool flusher_lost; /* it ended while the process runs on */
 static pthread_t flusher_thread;
+/* The process it runs in: a child made by a raw clone system call (vsftpd's sessions), which
+ * no fork handler sees, has a copy of these and no flusher. */
+static pid_t flusher_process;
 static struct settings config;  /* a copy: settings are read once, at start */
 static struct event_log rows;   /* reused between passes, under flush_lock */
 static _Atomic pid_t flusher_thread_id; /* the leak scan leaves it running */
@@ -232,13 +235,15 @@ static bool hand_to_flusher(struct leak_pass *pass)
 {
     if (!atomic_load(&running))
         return false;
+    pid_t process = getpid();
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     struct handed_pass mine = {pass, false};
     bool posted = false, lost = false;
     pthread_mutex_lock(&wait_lock);
-    while (!mine.done && (taking_passes || posted) && !flusher_lost) {
+    while (!mine.done && (taking_passes || posted) && !flusher_lost
+           && flusher_process == process) {
         if (!posted && handed == NULL) {
             handed = &mine;
             posted = true;
@@ -510,6 +515,7 @@ static void start_thread(void)
     /* Joinable, never joined but to learn that it ended (see hand_to_flusher). */
     pthread_mutex_lock(&wait_lock);
     flusher_thread = thread;
+    flusher_process = getpid();
     taking_passes = true;
     pthread_mutex_unlock(&wait_lock);
 }

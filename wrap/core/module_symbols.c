@@ -205,6 +205,40 @@ static bool is_function(int tag)
            || tag == DW_TAG_entry_point;
 }
 
+/* Deeper than any real nesting of DIEs: a bound on the search below. */
+#define MAX_DIE_DEPTH 64
+
+/* The innermost function DIE (or inlined instance) under parent whose code holds pc, into
+ * found, searched through every child: a function defined inside another (a lambda, a member
+ * function of a local class, a GCC nested function) lies inside that one's DIE but outside
+ * its code, where dwarf_getscopes, which looks into a DIE only where its code holds the
+ * address, does not go. */
+static bool find_function_holding(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *found,
+                                  unsigned depth)
+{
+    Dwarf_Die child;
+    if (depth > MAX_DIE_DEPTH || dwarf_child(parent, &child) != 0)
+        return false;
+    do {
+        if (is_function(dwarf_tag(&child)) && dwarf_haspc(&child, pc) == 1) {
+            *found = child;
+            find_function_holding(&child, pc, found, depth + 1); /* an inlined call inside */
+            return true;
+        }
+        if (find_function_holding(&child, pc, found, depth + 1))
+            return true;
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return false;
+}
+
+static bool holds_a_function(Dwarf_Die *chain, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (is_function(dwarf_tag(&chain[i])))
+            return true;
+    return false;
+}
+
 /* Frames from DWARF: the concrete chain of scopes around the address (dwarf_getscopes
  * alone would follow an inlined instance into its abstract origin and give the wrong
  * callers); the innermost line from the line table, each outer one from the inlined DIE's
@@ -221,6 +255,13 @@ static size_t describe_from_dwarf(Dwfl_Module *module, uintptr_t address, const 
     Dwarf_Die *chain = NULL;
     int chain_count = scope_count > 0 ? dwarf_getscopes_die(&scopes[0], &chain) : 0;
     free(scopes);
+    Dwarf_Die innermost;
+    if (!holds_a_function(chain, chain_count)
+        && find_function_holding(cu, address - bias, &innermost, 0)) {
+        free(chain);
+        chain = NULL;
+        chain_count = dwarf_getscopes_die(&innermost, &chain);
+    }
 
     const char *file = "";
     int line = 0;

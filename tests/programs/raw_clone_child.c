@@ -1,0 +1,28 @@
+/* raw_clone_child.c: a child made by the clone system call itself, without CLONE_VM, as
+ * vsftpd makes each session (to give it namespaces of its own): no fork handler runs, so the
+ * child has a copy of the tracer's state and no flusher thread. It leaks a block and calls
+ * exit: the exit pass runs in the child itself (handed to the flusher, it waited for ever for
+ * one the child does not have). */
+#include "common.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static void *kept;
+
+int main(void)
+{
+    kept = hide(malloc(100));
+    long child = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (child == 0) {
+        kept = forget(malloc(300));
+        say("LEAKED %p\n", hide(kept));
+        exit(7);
+    }
+    int status;
+    if (child < 0 || waitpid((pid_t)child, &status, 0) != child)
+        return 98;
+    say("CHILD %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    return 0;
+}
