@@ -512,9 +512,12 @@ extern size_t _dl_tls_static_size __attribute__((weak));
  * the table, written as a leak. */
 static uintptr_t libc_exit_address;
 
+/* Not in a static program, whose exit is the one it calls, and where dlsym would fail and
+ * leave its error for the program's first dlerror(). */
 static void find_libc_exit(void)
 {
-    void *found = dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit") : NULL;
+    void *found = &_dl_tls_static_size == NULL && dlsym != NULL ? dlsym(RTLD_DEFAULT, "exit")
+                                                                 : NULL;
     libc_exit_address = (uintptr_t)(found != NULL ? found : (void *)exit);
 }
 
