@@ -1,8 +1,8 @@
 /* raw_clone_child.c: a child made by the clone system call itself, without CLONE_VM, as
- * vsftpd makes each session (to give it namespaces of its own): no fork handler runs, so the
- * child has a copy of the tracer's state and no flusher thread. It leaks a block and calls
- * exit: the exit pass runs in the child itself (handed to the flusher, it waited for ever for
- * one the child does not have). */
+ * vsftpd makes each session (to give it namespaces of its own): no fork handler runs. It
+ * leaks a block and calls exit(7): its row must carry its own thread id, go into its own
+ * file with %p, and its exit pass must run (handed to the flusher it had a copy of, it
+ * waited for ever for one the child did not have). */
 #include "common.h"
 
 #include <signal.h>
@@ -17,7 +17,7 @@ int main(void)
     long child = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (child == 0) {
         kept = forget(malloc(300));
-        say("LEAKED %p\n", hide(kept));
+        say("LEAKED %p %ld\n", hide(kept), (long)syscall(SYS_getpid));
         exit(7);
     }
     int status;

@@ -25,6 +25,7 @@
 #include "operator_chains.h"
 #include "os.h"
 #include "proc_self.h"
+#include "process_mark.h"
 #include "settings.h"
 #include "stack_table.h"
 #include "thread_slots.h"
@@ -273,6 +274,16 @@ static inline __attribute__((always_inline)) void leave_hook(void)
     leave_hook_applying_deferred();
 }
 
+static void reset_in_child(void);
+
+/* A child that no fork handler saw (see process_mark.h), at its first hook: what the handler
+ * would have reset. */
+static __attribute__((noinline, cold)) void adopt_unforked_child(void)
+{
+    reset_in_child();
+    process_mark_set();
+}
+
 /* Starts a hook for ptr: false when the call passes straight through (nothing to trace, or
  * a signal handler's call inside a hook, then remembered for later). */
 static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t size,
@@ -287,6 +298,8 @@ static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t s
         return false;
     }
     malloc_trace_guard++;
+    if (__builtin_expect(!process_mark_is_set(), 0))
+        adopt_unforked_child();
     /* Only from an allocation: glibc frees a cached thread stack's memory with its stack
      * cache's lock held (a joined thread's in a forked child, say), and the flusher's
      * pthread_create there would wait for that lock for ever. No allocation is made with it
@@ -801,6 +814,15 @@ static void after_fork_in_child(void)
                    "child is not traced");
         return;
     }
+    reset_in_child();
+    process_mark_set();
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+}
+
+/* The child's own descriptor of /proc, its own locks (none held: the parent's holders are
+ * not there), file (with %p), flusher to come, thread id. */
+static void reset_in_child(void)
+{
     proc_self_hold();
     live_table_reset_in_child();
     stack_table_reset_in_child();
@@ -808,7 +830,6 @@ static void after_fork_in_child(void)
     backtrace_after_fork(true);
     os_forget_thread_id();
     deferred_count = 0;
-    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
 }
 
 /* What pthread_atfork calls with the caller's module, so that handlers go with their module.
@@ -946,6 +967,7 @@ __attribute__((constructor(101))) static void tracer_start(void)
     frames_kept = settings.depth - 1;
     leak_scan_remember_main_thread();
     heap_roots_init();
+    process_mark_set();
     backtrace_init(settings.unwinder, frames_kept);
     frame_registration_add_executable();
     register_fork_handlers();
