@@ -150,8 +150,8 @@ def test_a_child_made_by_a_raw_clone_system_call():
     """vsftpd's sessions: a child made by syscall(SYS_clone, SIGCHLD), which no fork handler
     sees, leaks a block and calls exit(7): the child is found out at its first allocation
     (its mark, in a page the kernel empties in a child, reads 0) and set up as a forked one.
-    Its leak is written with its own thread id, into its own file with %p. Until e85a857 its
-    rows had its parent's thread id and went into its parent's file; until d619e5b it handed
+    Its leak is written with its own thread id, into its own file with %p. Until d619e5b its
+    rows had its parent's thread id and went into its parent's file; until e85a857 it handed
     its exit pass to the flusher it had a copy of and no thread of, and waited for ever."""
     for form in FORMS:
         program = build("raw_clone_child.c", form)
@@ -167,6 +167,25 @@ def test_a_child_made_by_a_raw_clone_system_call():
                   [("leak", 300, int(child))], f"the child's leak ({form}, {template!r})")
 
 
+def test_raw_clones_while_the_flusher_holds_its_lock():
+    """60 children of a raw clone system call, made while the flusher's periodic passes write
+    many rows (a period of 1 s), each calling setgid, leaking 77 bytes and calling exit: every
+    one ends, and writes its leak with its own thread id. Until 3cb83a6 a child whose copy of
+    the flush lock was held (by its parent's flusher) waited for it for ever, in setgid's hook
+    or in its exit pass (3 runs in 3 hung there)."""
+    settings = {"malloc_second_peremption": "1", "MALLOC_TRACE_SYMBOLS": "0",
+                "MALLOC_TRACE_DEPTH": "4"}
+    for form in FORMS:
+        program = build("raw_clones_while_passes_run.c", form)
+        result = run(program, form, env=settings, timeout=300)
+        equal((result.returncode, result.stdout, result.stderr), (0, "ENDED 60 HUNG 0\n", ""),
+              f"exit status, stdout, stderr ({form})")
+        leaks = [r["thread_id"] for r in result.rows() if r["function"] == "leak"
+                 and r["size"] == 77]
+        equal((len(leaks), len(set(leaks))), (60, 60), f"the children's leaks ({form})")
+        os.unlink(result.trace_path)
+
+
 def test_a_thread_that_reads_signals_from_a_signalfd():
     """Every thread blocks every signal, and one reads them from a signalfd: the leak scans
     (malloc_trace_check_leaks, then the exit pass) leave it out of their stop signal, and scan
@@ -177,6 +196,25 @@ def test_a_thread_that_reads_signals_from_a_signalfd():
         result = run(program, form, timeout=30)
         equal((result.returncode, result.stdout, result.stderr), (0, "signal 10\n", ""),
               f"exit status, stdout, stderr ({form})")
+
+
+def test_exit_in_a_signal_handler_that_interrupted_fflush():
+    """A SIGALRM handler that interrupts fflush(NULL), which holds glibc's lock of the list of
+    streams, leaks 55 bytes and calls exit(3), or malloc_trace_check_leaks() and _exit(5):
+    the pass runs on the handler's thread, which holds that lock already, and the process
+    ends with that status, the leak written. Until 3cb83a6 the pass was handed to the
+    flusher, which waited for the lock for ever, and the handler's thread for the flusher."""
+    for form in FORMS:
+        program = build("exit_while_fflush_waits.c", form)
+        result = run(program, form, timeout=60)
+        equal((result.returncode, result.stderr), (3, ""), f"exit: status, stderr ({form})")
+        equal([r["function"] for r in result.rows() if r["size"] == 55], ["leak"],
+              f"exit: the leak ({form})")
+        result = run(program, form, args=["check"], timeout=60)
+        equal((result.returncode, result.stdout, result.stderr), (5, "FOUND 1\n", ""),
+              f"check: status, stdout, stderr ({form})")
+        equal([r["function"] for r in result.rows() if r["size"] == 55], ["leak"],
+              f"check: the leak ({form})")
 
 
 def test_exit_in_a_signal_handler():

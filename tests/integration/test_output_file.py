@@ -302,6 +302,28 @@ def test_a_daemon_that_closes_every_descriptor_then_drops_its_privileges():
               f"%p: other rows ({form})")
 
 
+def test_a_daemon_that_runs_as_another_user_for_a_while():
+    """seteuid(nobody), then seteuid(0) back, then the program closes every descriptor it did
+    not open and leaks: with %p the process's own file is root's again after the second call,
+    root opens it again, and the leak is written. Until 3cb83a6 the file stayed nobody's
+    (giving it back ran before the call, as nobody, and failed): `owned by another user, not
+    writing to`, no row."""
+    if os.geteuid() != 0:
+        return  # seteuid needs root; CI runs as root
+    for form in FORMS:
+        program = build("drops_privileges_for_a_while.c", form)
+        template = tempfile.mktemp(prefix="trace.", suffix=".%p.csv", dir=WORK)
+        result = run(program, form, trace=template)
+        equal((result.returncode, result.stdout.splitlines()[0], result.stderr),
+              (0, "EUID 65534", ""), f"exit status, stdout, stderr ({form})")
+        files = glob.glob(template.replace("%p", "*"))
+        equal(len(files), 1, f"files ({form})")
+        equal((os.stat(files[0]).st_uid, os.stat(files[0]).st_gid), (0, 0),
+              f"the file's owner ({form})")
+        equal(assert_expected_rows(result, program, read_trace(files[0])), [],
+              f"other rows ({form})")
+
+
 def test_a_worker_that_goes_into_a_chroot_writes_its_own_file():
     """A daemon forks a worker that allocates, goes into a chroot and leaks there, with %p in
     the trace's path: the worker's own file is opened before the chroot, and holds its two

@@ -451,6 +451,17 @@ void csv_writer_keep(uid_t user, gid_t group)
         (void)fchown(fd, user, group);
 }
 
+void csv_writer_settle_owner(void)
+{
+    struct stat status;
+    if (strstr(path_template, "%p") == NULL || !holds_own_file(&status))
+        return;
+    uid_t user = geteuid();
+    gid_t group = getegid();
+    if (status.st_uid != user || status.st_gid != group)
+        (void)fchown(fd, user, group);
+}
+
 void csv_writer_reset_in_child(void)
 {
     /* Without %p both processes append to one file: the child goes on with the descriptor

@@ -32,6 +32,13 @@ void csv_writer_end(void);
  * it) asks for. */
 void csv_writer_keep(uid_t user, gid_t group);
 
+/* After the change of ids (which may have failed, or given root back: a daemon that runs as
+ * a user for a while, seteuid and back): a file of this process's own (%p) held is given to
+ * the effective ids the process has now, where it may give it (root may; after a drop the
+ * file was given before). Left to the user, a root process could no longer open it (the
+ * owner check), and that user could read it. */
+void csv_writer_settle_owner(void);
+
 /* In the child of a fork: with %p in the path, the next batch opens the child's own file;
  * without, the child goes on with the descriptor it shares with its parent. */
 void csv_writer_reset_in_child(void);

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -220,17 +221,35 @@ static void write_leak_pass(void *pass_pointer)
  * caller asks the loader (leak_scan_begin: a thread that exits inside dlopen's constructors
  * holds the loader's lock, which the flusher would wait for) and hands the rest to the
  * flusher, which a filter installed later on another thread does not cover; it waits with
- * every signal blocked, in futex calls only. Where there is no flusher (a child before its
- * first allocation, a thread that could not start), or it ended, the caller runs the pass
- * itself, on the tracer's own stack (see pass_stack.h). */
+ * every signal blocked, in futex calls only. The flusher runs it only for a caller under a
+ * filter (or whose status it cannot read), and hands it back otherwise: a caller may hold a
+ * lock of the C library's that the pass takes, which a pass on the caller's thread takes
+ * again (glibc's list of streams, recursive: a SIGTERM handler that calls exit while it
+ * interrupts fflush), and the flusher would wait for for ever. Where there is no flusher
+ * (a child before its first allocation, a thread that could not start), or it ended, the
+ * caller runs the pass itself, on the tracer's own stack (see pass_stack.h). */
 struct handed_pass {
     struct leak_pass *pass;
     bool done;
+    bool ran; /* by the flusher; else handed back */
 };
+
+/* Whether thread tid has a seccomp filter (or strict mode), as /proc says; true when it
+ * cannot be read. */
+static bool under_seccomp(pid_t tid)
+{
+    char path[64], status[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    if (memory_map_read_small_file(path, status, sizeof status) <= 0)
+        return true;
+    const char *line = strstr(status, "\nSeccomp:");
+    return line == NULL || strtol(line + sizeof "\nSeccomp:" - 1, NULL, 10) != 0;
+}
 
 #define HANDED_WAIT_SECONDS 1
 
-/* Whether the flusher ran the pass, or it ended with the pass in hand (nothing more to do). */
+/* Whether the flusher ran the pass, or it ended with the pass in hand (nothing more to do);
+ * false when the caller is to run it. */
 static bool hand_to_flusher(struct leak_pass *pass)
 {
     if (!atomic_load(&running))
@@ -239,7 +258,7 @@ static bool hand_to_flusher(struct leak_pass *pass)
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    struct handed_pass mine = {pass, false};
+    struct handed_pass mine = {pass, false, false};
     bool posted = false, lost = false;
     pthread_mutex_lock(&wait_lock);
     while (!mine.done && (taking_passes || posted) && !flusher_lost
@@ -262,7 +281,7 @@ static bool hand_to_flusher(struct leak_pass *pass)
                 handed = NULL;
         }
     }
-    bool ran = mine.done || flusher_lost;
+    bool ran = (mine.done && mine.ran) || flusher_lost;
     pthread_mutex_unlock(&wait_lock);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (lost)
@@ -274,10 +293,14 @@ static bool hand_to_flusher(struct leak_pass *pass)
 /* On the flusher, woken with a pass in hand (wait_lock not held). */
 static void run_handed_pass(struct handed_pass *taken)
 {
-    pthread_mutex_lock(&flush_lock);
-    write_leak_pass(taken->pass);
-    pthread_mutex_unlock(&flush_lock);
+    bool ran = under_seccomp(taken->pass->caller.tid);
+    if (ran) {
+        pthread_mutex_lock(&flush_lock);
+        write_leak_pass(taken->pass);
+        pthread_mutex_unlock(&flush_lock);
+    }
     pthread_mutex_lock(&wait_lock);
+    taken->ran = ran;
     taken->done = true;
     handed = NULL;
     if (finished)
@@ -599,6 +622,14 @@ void flusher_keep_file(uid_t user, gid_t group)
     pthread_mutex_unlock(&flush_lock);
 }
 
+void flusher_settle_file_owner(void)
+{
+    pthread_mutex_lock(&flush_lock);
+    if (!finished)
+        csv_writer_settle_owner();
+    pthread_mutex_unlock(&flush_lock);
+}
+
 void flusher_lock(void)
 {
     pthread_mutex_lock(&flush_lock);
@@ -617,6 +648,8 @@ void flusher_reset_in_child(void)
     wake_requested = false;
     handed = NULL;
     taking_passes = flusher_lost = false;
+    /* A raw clone's copy may hold rows of a pass the parent's flusher was in. */
+    event_log_clear(&rows);
     csv_writer_reset_in_child();
     atomic_store(&flusher_thread_id, 0);
     atomic_store(&running, false);

@@ -41,6 +41,9 @@ void flusher_name_stacks(bool then_forget_addresses);
  * open, and given to the ids the process takes (see csv_writer_keep). */
 void flusher_keep_file(uid_t user, gid_t group);
 
+/* After a change of ids (see malloc_trace_after_id_change). */
+void flusher_settle_file_owner(void);
+
 /* fork: see live_table.h; the child has no flusher thread until flusher_ensure_running. */
 void flusher_lock(void);
 void flusher_unlock(void);

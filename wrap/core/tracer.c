@@ -3,6 +3,7 @@
 #include "tracer.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -284,6 +285,15 @@ static __attribute__((noinline, cold)) void adopt_unforked_child(void)
     process_mark_set();
 }
 
+/* At each entry that takes a lock of the tracer's, with the guard clear (no lock of ours
+ * held): a lock that another thread of the parent held as the child was made (the flush lock,
+ * taken for a periodic pass) stayed held for ever there. */
+static inline __attribute__((always_inline)) void adopt_if_unforked(void)
+{
+    if (__builtin_expect(!process_mark_is_set(), 0))
+        adopt_unforked_child();
+}
+
 /* Starts a hook for ptr: false when the call passes straight through (nothing to trace, or
  * a signal handler's call inside a hook, then remembered for later). */
 static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t size,
@@ -298,8 +308,7 @@ static inline __attribute__((always_inline)) bool enter_hook(void *ptr, size_t s
         return false;
     }
     malloc_trace_guard++;
-    if (__builtin_expect(!process_mark_is_set(), 0))
-        adopt_unforked_child();
+    adopt_if_unforked();
     /* Only from an allocation: glibc frees a cached thread stack's memory with its stack
      * cache's lock held (a joined thread's in a forked child, say), and the flusher's
      * pthread_create there would wait for that lock for ever. No allocation is made with it
@@ -568,6 +577,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_move_begin(void *old, struct malloc_trace
     if (move->skipped || old == NULL)
         return;
     malloc_trace_guard++;
+    adopt_if_unforked();
     leak_scan_before_move();
     /* Said before the block leaves the table: a leak scan that finds neither waits for the
      * move's end (see leak_scan.c). */
@@ -671,6 +681,7 @@ static void name_stacks_around_dlclose(bool after)
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    adopt_if_unforked();
     if (after)
         backtrace_forget_unloaded();
     flusher_name_stacks(after);
@@ -702,6 +713,7 @@ MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid)
         return;
     /* As a hook: a handler's allocation meanwhile must not wait for the locks held here. */
     malloc_trace_guard++;
+    adopt_if_unforked();
     live_table_fit_reservations();
     stack_table_fit_reservation();
     /* Under every shard lock, as the contexts' lock is taken everywhere else: fork takes
@@ -719,11 +731,23 @@ MALLOC_TRACE_HOOK void malloc_trace_before_access_change(uid_t user, gid_t group
     if (malloc_trace_guard != 0 || !is_traced(atomic_load(&state)))
         return;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    adopt_if_unforked();
     proc_self_keep();
     flusher_keep_file(user, group);
     if (new_root)
         flusher_name_stacks(false);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+}
+
+MALLOC_TRACE_HOOK void malloc_trace_after_id_change(void)
+{
+    if (malloc_trace_guard != 0 || !is_traced(atomic_load(&state)))
+        return;
+    int saved_errno = errno;
+    malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    flusher_settle_file_owner();
+    malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
+    errno = saved_errno;
 }
 
 MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
@@ -736,6 +760,7 @@ MALLOC_TRACE_API void malloc_trace_ignore(const void *ptr)
         defer((void *)ptr, 0, ENTRY_MALLOC, DEFERRED_IGNORE);
         return;
     }
+    adopt_if_unforked();
     live_table_add_flags((uintptr_t)ptr, BLOCK_IGNORED);
 }
 
@@ -753,6 +778,7 @@ MALLOC_TRACE_API __attribute__((noinline)) long malloc_trace_check_leaks(void)
     if (malloc_trace_guard || atomic_load(&state) != STATE_TRACING)
         return atomic_load(&state) == STATE_OFF ? 0 : -1;
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    adopt_if_unforked();
     long found = flusher_check_leaks((uintptr_t)__builtin_dwarf_cfa(), &registers.uc_mcontext,
                                      sizeof registers.uc_mcontext);
     malloc_trace_guard -= MALLOC_TRACE_GUARD_INTERNAL;
@@ -994,6 +1020,7 @@ __attribute__((destructor(101))) static void tracer_finish(void)
     /* Still tracing during the pass: a block another thread frees meanwhile must leave the
      * table before its memory goes (the scan reads every block in it). */
     malloc_trace_guard += MALLOC_TRACE_GUARD_INTERNAL;
+    adopt_if_unforked();
     /* The frames of the program that called exit(3) are roots, as LeakSanitizer has them
      * (main's locals, when main called exit); not the frames below, where exit's own lie
      * over the stale pointers of the program's returned calls. */

@@ -78,6 +78,11 @@ MALLOC_TRACE_HOOK void malloc_trace_on_limit_set(int resource, pid_t pid);
  * leaves the files of the modules they go through open for the stacks after. */
 MALLOC_TRACE_HOOK void malloc_trace_before_access_change(uid_t user, gid_t group, bool new_root);
 
+/* After the real call of an id setter, whether it succeeded or not: the process's own file
+ * (%p) is given to the effective ids the process has now, where it can (see
+ * csv_writer_settle_owner). errno kept. */
+MALLOC_TRACE_HOOK void malloc_trace_after_id_change(void);
+
 /* Around a real operator new or delete that may be the program's own: a replacement global
  * operator new that takes a block from malloc and hands out an address inside it (after a
  * header), or from a pool or a cache of its own; an operator delete that gives the block
