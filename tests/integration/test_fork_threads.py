@@ -148,11 +148,14 @@ def test_sshd_pre_authentication_sandbox():
 
 def test_a_child_made_by_a_raw_clone_system_call():
     """vsftpd's sessions: a child made by syscall(SYS_clone, SIGCHLD), which no fork handler
-    sees, leaks a block and calls exit(7): the child is found out at its first allocation
-    (its mark, in a page the kernel empties in a child, reads 0) and set up as a forked one.
-    Its leak is written with its own thread id, into its own file with %p. Until d619e5b its
-    rows had its parent's thread id and went into its parent's file; until e85a857 it handed
-    its exit pass to the flusher it had a copy of and no thread of, and waited for ever."""
+    sees, leaks a block, calls setgid and exit(7): the child is found out at its first
+    allocation (its mark, in a page the kernel empties in a child, reads 0) and set up as a
+    forked one, with a flusher of its own on a stack of its own. Its leak is written with its
+    own thread id, into its own file with %p. Until d619e5b its rows had its parent's thread
+    id and went into its parent's file; until e85a857 it handed its exit pass to the flusher
+    it had a copy of and no thread of, and waited for ever; until d81256f its flusher took
+    its parent's flusher's stack, which glibc then listed twice, and setgid went round the
+    list for ever."""
     for form in FORMS:
         program = build("raw_clone_child.c", form)
         for template in ("%p", ""):

@@ -491,6 +491,11 @@ static void init_wait_conds(void)
 static void *flusher_stack;
 static size_t flusher_stack_bytes;
 
+void flusher_leave_parents_stack(void)
+{
+    flusher_stack = NULL;
+}
+
 static bool set_own_stack(pthread_attr_t *attributes)
 {
     if (flusher_stack == NULL) {

@@ -49,4 +49,11 @@ void flusher_lock(void);
 void flusher_unlock(void);
 void flusher_reset_in_child(void);
 
+/* In a child no fork handler saw (see process_mark.h): glibc, which did not clean up after
+ * the parent's threads there, still lists the parent's flusher, whose descriptor lies at
+ * the top of its stack; a flusher of the child's on that stack was listed twice, and the
+ * list went round for ever (setgid and setgroups spun in the child, vsftpd's sessions). The
+ * child's flusher takes a stack of its own; the parent's copy stays mapped, listed. */
+void flusher_leave_parents_stack(void);
+
 #endif

@@ -282,6 +282,7 @@ static void reset_in_child(void);
 static __attribute__((noinline, cold)) void adopt_unforked_child(void)
 {
     reset_in_child();
+    flusher_leave_parents_stack();
     process_mark_set();
 }
 
