@@ -1,7 +1,7 @@
 /* flusher.h: all output happens here, under one flush lock: the periodic pass in a thread
  * of its own, the first open at start, and the leak passes (at exit, and asked for by the
- * program), which the thread runs for the thread that asks, or that thread where there is
- * none. */
+ * program), which the thread that asks runs, or the flusher thread for one under a seccomp
+ * filter (see flusher.c). */
 #ifndef MALLOC_TRACE_FLUSHER_H
 #define MALLOC_TRACE_FLUSHER_H
 
