@@ -212,7 +212,10 @@ def test_exit_in_a_signal_handler_that_interrupted_fflush():
     streams, leaks 55 bytes and calls exit(3), or malloc_trace_check_leaks() and _exit(5):
     the pass runs on the handler's thread, which holds that lock already, and the process
     ends with that status, the leak written. Until 3cb83a6 the pass was handed to the
-    flusher, which waited for the lock for ever, and the handler's thread for the flusher."""
+    flusher, which waited for the lock for ever, and the handler's thread for the flusher.
+    periodic: a 77-byte leak first, and the alarm sent once a periodic flush wrote it as
+    malloc. Until c89a0da that flush opened /proc/self/maps as a FILE to name its frames, which
+    waited for the lock for ever, under the tracer's flush lock: the row never came."""
     for form in FORMS:
         program = build("exit_while_fflush_waits.c", form)
         result = run(program, form, timeout=60)
@@ -224,6 +227,11 @@ def test_exit_in_a_signal_handler_that_interrupted_fflush():
               f"check: status, stdout, stderr ({form})")
         equal([r["function"] for r in result.rows() if r["size"] == 55], ["leak"],
               f"check: the leak ({form})")
+        result = run(program, form, args=["periodic"], timeout=60,
+                     env={"malloc_second_peremption": "1"})
+        equal((result.returncode, result.stderr), (3, ""), f"periodic: status, stderr ({form})")
+        equal([(r["function"], r["size"]) for r in result.rows() if r["size"] in (55, 77)],
+              [("malloc", 77), ("leak", 77), ("leak", 55)], f"periodic: the rows ({form})")
 
 
 def test_exit_in_a_signal_handler():

@@ -11,9 +11,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -669,6 +674,91 @@ static void test_read_keeps_errno(void)
     memory_map_release(&map);
 }
 
+/* ---- memory_map_visit ----------------------------------------------------------------- */
+
+struct sought {
+    uintptr_t address;
+    struct maps_entry entry; /* path copied into path */
+    char path[256];
+    unsigned found;
+    unsigned visits;
+    unsigned stop_after; /* 0: never */
+};
+
+static bool find_entry(const struct maps_entry *entry, void *sought_pointer)
+{
+    struct sought *sought = sought_pointer;
+    sought->visits++;
+    if (entry->start <= sought->address && sought->address < entry->end) {
+        sought->found++;
+        sought->entry = *entry;
+        snprintf(sought->path, sizeof sought->path, "%s", entry->path);
+    }
+    return sought->stop_after == 0 || sought->visits < sought->stop_after;
+}
+
+static uint64_t device_of(dev_t device)
+{
+    return (uint64_t)major(device) << 32 | minor(device);
+}
+
+/* Device, inode and path of a file's mapping (a path with spaces in it), of the program's
+ * code, and none for anonymous memory; a visit that returns false stops the reading. */
+static void test_visit_entries(void)
+{
+    char path[] = "/tmp/a mapped file XXXXXX";
+    int fd = mkstemp(path);
+    if (!CHECK_TRUE(fd >= 0))
+        return;
+    struct stat file_status;
+    void *file_map = MAP_FAILED;
+    if (CHECK_EQ_I64(ftruncate(fd, (off_t)page), 0) && CHECK_EQ_I64(fstat(fd, &file_status), 0))
+        file_map = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    unlink(path); /* the maps then say "(deleted)" after the path: mapped first */
+    if (!CHECK_TRUE(file_map != MAP_FAILED))
+        return;
+    struct sought sought = {.address = (uintptr_t)file_map};
+    CHECK_TRUE(memory_map_visit(find_entry, &sought));
+    CHECK_EQ_U64(sought.found, 1);
+    char deleted[sizeof path + 16];
+    snprintf(deleted, sizeof deleted, "%s (deleted)", path);
+    CHECK_EQ_STR(sought.path, deleted);
+    CHECK_EQ_U64(sought.entry.inode, (uint64_t)file_status.st_ino);
+    CHECK_EQ_U64(sought.entry.device, device_of(file_status.st_dev));
+    CHECK_TRUE(sought.entry.readable);
+    CHECK_FALSE(sought.entry.writable);
+    munmap(file_map, page);
+
+    char executable[PATH_MAX];
+    struct stat executable_status;
+    if (CHECK_TRUE(realpath("/proc/self/exe", executable) != NULL)
+        && CHECK_EQ_I64(stat(executable, &executable_status), 0)) {
+        sought = (struct sought){.address = (uintptr_t)&test_visit_entries};
+        CHECK_TRUE(memory_map_visit(find_entry, &sought));
+        CHECK_EQ_U64(sought.found, 1);
+        CHECK_EQ_STR(sought.path, executable);
+        CHECK_EQ_U64(sought.entry.inode, (uint64_t)executable_status.st_ino);
+        CHECK_EQ_U64(sought.entry.device, device_of(executable_status.st_dev));
+    }
+
+    void *anonymous = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (CHECK_TRUE(anonymous != MAP_FAILED)) {
+        sought = (struct sought){.address = (uintptr_t)anonymous};
+        CHECK_TRUE(memory_map_visit(find_entry, &sought));
+        CHECK_EQ_U64(sought.found, 1);
+        CHECK_EQ_STR(sought.path, "");
+        CHECK_EQ_U64(sought.entry.inode, 0);
+        CHECK_EQ_U64(sought.entry.device, 0);
+        CHECK_TRUE(sought.entry.writable);
+        munmap(anonymous, page);
+    }
+
+    sought = (struct sought){.stop_after = 3};
+    CHECK_FALSE(memory_map_visit(find_entry, &sought));
+    CHECK_EQ_U64(sought.visits, 3);
+}
+
 int main(void)
 {
     alarm(30);
@@ -684,5 +774,6 @@ int main(void)
     RUN_TEST(test_copy);
     RUN_TEST(test_small_file);
     RUN_TEST(test_read_keeps_errno);
+    RUN_TEST(test_visit_entries);
     return check_exit_status();
 }

@@ -158,11 +158,11 @@ static long push_leak_rows(struct leak_scan *scan, const struct leak_scan_caller
  * process through exit does, main's return included: held for the pass, that lock makes the
  * second exit wait for the pass's end. A thread may hold it while it waits for a lock of ours
  * or of the loader's (a constructor that opens a file in dlopen, a dl_iterate_phdr callback
- * that does): so it is taken after flush_lock (as fork, and every fopen under flush_lock,
- * take them) and after the scan has asked the loader (leak_scan_begin), and nothing under it
- * asks the loader; and before the program's threads are stopped, so that none of them holds
- * it. It is recursive: the pass's own fopen calls take it again. Weak: a C library without
- * them leaves the race as it was. */
+ * that does): so it is taken after flush_lock (as fork takes them), and after the scan has
+ * asked the loader (leak_scan_begin), and nothing under it asks the loader; and before the
+ * program's threads are stopped, so that none of them holds it. Nothing of the tracer's
+ * takes it otherwise (the symbolizer reads /proc/self/maps without stdio). Weak: a C library
+ * without them leaves the race as it was. */
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
 

@@ -65,15 +65,6 @@ size_t memory_map_copy(uintptr_t address, void *out, size_t size)
     return copied > 0 ? (size_t)copied : 0;
 }
 
-static bool push(struct memory_map *map, const struct mapping *mapping)
-{
-    if (!mapped_array_push(&map->storage, mapping))
-        return false;
-    map->mappings = map->storage.items;
-    map->count = map->storage.count;
-    return true;
-}
-
 static const char *parse_hex(const char *text, uintptr_t *out)
 {
     uintptr_t value = 0;
@@ -91,8 +82,17 @@ static const char *parse_hex(const char *text, uintptr_t *out)
     return text;
 }
 
-/* One line: "START-END PERMS ...". */
-static bool parse_line(const char *line, struct mapping *out)
+static const char *parse_decimal(const char *text, uint64_t *out)
+{
+    uint64_t value = 0;
+    for (; *text >= '0' && *text <= '9'; text++)
+        value = value * 10 + (uint64_t)(*text - '0');
+    *out = value;
+    return text;
+}
+
+/* One line: "START-END PERMS OFFSET MAJOR:MINOR INODE [PATH]". */
+static bool parse_line(const char *line, struct maps_entry *out)
 {
     const char *p = parse_hex(line, &out->start);
     if (*p != '-')
@@ -102,15 +102,23 @@ static bool parse_line(const char *line, struct mapping *out)
         return false;
     out->readable = p[1] == 'r';
     out->writable = p[1] != '\0' && p[2] == 'w';
+    p = strchr(p + 1, ' ');
+    uintptr_t offset, major, minor;
+    if (p == NULL || *(p = parse_hex(p + 1, &offset)) != ' ' || *(p = parse_hex(p + 1, &major)) != ':'
+        || *(p = parse_hex(p + 1, &minor)) != ' ' || *(p = parse_decimal(p + 1, &out->inode)) != ' ')
+        return false;
+    out->device = (uint64_t)major << 32 | minor;
+    while (*p == ' ')
+        p++;
+    out->path = p;
     return true;
 }
 
-bool memory_map_read(struct memory_map *map)
+/* Reads the thread's /proc/self/maps through chunk (CHUNK_SIZE bytes) and calls visit with
+ * each entry, until one returns false; false when the file cannot be read, or visit did. */
+static bool visit_entries(char *chunk, bool (*visit)(const struct maps_entry *entry, void *context),
+                          void *context)
 {
-    memory_map_release(map);
-    char *chunk = map->chunk = os_map(CHUNK_SIZE);
-    if (chunk == NULL)
-        return false;
     /* The thread's own view: the process's is empty once its main thread has exited. */
     int fd = proc_self_open("/proc/thread-self/maps", 0);
     if (fd < 0)
@@ -129,9 +137,9 @@ bool memory_map_read(struct memory_map *map)
         char *newline;
         while (ok && (newline = memchr(line, '\n', used - (size_t)(line - chunk))) != NULL) {
             *newline = '\0';
-            struct mapping mapping;
-            if (parse_line(line, &mapping))
-                ok = push(map, &mapping);
+            struct maps_entry entry;
+            if (parse_line(line, &entry))
+                ok = visit(&entry, context);
             line = newline + 1;
         }
         kept = used - (size_t)(line - chunk);
@@ -141,6 +149,35 @@ bool memory_map_read(struct memory_map *map)
     }
     if (fd >= 0)
         raw_close(fd);
+    return ok;
+}
+
+bool memory_map_visit(bool (*visit)(const struct maps_entry *entry, void *context), void *context)
+{
+    char *chunk = os_map(CHUNK_SIZE);
+    if (chunk == NULL)
+        return false;
+    bool ok = visit_entries(chunk, visit, context);
+    os_unmap(chunk, CHUNK_SIZE);
+    return ok;
+}
+
+static bool push_mapping(const struct maps_entry *entry, void *map_pointer)
+{
+    struct memory_map *map = map_pointer;
+    struct mapping mapping = {entry->start, entry->end, entry->readable, entry->writable};
+    if (!mapped_array_push(&map->storage, &mapping))
+        return false;
+    map->mappings = map->storage.items;
+    map->count = map->storage.count;
+    return true;
+}
+
+bool memory_map_read(struct memory_map *map)
+{
+    memory_map_release(map);
+    map->chunk = os_map(CHUNK_SIZE);
+    bool ok = map->chunk != NULL && visit_entries(map->chunk, push_mapping, map);
     if (!ok)
         map->count = 0;
     return ok && map->count > 0;

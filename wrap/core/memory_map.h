@@ -24,6 +24,22 @@ struct memory_map {
     char *chunk;
 };
 
+/* A line of /proc/self/maps. */
+struct maps_entry {
+    uintptr_t start;
+    uintptr_t end;
+    bool readable;
+    bool writable;
+    uint64_t device; /* major << 32 | minor */
+    uint64_t inode;
+    const char *path; /* "" for anonymous memory; valid during the visit only */
+};
+
+/* Calls visit with each line of the thread's /proc/self/maps, read with raw system calls
+ * (no stdio, whose lock a thread interrupted by a signal handler may hold), until visit
+ * returns false; false when the file cannot be read, or visit returned false. */
+bool memory_map_visit(bool (*visit)(const struct maps_entry *entry, void *context), void *context);
+
 /* Reads /proc/self/maps into a map that is zero-filled or released; false (with the map
  * empty) when it cannot be read. The memory it takes for that stays mapped until
  * memory_map_release, so the map lists no memory that is gone. */

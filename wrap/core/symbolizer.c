@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc_self.h"
+#include "memory_map.h"
 #include "unwind_table.h"
 
 static Dwfl *session;
@@ -24,6 +24,48 @@ static const Dwfl_Callbacks callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
+/* dwfl_linux_proc_maps_report's grouping (a module spans the consecutive mappings of one
+ * file), over the maps read with raw system calls: that function wants a FILE, and opening
+ * one takes glibc's lock of the list of streams, which a program's thread may hold for good
+ * (a signal handler that calls exit() while it interrupts fflush(NULL) waits for our flush
+ * lock meanwhile). */
+struct module_report {
+    char path[PATH_MAX]; /* "" before the first file */
+    uint64_t device;
+    uint64_t inode;
+    uintptr_t low;
+    uintptr_t high;
+    bool failed;
+};
+
+static void report_module(struct module_report *report)
+{
+    if (report->path[0] != '\0'
+        && dwfl_report_module(session, report->path, report->low, report->high) == NULL)
+        report->failed = true;
+    report->path[0] = '\0';
+}
+
+static bool report_mapping(const struct maps_entry *entry, void *report_pointer)
+{
+    struct module_report *report = report_pointer;
+    size_t length = strlen(entry->path);
+    if (entry->path[0] != '/' || (entry->inode == 0 && entry->device == 0) || length >= PATH_MAX)
+        return true; /* not a file's */
+    if (report->path[0] != '\0' && entry->inode == report->inode
+        && entry->device == report->device) {
+        report->high = entry->end;
+        return true;
+    }
+    report_module(report);
+    memcpy(report->path, entry->path, length + 1);
+    report->device = entry->device;
+    report->inode = entry->inode;
+    report->low = entry->start;
+    report->high = entry->end;
+    return true;
+}
+
 static bool read_modules(void)
 {
     if (session == NULL) {
@@ -34,21 +76,14 @@ static bool read_modules(void)
     /* Reported from /proc/self/maps itself, not with dwfl_linux_proc_report, which first reads
      * /proc/PID/auxv: a daemon that dropped its privileges (memcached -u nobody) may no longer
      * read that file, and would then get no module at all. */
-    /* The thread's own view: the process's is empty once main has exited. */
-    int fd = proc_self_open("/proc/thread-self/maps", 0);
-    if (fd < 0)
-        fd = proc_self_open("/proc/self/maps", 0);
-    FILE *maps = fd >= 0 ? fdopen(fd, "re") : NULL;
-    if (maps == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return false;
-    }
+    static struct module_report report; /* under flush_lock, as every call here */
+    report.path[0] = '\0';
+    report.failed = false;
     dwfl_report_begin(session);
-    int failed = dwfl_linux_proc_maps_report(session, maps);
+    bool read = memory_map_visit(report_mapping, &report);
+    report_module(&report);
     dwfl_report_end(session, NULL, NULL);
-    fclose(maps);
-    return failed == 0;
+    return read && !report.failed;
 }
 
 void symbolizer_new_batch(void)
