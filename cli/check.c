@@ -15,11 +15,6 @@
 #include "trace_summary.h"
 #include "xml_text.h"
 
-static const char *plural(uint64_t count)
-{
-    return count == 1 ? "" : "s";
-}
-
 struct suppressions {
     char **leak;
     size_t leak_count;
@@ -234,8 +229,8 @@ static bool write_junit(const struct gate *gate, const struct outstanding *leaki
         }
         fputs("\">\n", out);
         if (failed) {
-            fprintf(out, "    <failure message=\"%" PRIu64 " bytes in %" PRIu64
-                         " block%s (%s)\">", a->bytes, a->count, plural(a->count),
+            fprintf(out, "    <failure message=\"%" PRIu64 " byte%s in %" PRIu64
+                         " block%s (%s)\">", a->bytes, plural(a->bytes), a->count, plural(a->count),
                     outstanding_kind_name(leaking[i].kind));
             size_t index;
             json_t *frame;
@@ -297,18 +292,20 @@ static int judge(struct gate *gate, struct trace_summary *summary, bool bad_inpu
     size_t leak_stacks = 0;
     for (size_t i = 0; i < leaking_count; i++)
         leak_stacks += leaking[i].kind != KIND_ORPHAN_FREE;
-    fprintf(out, "malloc-trace check: %" PRIu64 " bytes leaked in %" PRIu64
+    fprintf(out, "malloc-trace check: %" PRIu64 " byte%s leaked in %" PRIu64
                  " block%s from %zu stack%s (allowed: %" PRIu64 "); %" PRIu64
-                 " bytes suppressed in %" PRIu64 " block%s; %" PRIu64 " orphan free%s (%" PRIu64
+                 " byte%s suppressed in %" PRIu64 " block%s; %" PRIu64 " orphan free%s (%" PRIu64
                  " suppressed)%s\n",
-            leaked, blocks, plural(blocks), leak_stacks, plural(leak_stacks),
-            gate->max_leaked_bytes, suppressed, suppressed_blocks, plural(suppressed_blocks),
+            leaked, plural(leaked), blocks, plural(blocks), leak_stacks, plural(leak_stacks),
+            gate->max_leaked_bytes, suppressed, plural(suppressed), suppressed_blocks,
+            plural(suppressed_blocks),
             orphans, plural(orphans), orphans_suppressed,
             bad_input ? "; the input is damaged: no verdict" : failed ? ": FAIL" : ": ok");
     for (size_t i = 0; i < leaking_count && i < 10; i++) {
         const struct aggregate *a = &leaking[i].stack->by_kind[leaking[i].kind];
-        fprintf(out, "  %s %" PRIu64 " bytes in %" PRIu64 " block%s at ",
-                outstanding_kind_name(leaking[i].kind), a->bytes, a->count, plural(a->count));
+        fprintf(out, "  %s %" PRIu64 " byte%s in %" PRIu64 " block%s at ",
+                outstanding_kind_name(leaking[i].kind), a->bytes, plural(a->bytes), a->count,
+                plural(a->count));
         site_text(out, leaking[i].stack->frames);
         fputc('\n', out);
     }

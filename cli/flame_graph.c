@@ -121,8 +121,8 @@ static void draw(FILE *out, const struct node *node, double x, unsigned level, d
     colour_of(node->name, &red, &green, &blue);
     fputs("<g><title>", out);
     xml_text_write(out, node->name, SIZE_MAX);
-    fprintf(out, ": %" PRIu64 " bytes in %" PRIu64 " block%s (%.2f%%)</title>", node->bytes,
-            node->blocks, node->blocks == 1 ? "" : "s",
+    fprintf(out, ": %" PRIu64 " byte%s in %" PRIu64 " block%s (%.2f%%)</title>", node->bytes,
+            plural(node->bytes), node->blocks, plural(node->blocks),
             total ? 100.0 * (double)node->bytes / (double)total : 0.0);
     fprintf(out, "<rect x=\"%.2f\" y=\"%u\" width=\"%.2f\" height=\"%u\" "
                  "fill=\"rgb(%u,%u,%u)\" rx=\"2\"/>",
@@ -186,10 +186,10 @@ void flame_graph_write(FILE *out, const struct outstanding *list, size_t count, 
                  "viewBox=\"0 0 %.0f %u\" font-family=\"monospace\" font-size=\"12\">\n"
                  "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdfdf6\"/>\n"
                  "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"16\">"
-                 "malloc-trace: %" PRIu64 " bytes outstanding in %" PRIu64 " block%s"
+                 "malloc-trace: %" PRIu64 " byte%s outstanding in %" PRIu64 " block%s"
                  "</text>\n",
-            WIDTH, height, WIDTH, height, WIDTH / 2, root->bytes, root->blocks,
-            root->blocks == 1 ? "" : "s");
+            WIDTH, height, WIDTH, height, WIDTH / 2, root->bytes, plural(root->bytes),
+            root->blocks, plural(root->blocks));
     double scale = root->bytes ? WIDTH / (double)root->bytes : 0;
     if (root->bytes)
         draw(out, root, 0, 0, scale, height, root->bytes);

@@ -68,9 +68,9 @@ void report_print_text(FILE *out, const struct outstanding *list, size_t count, 
         char first[64], last[64];
         format_time(a->first_ms, first, sizeof first);
         format_time(a->last_ms, last, sizeof last);
-        fprintf(out, "%s: %" PRIu64 " bytes in %" PRIu64 " block%s, allocated %s%s%s\n",
-               outstanding_kind_name(list[i].kind), a->bytes, a->count,
-               a->count == 1 ? "" : "s", first, a->count > 1 ? " to " : "",
+        fprintf(out, "%s: %" PRIu64 " byte%s in %" PRIu64 " block%s, allocated %s%s%s\n",
+               outstanding_kind_name(list[i].kind), a->bytes, plural(a->bytes), a->count,
+               plural(a->count), first, a->count > 1 ? " to " : "",
                a->count > 1 ? last : "");
         size_t index;
         json_t *frame;
@@ -82,9 +82,9 @@ void report_print_text(FILE *out, const struct outstanding *list, size_t count, 
         fputc('\n', out);
         shown++;
     }
-    fprintf(out, "total: %" PRIu64 " bytes outstanding in %" PRIu64 " block%s; %" PRIu64
+    fprintf(out, "total: %" PRIu64 " byte%s outstanding in %" PRIu64 " block%s; %" PRIu64
            " orphan free%s\n",
-           bytes, blocks, blocks == 1 ? "" : "s", orphans, orphans == 1 ? "" : "s");
+           bytes, plural(bytes), blocks, plural(blocks), orphans, plural(orphans));
 }
 
 static void print_json(const struct outstanding *list, size_t count, size_t top)

@@ -59,4 +59,10 @@ void trace_summary_free(struct trace_summary *summary);
 /* calloc, or the command's one line (malloc-trace: out of memory) and exit status 2. */
 void *checked_calloc(size_t count, size_t size);
 
+/* The ending of a noun counted by count: "" after 1, else "s". */
+static inline const char *plural(uint64_t count)
+{
+    return count == 1 ? "" : "s";
+}
+
 #endif

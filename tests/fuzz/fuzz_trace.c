@@ -132,7 +132,7 @@ static struct totals text_totals(const char *output)
     while (line > output && line[-1] != '\n')
         line--;
     struct totals totals = {0, 0};
-    if (sscanf(line, "total: %" SCNu64 " bytes outstanding in %" SCNu64, &totals.bytes,
+    if (sscanf(line, "total: %" SCNu64 " %*[bytes] outstanding in %" SCNu64, &totals.bytes,
                &totals.blocks) != 2)
         fail("the text report has no total line", output);
     return totals;
@@ -151,7 +151,7 @@ static struct totals svg_totals(const char *output)
 {
     struct totals totals = {0, 0};
     const char *title = strstr(output, "malloc-trace: ");
-    if (title == NULL || sscanf(title, "malloc-trace: %" SCNu64 " bytes outstanding in %" SCNu64,
+    if (title == NULL || sscanf(title, "malloc-trace: %" SCNu64 " %*[bytes] outstanding in %" SCNu64,
                                 &totals.bytes, &totals.blocks) != 2)
         fail("the flame graph has no title", output);
     return totals;
@@ -181,7 +181,7 @@ static uint64_t folded_bytes(const char *output)
 static struct totals check_totals(const char *output)
 {
     struct totals totals = {0, 0};
-    if (sscanf(output, "malloc-trace check: %" SCNu64 " bytes leaked in %" SCNu64,
+    if (sscanf(output, "malloc-trace check: %" SCNu64 " %*[bytes] leaked in %" SCNu64,
                &totals.bytes, &totals.blocks) != 2)
         fail("the gate printed no summary", output);
     return totals;

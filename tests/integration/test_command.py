@@ -408,6 +408,26 @@ def test_run_fail_on_leak_fails_on_a_damaged_trace():
           "exit status, stderr")
 
 
+def test_one_byte_is_singular():
+    """A 1-byte leak reads \"1 byte\" in every summary (until c89a0da \"1 bytes\")."""
+    trace = os.path.join(WORK, "one_byte.csv")
+    with open(trace, "w") as out:
+        out.write(HEADER + "\n")
+        out.write('leak;7;0x1000;1;1764000000000;[{"f":"0x1","s":"lone","l":0,"m":"a.out"}]\n')
+    result = mt("report", trace)
+    equal((result.returncode, result.stdout.splitlines()[0], result.stdout.splitlines()[-1]),
+          (0, "leak: 1 byte in 1 block, allocated 2025-11-24 16:00:00.000 UTC",
+           "total: 1 byte outstanding in 1 block; 0 orphan frees"), "report")
+    result = mt("check", trace)
+    equal((result.returncode, result.stdout.splitlines()[:2]),
+          (1, ["malloc-trace check: 1 byte leaked in 1 block from 1 stack (allowed: 0); 0 bytes "
+               "suppressed in 0 blocks; 0 orphan frees (0 suppressed): FAIL",
+               "  leak 1 byte in 1 block at 0x1 (lone:0)"]), "check")
+    result = mt("report", "--format", "svg", trace)
+    check("malloc-trace: 1 byte outstanding in 1 block</text>" in result.stdout, result.stdout)
+    check("all: 1 byte in 1 block (100.00%)</title>" in result.stdout, result.stdout)
+
+
 def test_svg_flame_graph():
     result = mt("report", "--format", "svg", INPUT)
     equal((result.returncode, result.stderr), (0, ""), "exit status, stderr")
