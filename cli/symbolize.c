@@ -337,6 +337,7 @@ int symbolize_command(int argc, char **argv)
                 output);
     tdestroy(state.stacks, free_stack);
     tdestroy(state.modules, free_module);
+    module_symbols_forget(state.dwfl);
     dwfl_end(state.dwfl);
     return status;
 }

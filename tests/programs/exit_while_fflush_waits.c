@@ -11,7 +11,6 @@
  * ever: the row never came (and, sent by a timer, the alarm's exit waited for the flush). */
 #include "common.h"
 
-#include <fcntl.h>
 #include <malloctrace.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,31 +31,9 @@ static void on_alarm(int signal_number)
     _exit(5);
 }
 
-/* Whether the trace holds a malloc row of 77 bytes; read with system calls only, since main
- * holds stdio's lock. */
-static int trace_has_early_row(void)
-{
-    static char text[1 << 16];
-    int fd = open(getenv("out_file_path"), O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t length = read(fd, text, sizeof text - 1);
-    close(fd);
-    text[length > 0 ? length : 0] = '\0';
-    for (const char *line = text; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
-        line += *line == '\n';
-        const char *size = line;
-        for (int field = 0; field < 3 && size != NULL; field++)
-            size = strchr(size, ';') ? strchr(size, ';') + 1 : NULL;
-        if (strncmp(line, "malloc;", 7) == 0 && size != NULL && strncmp(size, "77;", 3) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static void *send_the_alarm(void *main_thread)
 {
-    while (!trace_has_early_row())
+    while (!trace_has_row("malloc", 4077))
         sleep_ms(20);
     pthread_kill(*(pthread_t *)main_thread, SIGALRM);
     return NULL;
@@ -95,7 +72,7 @@ int main(int argc, char **argv)
     signal(SIGALRM, on_alarm);
     static pthread_t main_thread, alarm_sender;
     if (periodic) {
-        early = forget(malloc(77));
+        early = forget(malloc(4077));
         tell_reader = go[1];
         main_thread = pthread_self();
         if (pthread_create(&alarm_sender, NULL, send_the_alarm, &main_thread) != 0)

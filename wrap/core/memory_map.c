@@ -125,6 +125,7 @@ static bool visit_entries(char *chunk, bool (*visit)(const struct maps_entry *en
         fd = proc_self_open("/proc/self/maps", 0);
     bool ok = fd >= 0;
     size_t kept = 0; /* bytes of an unfinished line at the start of chunk */
+    bool skipping = false; /* the rest of a line longer than chunk: no mapping line */
     while (ok) {
         long got = raw_read(fd, chunk + kept, CHUNK_SIZE - 1 - kept);
         if (got <= 0) {
@@ -138,14 +139,25 @@ static bool visit_entries(char *chunk, bool (*visit)(const struct maps_entry *en
         while (ok && (newline = memchr(line, '\n', used - (size_t)(line - chunk))) != NULL) {
             *newline = '\0';
             struct maps_entry entry;
-            if (parse_line(line, &entry))
+            if (!skipping && parse_line(line, &entry))
                 ok = visit(&entry, context);
+            skipping = false;
             line = newline + 1;
         }
         kept = used - (size_t)(line - chunk);
         memmove(chunk, line, kept);
+        if (kept == CHUNK_SIZE - 1 && !skipping) {
+            /* A path longer than the chunk (its end may read like a line of its own): the
+             * mapping without it, then the rest of the line is skipped. */
+            struct maps_entry entry;
+            if (parse_line(chunk, &entry)) {
+                entry.path = "";
+                ok = visit(&entry, context);
+            }
+            skipping = true;
+        }
         if (kept == CHUNK_SIZE - 1)
-            kept = 0; /* a line this long is no mapping line */
+            kept = 0;
     }
     if (fd >= 0)
         raw_close(fd);

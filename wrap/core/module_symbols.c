@@ -128,10 +128,263 @@ static const char *linkage_name(Dwarf_Die *die)
     return NULL;
 }
 
+/* A module's symbols by address, so that a look-up is a binary search: dwfl_module_addrinfo
+ * reads the whole symbol table at each call (libLLVM's 44,000 symbols: 5 ms; ranlib, which
+ * loads the LLVM gold plugin, took 7 s to name the plugin's stacks at its dlclose). It gives
+ * the same answer as libdwfl: a sized symbol that holds the address, chosen among several
+ * as libdwfl chooses, in libdwfl's order (globals, then locals where no global holds it).
+ * Where a symbol without a size (an assembly label) could be the answer instead, libdwfl
+ * itself is asked. */
+struct indexed_symbol {
+    uint64_t start;
+    uint64_t size;
+    uint64_t highest_end; /* of this symbol and the ones before it in the array */
+    uint32_t table_index;
+    int binding; /* higher is better, as libdwfl ranks them */
+};
+
+struct symbol_list {
+    struct indexed_symbol *symbols; /* by start */
+    size_t count;
+};
+
+struct symbol_index {
+    struct symbol_list globals, locals;
+    uint64_t *label_starts; /* of the symbols without a size, sorted */
+    size_t label_count;
+    uint64_t *absolute_labels; /* the same in no section (SHN_ABS): they name only their value */
+    size_t absolute_count;
+};
+
+/* What a module whose symbol table cannot be read keeps, so that it is not read again. */
+static struct symbol_index no_symbols;
+
+static int binding_rank(const GElf_Sym *symbol)
+{
+    switch (GELF_ST_BIND(symbol->st_info)) {
+    case STB_GLOBAL:
+        return 3;
+    case STB_WEAK:
+        return 2;
+    case STB_LOCAL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct indexed_symbol *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void release_index(struct symbol_index *index)
+{
+    if (index == NULL || index == &no_symbols)
+        return;
+    free(index->globals.symbols);
+    free(index->locals.symbols);
+    free(index->label_starts);
+    free(index->absolute_labels);
+    free(index);
+}
+
+/* Every symbol libdwfl's search would look at (named, defined, no section, file or TLS
+ * symbol), sized ones into globals or locals, the starts of the others into labels. */
+static struct symbol_index *build_index(Dwfl_Module *module)
+{
+    int count = dwfl_module_getsymtab(module);
+    int first_global = dwfl_module_getsymtab_first_global(module);
+    if (count <= 0 || first_global < 0)
+        return &no_symbols;
+    struct symbol_index *index = calloc(1, sizeof *index);
+    struct indexed_symbol *globals = calloc((size_t)count, sizeof *globals);
+    struct indexed_symbol *locals = calloc((size_t)count, sizeof *locals);
+    uint64_t *labels = calloc((size_t)count, sizeof *labels);
+    uint64_t *absolute = calloc((size_t)count, sizeof *absolute);
+    if (index == NULL || globals == NULL || locals == NULL || labels == NULL || absolute == NULL) {
+        free(index), free(globals), free(locals), free(labels), free(absolute);
+        return NULL;
+    }
+    *index = (struct symbol_index){{globals, 0}, {locals, 0}, labels, 0, absolute, 0};
+    /* libdwfl's order: only a dynamic symbol table from the program headers has no
+     * locals before its globals (first_global 0). */
+    int globals_from = first_global == 0 ? 1 : first_global;
+    for (int i = 1; i < count; i++) {
+        GElf_Sym symbol;
+        GElf_Addr value;
+        GElf_Word section;
+        const char *name = dwfl_module_getsym_info(module, i, &symbol, &value, &section, NULL, NULL);
+        int type = GELF_ST_TYPE(symbol.st_info);
+        if (name == NULL || name[0] == '\0' || symbol.st_shndx == SHN_UNDEF || type == STT_SECTION
+            || type == STT_FILE || type == STT_TLS)
+            continue;
+        if (symbol.st_size == 0) {
+            if (section >= SHN_LORESERVE)
+                absolute[index->absolute_count++] = value;
+            else
+                labels[index->label_count++] = value;
+            continue;
+        }
+        struct symbol_list *list = i >= globals_from ? &index->globals : &index->locals;
+        list->symbols[list->count++] =
+            (struct indexed_symbol){value, symbol.st_size, 0, (uint32_t)i, binding_rank(&symbol)};
+    }
+    struct symbol_list *lists[] = {&index->globals, &index->locals};
+    for (size_t l = 0; l < 2; l++) {
+        struct symbol_list *list = lists[l];
+        qsort(list->symbols, list->count, sizeof *list->symbols, by_start);
+        uint64_t highest = 0;
+        for (size_t i = 0; i < list->count; i++) {
+            uint64_t end = list->symbols[i].start + list->symbols[i].size;
+            highest = end > highest ? end : highest;
+            list->symbols[i].highest_end = highest;
+        }
+    }
+    qsort(labels, index->label_count, sizeof *labels, by_value);
+    qsort(absolute, index->absolute_count, sizeof *absolute, by_value);
+    return index;
+}
+
+/* How many entries of the sorted array start at or below address. */
+static size_t count_at_or_below(const struct symbol_list *list, uint64_t address)
+{
+    size_t low = 0, high = list->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (list->symbols[middle].start <= address)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+#define MOST_HOLDERS 64
+
+/* The symbol libdwfl picks among the list's symbols that hold address (NULL: none holds it);
+ * *unsure when more hold it than are looked at. */
+static const struct indexed_symbol *holder(const struct symbol_list *list, uint64_t address,
+                                           bool *unsure)
+{
+    const struct indexed_symbol *holders[MOST_HOLDERS];
+    size_t count = 0;
+    for (size_t i = count_at_or_below(list, address); i > 0; i--) {
+        const struct indexed_symbol *symbol = &list->symbols[i - 1];
+        if (symbol->highest_end <= address)
+            break; /* none before it reaches address */
+        if (address - symbol->start < symbol->size) {
+            if (count == MOST_HOLDERS) {
+                *unsure = true;
+                return NULL;
+            }
+            holders[count++] = symbol;
+        }
+    }
+    /* libdwfl's choice (try_sym_value), made in the table's order. */
+    const struct indexed_symbol *best = NULL;
+    for (size_t n = 0; n < count; n++) {
+        const struct indexed_symbol *next = NULL;
+        for (size_t i = 0; i < count; i++)
+            if (holders[i] != NULL && (next == NULL || holders[i]->table_index < next->table_index))
+                next = holders[i];
+        for (size_t i = 0; i < count; i++)
+            if (holders[i] == next)
+                holders[i] = NULL;
+        if (best == NULL || best->start < next->start || best->binding < next->binding
+            || (best->start == next->start
+                && ((best->size > next->size && best->binding <= next->binding)
+                    || (best->size >= next->size && best->binding < next->binding))))
+            best = next;
+    }
+    return best;
+}
+
+/* The first of count sorted values at or above value. */
+static size_t first_at_or_above(const uint64_t *values, size_t count, uint64_t value)
+{
+    size_t low = 0, high = count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (values[middle] < value)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+/* Whether a symbol without a size could be libdwfl's answer: one in a section that starts at
+ * or below address, and not below the end of any sized global symbol that starts at or below
+ * it; one in none that starts at address. */
+static bool a_label_may_answer(const struct symbol_index *index, uint64_t address)
+{
+    size_t below = count_at_or_below(&index->globals, address);
+    uint64_t lowest = below > 0 ? index->globals.symbols[below - 1].highest_end : 0;
+    size_t label = first_at_or_above(index->label_starts, index->label_count, lowest);
+    size_t absolute = first_at_or_above(index->absolute_labels, index->absolute_count, address);
+    return (label < index->label_count && index->label_starts[label] <= address)
+           || (absolute < index->absolute_count && index->absolute_labels[absolute] == address);
+}
+
+const char *module_symbols_addrname(Dwfl_Module *module, uint64_t address)
+{
+    void **slot;
+    dwfl_module_info(module, &slot, NULL, NULL, NULL, NULL, NULL, NULL);
+    struct symbol_index *index = *slot;
+    if (index == NULL)
+        index = *slot = build_index(module);
+    if (index == NULL) /* no memory for it */
+        return dwfl_module_addrname(module, address);
+    if (index == &no_symbols)
+        return NULL;
+    bool unsure = false;
+    const struct indexed_symbol *found = holder(&index->globals, address, &unsure);
+    if (found == NULL && !unsure && a_label_may_answer(index, address))
+        unsure = true;
+    if (found == NULL && !unsure)
+        found = holder(&index->locals, address, &unsure);
+    if (unsure)
+        return dwfl_module_addrname(module, address);
+    if (found == NULL)
+        return NULL;
+    return dwfl_module_getsym_info(module, (int)found->table_index, &(GElf_Sym){0},
+                                   &(GElf_Addr){0}, NULL, NULL, NULL);
+}
+
+static int release_module_index(Dwfl_Module *module, void **user_data, const char *name,
+                                Dwarf_Addr base, void *unused)
+{
+    (void)module, (void)name, (void)base, (void)unused;
+    release_index(*user_data);
+    *user_data = NULL;
+    return DWARF_CB_OK;
+}
+
+int module_symbols_removed(Dwfl_Module *module, void *user_data, const char *name,
+                           Dwarf_Addr base, void *unused)
+{
+    (void)module, (void)name, (void)base, (void)unused;
+    release_index(user_data);
+    return DWARF_CB_OK;
+}
+
+void module_symbols_forget(Dwfl *dwfl)
+{
+    dwfl_getmodules(dwfl, release_module_index, NULL, 0);
+}
+
 /* The symbol-table name of the function around address, bare of its version, readable. */
 static const char *symbol_name(Dwfl_Module *module, uintptr_t address)
 {
-    const char *symbol = dwfl_module_addrname(module, address);
+    const char *symbol = module_symbols_addrname(module, address);
     if (symbol == NULL || symbol[0] == '\0')
         return NULL;
     /* Versioned names (__libc_start_main@@GLIBC_2.34): addr2line prints the bare name. */

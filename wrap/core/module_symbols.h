@@ -26,6 +26,17 @@ struct source_frame {
 size_t module_symbols_describe(Dwfl_Module *module, uintptr_t address, bool symbols,
                                struct source_frame *frames, size_t max);
 
+/* The name dwfl_module_addrname gives address, found by a binary search in an index of the
+ * module's symbols, built at the first call and kept in the module's user data: the Dwfl's
+ * owner releases it, with module_symbols_removed as dwfl_report_end's callback and
+ * module_symbols_forget before dwfl_end. */
+const char *module_symbols_addrname(Dwfl_Module *module, uint64_t address);
+
+int module_symbols_removed(Dwfl_Module *module, void *user_data, const char *name,
+                           Dwarf_Addr base, void *unused);
+
+void module_symbols_forget(Dwfl *dwfl);
+
 /* The find_debuginfo callback: separate debug information by build id under
  * /usr/lib/debug/.build-id, then by the module's .gnu_debuglink name next to it, in its
  * .debug/ and under /usr/lib/debug, as gdb looks; never through debuginfod, which would use

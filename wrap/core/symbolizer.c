@@ -49,15 +49,19 @@ static void report_module(struct module_report *report)
 static bool report_mapping(const struct maps_entry *entry, void *report_pointer)
 {
     struct module_report *report = report_pointer;
-    size_t length = strlen(entry->path);
-    if (entry->path[0] != '/' || (entry->inode == 0 && entry->device == 0) || length >= PATH_MAX)
-        return true; /* not a file's */
+    if (entry->path[0] != '/' || (entry->inode == 0 && entry->device == 0))
+        return true; /* not a file's: a module's bss between its segments, say */
+    /* The same file under another name is another module (a copy of a library loaded
+     * through a hard link into a namespace of its own, by dlmopen). */
     if (report->path[0] != '\0' && entry->inode == report->inode
-        && entry->device == report->device) {
+        && entry->device == report->device && strcmp(entry->path, report->path) == 0) {
         report->high = entry->end;
         return true;
     }
     report_module(report);
+    size_t length = strlen(entry->path);
+    if (length >= PATH_MAX)
+        return true;
     memcpy(report->path, entry->path, length + 1);
     report->device = entry->device;
     report->inode = entry->inode;
@@ -82,7 +86,7 @@ static bool read_modules(void)
     dwfl_report_begin(session);
     bool read = memory_map_visit(report_mapping, &report);
     report_module(&report);
-    dwfl_report_end(session, NULL, NULL);
+    dwfl_report_end(session, module_symbols_removed, NULL);
     return read && !report.failed;
 }
 
@@ -93,8 +97,10 @@ void symbolizer_new_batch(void)
 
 void symbolizer_forget_modules(void)
 {
-    if (session != NULL)
+    if (session != NULL) {
+        module_symbols_forget(session);
         dwfl_end(session);
+    }
     session = NULL;
     reread_allowed = true;
 }
