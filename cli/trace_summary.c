@@ -182,6 +182,12 @@ static void visit_row(const struct trace_row *row, void *context)
      * past is damage, named and skipped. A row that settles a malloc row frees its size. */
     const struct pending_malloc *settled =
         row->kind == ROW_MALLOC ? NULL : oldest_waiting(summary, row->address);
+    /* A free row with a size is a late free: the tracer held that block. With no malloc row
+     * left to settle, another process's row settled it (a forked child's copy of a block
+     * the parent had written as malloc, freed or reported at its exit), or its file was not
+     * given: no orphan free either way. */
+    if (row->kind == ROW_FREE && settled == NULL && row->size != 0)
+        return;
     bool in_totals = row->kind == ROW_MALLOC || row->kind == ROW_LEAK
                      || row->kind == ROW_INDIRECT || (row->kind == ROW_FREE && settled == NULL);
     uint64_t held_after = summary->bytes_held - (settled != NULL ? settled->size : 0);

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ElementTree
 
-from harness import HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace, run
+from harness import FORMS, HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace, run
 
 GOLDEN = os.path.join(ROOT, "tests", "golden", "report")
 INPUT = os.path.join(GOLDEN, "input.csv")
@@ -426,6 +426,36 @@ def test_one_byte_is_singular():
     result = mt("report", "--format", "svg", trace)
     check("malloc-trace: 1 byte outstanding in 1 block</text>" in result.stdout, result.stdout)
     check("all: 1 byte in 1 block (100.00%)</title>" in result.stdout, result.stdout)
+
+
+def test_a_forked_child_settles_its_copy_of_a_block_written_as_malloc():
+    """A block written as malloc, then a fork: the child frees its copy (or keeps it and
+    exits, reachable), then the parent frees its own. In one shared file, the child's row
+    settles the parent's malloc row; in a file per process (%p), the child's late free has
+    no malloc row in its file. Either way the late free that finds nothing to settle is no
+    orphan free: until f0e6284 `check` counted 1 (and failed with --fail-on-free)."""
+    clean = ("malloc-trace check: 0 bytes leaked in 0 blocks from 0 stacks (allowed: 0); 0 bytes "
+             "suppressed in 0 blocks; 0 orphan frees (0 suppressed): ok")
+    for form in FORMS:
+        program = build("fork_after_a_malloc_row.c", form)
+        for mode, child_row in (("free", "free"), ("keep", "reachable")):
+            for per_process in (False, True):
+                directory = tempfile.mkdtemp(dir=WORK)
+                trace = os.path.join(directory, "t.%p.csv" if per_process else "t.csv")
+                result = run(program, form, args=[mode], trace=trace, timeout=60,
+                             env={"malloc_second_peremption": "1"})
+                what = f"{form}, {mode}, {'%p' if per_process else 'shared'}"
+                equal((result.returncode, result.stderr), (0, ""), f"status, stderr ({what})")
+                files = sorted(os.path.join(directory, name) for name in os.listdir(directory))
+                kinds = [row["function"] for path in files for row in read_trace(path)
+                         if row["size"] == 100]
+                expected = ["malloc", child_row, "free"]
+                equal((len(files), sorted(kinds) if per_process else kinds),
+                      (2 if per_process else 1, sorted(expected) if per_process else expected),
+                      f"files, the rows ({what})")
+                checked = mt("check", "--fail-on-free", *files)
+                equal((checked.returncode, checked.stdout.splitlines()), (0, [clean]),
+                      f"check ({what})")
 
 
 def test_svg_flame_graph():
