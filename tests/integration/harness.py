@@ -174,11 +174,12 @@ def assert_expected_rows(run_result, program, rows=None):
     return remaining
 
 
-def build_shared(source, output_name, defines=()):
+def build_shared(source, output_name, defines=(), debug_information=True):
     """Builds tests/programs/SOURCE as a shared library named output_name in WORK."""
     output = os.path.join(WORK, output_name)
     compiler = "g++" if source.endswith(".cpp") else "gcc"
-    subprocess.run([compiler, "-O0", "-g", "-pthread", "-fPIC", "-shared", *defines,
+    subprocess.run([compiler, "-O0", *(["-g"] if debug_information else []), "-pthread",
+                    "-fPIC", "-shared", *defines,
                     os.path.join(PROGRAMS, source), "-o", output], check=True)
     return output
 

@@ -162,6 +162,22 @@ def test_a_library_loaded_where_an_unloaded_one_was():
           "the leaks' frames in the plugins")
 
 
+def test_a_plugin_without_debug_information_loaded_again_and_again():
+    """A plugin without debug information, its frames named from its symbol table, loaded and
+    unloaded three times: each unload drops the plugin's module, and its symbol index (libdwfl
+    hands the callback the address of the module's user data: freed as the index itself, the
+    program aborted, glibc's "free(): invalid pointer")."""
+    plugin = build_shared("reloaded_plugin.c", "libreloaded_plain.so", debug_information=False)
+    program = build("unloaded_plugin_host.c", "preload", extra=["-ldl"])
+    result = run(program, "preload", args=[plugin] * 3)
+    equal((result.returncode, result.stdout, result.stderr), (0, "loaded 3\n", ""),
+          "exit status, stdout, stderr")
+    modules = [[(frame["f"], frame["s"], frame["m"]) for frame in row["stack"][1:3]]
+               for row in result.rows() if row["function"] == "leak" and row["size"] == 333]
+    equal(modules, [[("plugin_allocate", "", plugin), ("plugin_leak", "", plugin)]] * 3,
+          "the leaks' frames in the plugin")
+
+
 def test_frames_of_unloaded_libraries():
     first = build_shared("dl_plugin.c", "libplugin_first.so",
                          ["-DPLUGIN=first", "-DPLUGIN_SIZE=111"])

@@ -371,9 +371,9 @@ static int release_module_index(Dwfl_Module *module, void **user_data, const cha
 int module_symbols_removed(Dwfl_Module *module, void *user_data, const char *name,
                            Dwarf_Addr base, void *unused)
 {
-    (void)module, (void)name, (void)base, (void)unused;
-    release_index(user_data);
-    return DWARF_CB_OK;
+    /* Declared void *, libdwfl passes the address of the module's user data, as to
+     * dwfl_getmodules's callback. */
+    return release_module_index(module, user_data, name, base, unused);
 }
 
 void module_symbols_forget(Dwfl *dwfl)

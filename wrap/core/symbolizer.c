@@ -97,11 +97,14 @@ void symbolizer_new_batch(void)
 
 void symbolizer_forget_modules(void)
 {
-    if (session != NULL) {
+    /* A report of the modules there now drops the ones that went, and keeps what libdw has
+     * read of the others (libc's debug information alone, decompressed, took 50 ms to read
+     * again after each dlclose). */
+    if (session != NULL && !read_modules()) {
         module_symbols_forget(session);
         dwfl_end(session);
+        session = NULL;
     }
-    session = NULL;
     reread_allowed = true;
 }
 

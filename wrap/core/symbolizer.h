@@ -33,7 +33,7 @@ void symbolizer_start(void);
  * loaded since the last read is found then). */
 void symbolizer_new_batch(void);
 
-/* Forgets the modules read so far: after a dlclose, an address may belong to another
+/* Forgets the modules that are gone: after a dlclose, an address may belong to another
  * module (glibc may map the next dlopen at the same address). */
 void symbolizer_forget_modules(void);
 
