@@ -108,15 +108,45 @@ void symbolizer_forget_modules(void)
     reread_allowed = true;
 }
 
+struct module_search {
+    uintptr_t address;
+    Dwfl_Module *found;
+};
+
+static int holds_address(Dwfl_Module *module, void **user_data, const char *name,
+                         Dwarf_Addr start, void *search_pointer)
+{
+    (void)user_data, (void)name, (void)start;
+    struct module_search *search = search_pointer;
+    Dwarf_Addr low, high;
+    dwfl_module_info(module, NULL, &low, &high, NULL, NULL, NULL, NULL);
+    if (search->address < low || search->address >= high)
+        return DWARF_CB_OK;
+    search->found = module;
+    return DWARF_CB_ABORT;
+}
+
+/* The module that holds address, through the list of modules rather than
+ * dwfl_addrmodule: libdwfl's table of segments behind that call is not rebuilt when a report
+ * drops a module, and an address of a library loaded where an unloaded one was then gave
+ * another module (the executable, named MODULE+0xOFFSET far past its end). Once per
+ * distinct return address, over some dozens of modules. */
+static Dwfl_Module *listed_module_at(uintptr_t address)
+{
+    struct module_search search = {address, NULL};
+    dwfl_getmodules(session, holds_address, &search, 0);
+    return search.found;
+}
+
 static Dwfl_Module *module_at(uintptr_t address)
 {
     if (session == NULL && !read_modules())
         return NULL;
-    Dwfl_Module *module = dwfl_addrmodule(session, address);
+    Dwfl_Module *module = listed_module_at(address);
     if (module == NULL && reread_allowed) {
         reread_allowed = false;
         if (read_modules())
-            module = dwfl_addrmodule(session, address);
+            module = listed_module_at(address);
     }
     return module;
 }
