@@ -178,6 +178,30 @@ def test_a_plugin_without_debug_information_loaded_again_and_again():
           "the leaks' frames in the plugin")
 
 
+def test_a_plugin_replaced_at_its_path_while_it_unloads():
+    """Two builds of a plugin, loaded at one path in turn: another thread moves the next build
+    there and loads it as soon as the last is unmapped, most often at the same address, while
+    the unloading thread is still in the tracer's dlclose. Each round's leak is named after the
+    build that made it. Until 5a5e853 a session kept across a dlclose took the new build for
+    the module it knew by that path and range, and named its frames after the old one (19 to
+    35 rows of 60 in a helper's runs)."""
+    first = build_shared("replaced_plugin.c", "libreplaced_first.so", ["-DNAME=first_build"])
+    second = build_shared("replaced_plugin.c", "libreplaced_second.so",
+                          ["-DNAME=second_build"])
+    plugin = os.path.join(WORK, "libreplaced.so")
+    program = build("replaced_plugin_host.c", "preload", extra=["-ldl"])
+    rounds = 24
+    # Every exit row, reachable ones too: a leftover copy of a pointer may keep a leak reachable.
+    result = run(program, "preload", args=[plugin, first, second, str(rounds)], timeout=120,
+                 env={"MALLOC_TRACE_REACHABLE": "1"})
+    equal((result.returncode, result.stdout, result.stderr), (0, f"rounds {rounds}\n", ""),
+          "exit status, stdout, stderr")
+    names = sorted((row["size"] - 1000, row["stack"][1]["f"]) for row in result.rows()
+                   if 1000 <= row["size"] < 1000 + rounds)
+    equal(names, [(n, "second_build" if n % 2 else "first_build") for n in range(rounds)],
+          "the build each round's leak is named after")
+
+
 def test_frames_of_unloaded_libraries():
     first = build_shared("dl_plugin.c", "libplugin_first.so",
                          ["-DPLUGIN=first", "-DPLUGIN_SIZE=111"])

@@ -334,13 +334,42 @@ static bool a_label_may_answer(const struct symbol_index *index, uint64_t addres
            || (absolute < index->absolute_count && index->absolute_labels[absolute] == address);
 }
 
-const char *module_symbols_addrname(Dwfl_Module *module, uint64_t address)
+/* What the tracer keeps with a module, in its user data. */
+struct module_record {
+    struct symbol_index *index; /* NULL until the first look-up */
+    uint64_t device;            /* of the file its mappings showed first, if file_known */
+    uint64_t inode;
+    bool file_known;
+};
+
+/* The module's record, made at the first call; NULL without memory. */
+static struct module_record *record_of(Dwfl_Module *module)
 {
     void **slot;
     dwfl_module_info(module, &slot, NULL, NULL, NULL, NULL, NULL, NULL);
-    struct symbol_index *index = *slot;
-    if (index == NULL)
-        index = *slot = build_index(module);
+    if (*slot == NULL)
+        *slot = calloc(1, sizeof(struct module_record));
+    return *slot;
+}
+
+bool module_symbols_same_file(Dwfl_Module *module, uint64_t device, uint64_t inode)
+{
+    struct module_record *record = record_of(module);
+    if (record == NULL)
+        return true; /* no memory to tell: as before records were kept */
+    if (!record->file_known) {
+        *record = (struct module_record){record->index, device, inode, true};
+        return true;
+    }
+    return record->device == device && record->inode == inode;
+}
+
+const char *module_symbols_addrname(Dwfl_Module *module, uint64_t address)
+{
+    struct module_record *record = record_of(module);
+    if (record != NULL && record->index == NULL)
+        record->index = build_index(module);
+    const struct symbol_index *index = record != NULL ? record->index : NULL;
     if (index == NULL) /* no memory for it */
         return dwfl_module_addrname(module, address);
     if (index == &no_symbols)
@@ -359,11 +388,14 @@ const char *module_symbols_addrname(Dwfl_Module *module, uint64_t address)
                                    &(GElf_Addr){0}, NULL, NULL, NULL);
 }
 
-static int release_module_index(Dwfl_Module *module, void **user_data, const char *name,
-                                Dwarf_Addr base, void *unused)
+static int release_record(Dwfl_Module *module, void **user_data, const char *name,
+                          Dwarf_Addr base, void *unused)
 {
     (void)module, (void)name, (void)base, (void)unused;
-    release_index(*user_data);
+    struct module_record *record = *user_data;
+    if (record != NULL)
+        release_index(record->index);
+    free(record);
     *user_data = NULL;
     return DWARF_CB_OK;
 }
@@ -373,12 +405,12 @@ int module_symbols_removed(Dwfl_Module *module, void *user_data, const char *nam
 {
     /* Declared void *, libdwfl passes the address of the module's user data, as to
      * dwfl_getmodules's callback. */
-    return release_module_index(module, user_data, name, base, unused);
+    return release_record(module, user_data, name, base, unused);
 }
 
 void module_symbols_forget(Dwfl *dwfl)
 {
-    dwfl_getmodules(dwfl, release_module_index, NULL, 0);
+    dwfl_getmodules(dwfl, release_record, NULL, 0);
 }
 
 /* The symbol-table name of the function around address, bare of its version, readable. */

@@ -28,12 +28,18 @@ size_t module_symbols_describe(Dwfl_Module *module, uintptr_t address, bool symb
 
 /* The name dwfl_module_addrname gives address, found by a binary search in an index of the
  * module's symbols, built at the first call and kept in the module's user data: the Dwfl's
- * owner releases it, with module_symbols_removed as dwfl_report_end's callback and
+ * owner releases that, with module_symbols_removed as dwfl_report_end's callback and
  * module_symbols_forget before dwfl_end. */
 const char *module_symbols_addrname(Dwfl_Module *module, uint64_t address);
 
 int module_symbols_removed(Dwfl_Module *module, void *user_data, const char *name,
                            Dwarf_Addr base, void *unused);
+
+/* Whether the module's file is the one (device and inode) it was first seen with, kept in the
+ * module's user data at the first call: dwfl_report_module takes a module of the same name
+ * and range for the one it knows, also when another file now lies at that path (a plugin
+ * rebuilt and loaded again at the address of the one unloaded). */
+bool module_symbols_same_file(Dwfl_Module *module, uint64_t device, uint64_t inode);
 
 void module_symbols_forget(Dwfl *dwfl);
 

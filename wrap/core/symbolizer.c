@@ -36,13 +36,18 @@ struct module_report {
     uintptr_t low;
     uintptr_t high;
     bool failed;
+    bool stale; /* a module known by its path and range holds another file now */
 };
 
 static void report_module(struct module_report *report)
 {
-    if (report->path[0] != '\0'
-        && dwfl_report_module(session, report->path, report->low, report->high) == NULL)
-        report->failed = true;
+    if (report->path[0] != '\0') {
+        Dwfl_Module *module = dwfl_report_module(session, report->path, report->low, report->high);
+        if (module == NULL)
+            report->failed = true;
+        else if (!module_symbols_same_file(module, report->device, report->inode))
+            report->stale = true;
+    }
     report->path[0] = '\0';
 }
 
@@ -70,6 +75,15 @@ static bool report_mapping(const struct maps_entry *entry, void *report_pointer)
     return true;
 }
 
+static void end_session(void)
+{
+    if (session != NULL) {
+        module_symbols_forget(session);
+        dwfl_end(session);
+    }
+    session = NULL;
+}
+
 static bool read_modules(void)
 {
     if (session == NULL) {
@@ -82,11 +96,15 @@ static bool read_modules(void)
      * read that file, and would then get no module at all. */
     static struct module_report report; /* under flush_lock, as every call here */
     report.path[0] = '\0';
-    report.failed = false;
+    report.failed = report.stale = false;
     dwfl_report_begin(session);
     bool read = memory_map_visit(report_mapping, &report);
     report_module(&report);
     dwfl_report_end(session, module_symbols_removed, NULL);
+    if (report.stale) { /* what libdw read of the old file is no use: all afresh */
+        end_session();
+        return read_modules();
+    }
     return read && !report.failed;
 }
 
@@ -100,11 +118,8 @@ void symbolizer_forget_modules(void)
     /* A report of the modules there now drops the ones that went, and keeps what libdw has
      * read of the others (libc's debug information alone, decompressed, took 50 ms to read
      * again after each dlclose). */
-    if (session != NULL && !read_modules()) {
-        module_symbols_forget(session);
-        dwfl_end(session);
-        session = NULL;
-    }
+    if (session != NULL && !read_modules())
+        end_session();
     reread_allowed = true;
 }
 
