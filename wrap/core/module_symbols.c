@@ -298,10 +298,10 @@ static const struct indexed_symbol *holder(const struct symbol_list *list, uint6
         for (size_t i = 0; i < count; i++)
             if (holders[i] == next)
                 holders[i] = NULL;
+        /* Closer, or better bound; at the same start and binding, smaller. */
         if (best == NULL || best->start < next->start || best->binding < next->binding
-            || (best->start == next->start
-                && ((best->size > next->size && best->binding <= next->binding)
-                    || (best->size >= next->size && best->binding < next->binding))))
+            || (best->start == next->start && best->size > next->size
+                && best->binding == next->binding))
             best = next;
     }
     return best;
