@@ -106,9 +106,10 @@ static inline __attribute__((unused)) int trace_has_row(const char *kind, long s
     char wanted[64];
     int wanted_length = snprintf(wanted, sizeof wanted, "%s;", kind);
     const char *setting = getenv("out_file_path"), *pid_at = strstr(setting, "%p");
-    snprintf(path, sizeof path, "%.*s%ld%s", (int)(pid_at ? pid_at - setting : (long)strlen(setting)),
-             setting, pid_at ? (long)getpid() : 0L, pid_at ? pid_at + 2 : "");
-    if (pid_at == NULL)
+    if (pid_at != NULL)
+        snprintf(path, sizeof path, "%.*s%ld%s", (int)(pid_at - setting), setting,
+                 (long)getpid(), pid_at + 2);
+    else
         snprintf(path, sizeof path, "%s", setting);
     int fd = open(path, O_RDONLY);
     if (fd < 0)
@@ -120,7 +121,8 @@ static inline __attribute__((unused)) int trace_has_row(const char *kind, long s
         line += *line == '\n';
         const char *field = line;
         for (int skipped = 0; skipped < 3 && field != NULL; skipped++)
-            field = strchr(field, ';') != NULL ? strchr(field, ';') + 1 : NULL;
+            if ((field = strchr(field, ';')) != NULL)
+                field++;
         if (strncmp(line, wanted, (size_t)wanted_length) == 0 && field != NULL
             && strtol(field, NULL, 10) == size && field[strspn(field, "0123456789")] == ';')
             return 1;
