@@ -88,10 +88,12 @@ $(BUILD)/obj/cli/%.o: cli/%.c $(wildcard cli/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(COMMAND_CFLAGS) -c $< -o $@
 
-# symbolize names frames with the tracer's own module_symbols, nothing else of the core.
-COMMAND_SHARED := $(BUILD)/obj/wrap/core/module_symbols.o
+# symbolize names frames with the tracer's own module_symbols (and the debug files it
+# inflates), nothing else of the core.
+COMMAND_SHARED := $(BUILD)/obj/wrap/core/module_symbols.o $(BUILD)/obj/wrap/core/debug_file.o \
+	$(BUILD)/obj/wrap/core/size_limit.o
 $(COMMAND): $(CLI_OBJECTS) $(COMMAND_SHARED)
-	$(CC) $(SANITIZE) -o $@ $^ -ldw -lelf -ljansson -liberty
+	$(CC) $(SANITIZE) -o $@ $^ -ldw -lelf -ldeflate -ljansson -liberty
 
 $(BUILD)/obj/%.o: %.c $(wildcard wrap/core/*.h wrap/include/*.h wrap/shared/*.h) | deps
 	@mkdir -p $(dir $@)
@@ -120,7 +122,7 @@ $(ARCHIVE): $(BUILD)/obj/core.o $(WRAP_MEMBERS) $(BUILD)/obj/unwind_static.o
 $(PRELOAD): $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) wrap/preload/exports.map
 	$(CC) $(SANITIZE) -shared -o $@ $(CORE_OBJECTS) $(PRELOAD_OBJECTS) $(LIBUNWIND_OBJECT) \
 		-Wl,--version-script=wrap/preload/exports.map -Wl,-z,nodelete \
-		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -liberty -pthread
+		-Wl,--exclude-libs,libiberty.a -lunwind -ldw -lelf -ldeflate -liberty -pthread
 
 $(BUILD)/malloctrace.pc: pkgconfig/malloctrace.pc.in Makefile | deps
 	@mkdir -p $(dir $@)
@@ -148,7 +150,7 @@ UNIT_TESTS := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/unit/%)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJECTS) $(BUILD)/obj/cli/json_text.o tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g -pthread $(WARNINGS) $(SANITIZE) -Iwrap/core -Icli -o $@ $< \
-		$(CORE_OBJECTS) $(BUILD)/obj/cli/json_text.o -ldw -lelf -ljansson -liberty
+		$(CORE_OBJECTS) $(BUILD)/obj/cli/json_text.o -ldw -lelf -ldeflate -ljansson -liberty
 
 # ---- fuzzing ---------------------------------------------------------------------------
 # libFuzzer (Debian's clang and libclang-rt-14-dev) over what `report` and `check` do with a

@@ -11,7 +11,7 @@
 set -eu
 
 PACKAGES="gcc g++ make binutils pkgconf libc6-dev libunwind-dev liblzma-dev libdw-dev
-libelf-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3 util-linux
+libelf-dev libdeflate-dev libjansson-dev libiberty-dev libbz2-dev zlib1g-dev python3 util-linux
 postgresql postgresql-client libxml2-utils jq sqlite3 git
 memcached clang libclang-rt-14-dev valgrind heaptrack time locales libc-l10n libjemalloc2
 libtcmalloc-minimal4 $*"

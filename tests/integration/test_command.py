@@ -8,7 +8,8 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ElementTree
 
-from harness import FORMS, HEADER, ROOT, STAGE, WORK, build, check, equal, read_trace, run
+from harness import (FORMS, HEADER, ROOT, STAGE, WORK, build, check, check_module_offset_frames,
+                     equal, read_trace, run)
 
 GOLDEN = os.path.join(ROOT, "tests", "golden", "report")
 INPUT = os.path.join(GOLDEN, "input.csv")
@@ -554,6 +555,16 @@ def test_symbolize_with_a_sysroot():
     build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
     by_id = os.path.join(stripped_root, "usr", "lib", "debug", ".build-id", build_id[:2])
     os.makedirs(by_id)
+    # Another program's debug file at that path is no debug file of this one: its frames
+    # stay MODULE+0xOFFSET. Until 595a7c6 they were named from it.
+    other_debug = os.path.join(WORK, "other.debug")
+    subprocess.run(["objcopy", "--only-keep-debug", build("inlined.c", "static"), other_debug],
+                   check=True)
+    shutil.copy(other_debug, os.path.join(by_id, build_id[2:] + ".debug"))
+    result = mt("symbolize", "--sysroot", stripped_root, moved_trace, "-o", out)
+    equal((result.returncode, result.stderr), (0, ""), "exit status, stderr (another build id)")
+    check_module_offset_frames(program_frames_of(leaks(out), target)[0],
+                               "frames beside another program's debug file")
     shutil.copy(debug, os.path.join(by_id, build_id[2:] + ".debug"))
     result = mt("symbolize", "--sysroot", os.path.basename(stripped_root), moved_trace, "-o",
                 out, cwd=WORK)

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from harness import (FORMS, WORK, addr2line, assert_expected_rows, build, build_shared, check,
                      check_named_by_symbolize, equal, marker_line, program_frames, run)
@@ -122,6 +123,37 @@ def test_stripped_binary_falls_back_to_module_offsets():
     equal(names[:4], ["leaf", "middle", "outer", "main"], "the offsets, in the unstripped copy")
     # Frames in libc (no debug information needed) are never an empty name.
     check(all(f["f"] for f in row["stack"]), "empty function name")
+
+
+def test_debug_information_compressed_in_a_file_of_its_own():
+    """A stripped program whose DWARF is in a separate file with compressed sections (as
+    Debian's -dbg packages ship it), found by its .gnu_debuglink: the tracer hands libdw a
+    copy with the sections inflated (debug_file.c), and its frames are the unstripped
+    program's, file and line included."""
+    for form in FORMS:
+        program = build("leaker.c", form, optimization="-O2")
+        named = run(program, form, args=["0", "1", "10"])
+        expected = leading_program_frames(
+            row_at(named.rows(), named.expected[0]["address"])["stack"], program)
+        equal([f["f"] for f in expected][:4], ["leaf", "middle", "outer", "main"],
+              f"the unstripped program's frames ({form})")
+        directory = tempfile.mkdtemp(prefix="compressed.", dir=WORK)
+        stripped = os.path.join(directory, "leaker")
+        debug = os.path.join(directory, "leaker.debug")
+        for tool in (["objcopy", "--only-keep-debug", "--compress-debug-sections=zlib",
+                      program, debug],
+                     ["strip", "--strip-debug", "-o", stripped, program],
+                     ["objcopy", f"--add-gnu-debuglink={debug}", stripped]):
+            subprocess.run(tool, check=True)
+        sections = subprocess.run(["readelf", "-S", "-W", debug], capture_output=True,
+                                  text=True).stdout
+        check(re.search(r"\.debug_info .* C ", sections), "the debug file's .debug_info is "
+              "compressed")
+        result = run(stripped, form, args=["0", "1", "10"])
+        frames = leading_program_frames(
+            row_at(result.rows(), result.expected[0]["address"])["stack"], stripped)
+        equal(frames, [dict(f, m=stripped) for f in expected],
+              f"frames named from the compressed debug file ({form})")
 
 
 def test_too_little_memory_left_for_libdw():

@@ -5,17 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "os.h"
+#include "size_limit.h"
 
 #define BATCH_BYTES (256u * 1024u)
 
@@ -107,43 +105,14 @@ static bool holds_own_file(struct stat *status)
     return fd >= 0;
 }
 
-/* What the file may still take under RLIMIT_FSIZE (SIZE_MAX: no limit). A write that starts
- * at the limit raises SIGXFSZ, whose default action kills the program, and the kernel sends
- * it to the process: blocked in the writing thread, another thread takes it. A write that
- * the limit cuts short raises nothing, so no write starts at the limit. */
-static size_t room_below_size_limit(void)
-{
-    struct rlimit limit;
-    struct stat status;
-    if (getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY
-        || fstat(fd, &status) != 0)
-        return SIZE_MAX;
-    if ((uint64_t)status.st_size >= limit.rlim_cur)
-        return 0;
-    uint64_t room = limit.rlim_cur - (uint64_t)status.st_size;
-    return room < SIZE_MAX ? (size_t)room : SIZE_MAX;
-}
-
 /* Another process appending to the same file (a forked child) may still take the room
- * between the check and the write: then SIGXFSZ is kept blocked around the write and taken
- * back if it came to this thread. */
+ * between size_limit_room and the write: the write then raises no SIGXFSZ. */
 static ssize_t write_without_sigxfsz(const void *data, size_t length)
 {
-    sigset_t xfsz, previous;
-    sigemptyset(&xfsz);
-    sigaddset(&xfsz, SIGXFSZ);
-    pthread_sigmask(SIG_BLOCK, &xfsz, &previous);
+    sigset_t previous;
+    size_limit_hold(&previous);
     ssize_t written = write(fd, data, length);
-    int saved_errno = errno;
-    if (written < 0 && saved_errno == EFBIG && !sigismember(&previous, SIGXFSZ)) {
-        struct timespec no_wait = {0, 0};
-        int taken;
-        do
-            taken = sigtimedwait(&xfsz, NULL, &no_wait);
-        while (taken == SIGXFSZ);
-    }
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    errno = saved_errno;
+    size_limit_release(&previous, written < 0 && errno == EFBIG);
     return written;
 }
 
@@ -170,7 +139,7 @@ static bool write_all(const char *data, size_t length)
         return false;
     size_t done = 0;
     while (done < length) {
-        size_t room = room_below_size_limit();
+        size_t room = size_limit_room(fd);
         size_t wanted = length - done < room ? length - done : room;
         ssize_t written = -1;
         errno = EFBIG;

@@ -3,12 +3,15 @@
 #include "module_symbols.h"
 
 #include <dwarf.h>
+#include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <libiberty/demangle.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "debug_file.h"
 
 /* Strings made by the last describe call (demangled names, MODULE+0xOFFSET), freed by the
  * next one; the others belong to libdw's session, which outlives a batch of look-ups. */
@@ -48,9 +51,9 @@ void module_symbols_set_sysroot(const char *sysroot)
     debug_sysroot = strcmp(sysroot, "/") == 0 ? "" : sysroot;
 }
 
-/* DIR/usr/lib/debug/.build-id/xx/rest.debug: libdwfl's list of directories cannot name a
- * sysroot with ':' in its path (it splits there). */
-static void try_build_id_under_sysroot(Dwfl_Module *module, int *fd, char **found)
+/* DIR/usr/lib/debug/.build-id/xx/rest.debug, DIR the sysroot ("" without one): libdwfl's
+ * list of directories cannot name a sysroot with ':' in its path (it splits there). */
+static void try_build_id_file(Dwfl_Module *module, int *fd, char **found)
 {
     const unsigned char *build_id;
     GElf_Addr build_id_address;
@@ -62,9 +65,23 @@ static void try_build_id_under_sysroot(Dwfl_Module *module, int *fd, char **foun
                         build_id[0]);
     for (int i = 1; i < length && used > 0 && (size_t)used + 8 < sizeof path; i++)
         used += snprintf(path + used, sizeof path - (size_t)used, "%02x", build_id[i]);
-    if (used > 0 && (size_t)used + 8 < sizeof path) {
-        snprintf(path + used, sizeof path - (size_t)used, ".debug");
-        try_debug_file(path, fd, found);
+    if (used <= 0 || (size_t)used + 8 >= sizeof path)
+        return;
+    snprintf(path + used, sizeof path - (size_t)used, ".debug");
+    try_debug_file(path, fd, found);
+    if (*fd < 0)
+        return;
+    /* The file's own build id must be the module's, as libdwfl's look-up checks. */
+    Elf *elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+    const void *file_id = NULL;
+    ssize_t file_length = elf != NULL ? dwelf_elf_gnu_build_id(elf, &file_id) : -1;
+    bool same = file_length == length && memcmp(file_id, build_id, (size_t)length) == 0;
+    elf_end(elf);
+    if (!same) {
+        close(*fd);
+        *fd = -1;
+        free(*found);
+        *found = NULL;
     }
 }
 
@@ -72,17 +89,23 @@ static void try_build_id_under_sysroot(Dwfl_Module *module, int *fd, char **foun
  * module's .gnu_debuglink name next to it, in its .debug/ and under /usr/lib/debug, as gdb
  * looks; /usr/lib/debug under the sysroot when there is one. Never through debuginfod,
  * which would use the network from inside the program. */
-int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
-                                  const char *module_name, Dwarf_Addr base,
-                                  const char *file_name, const char *debuglink_file,
-                                  GElf_Word debuglink_crc, char **debuginfo_file_name)
+static int find_debug_file(Dwfl_Module *module, void **user_data, const char *module_name,
+                           Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+                           GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
     int fd = -1;
-    if (debug_sysroot[0] == '\0')
+    /* The module's own file by its build id, opened here: libdwfl's look-up opens what it
+     * finds itself, and what debug_file_inflated makes of the descriptor would go unused.
+     * Not for the file that a module's DWARF names by .gnu_debugaltlink (dwz), asked for
+     * once its DWARF is loaded (the test libdwfl's own look-up suggests): libdwfl finds that
+     * one by the build id the link gives. */
+    Dwarf_Addr dwarf_bias;
+    dwfl_module_info(module, NULL, NULL, NULL, &dwarf_bias, NULL, NULL, NULL);
+    if (dwarf_bias == (Dwarf_Addr)-1)
+        try_build_id_file(module, &fd, debuginfo_file_name);
+    if (fd < 0 && debug_sysroot[0] == '\0')
         fd = dwfl_build_id_find_debuginfo(module, user_data, module_name, base, file_name,
                                           debuglink_file, debuglink_crc, debuginfo_file_name);
-    else
-        try_build_id_under_sysroot(module, &fd, debuginfo_file_name);
     if (fd >= 0 || debuglink_file == NULL || file_name == NULL || file_name[0] != '/')
         return fd;
     char directory[4096];
@@ -105,6 +128,16 @@ int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
              debuglink_file);
     try_debug_file(path, &fd, debuginfo_file_name);
     return fd;
+}
+
+int module_symbols_find_debuginfo(Dwfl_Module *module, void **user_data,
+                                  const char *module_name, Dwarf_Addr base,
+                                  const char *file_name, const char *debuglink_file,
+                                  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+    return debug_file_inflated(find_debug_file(module, user_data, module_name, base, file_name,
+                                               debuglink_file, debuglink_crc,
+                                               debuginfo_file_name));
 }
 
 
