@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <alloca.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -213,6 +214,122 @@ static void test_rows_of_mutated_sections(void)
         free(copy);
     }
     CHECK_EQ_U64(unordered, 0);
+}
+
+/* ---- rows a chunk of listed FDEs at a time ---------------------------------------------- */
+
+struct row_list {
+    struct row *items;
+    size_t count;
+    size_t capacity;
+};
+
+static bool collect_all(void *context, uintptr_t pc, struct unwind_rule rule)
+{
+    struct row_list *rows = context;
+    if (rows->count == rows->capacity) {
+        size_t capacity = rows->capacity ? 2 * rows->capacity : 1024;
+        struct row *items = realloc(rows->items, capacity * sizeof *items);
+        if (items == NULL)
+            return false;
+        rows->items = items;
+        rows->capacity = capacity;
+    }
+    rows->items[rows->count++] = (struct row){pc, rule};
+    return true;
+}
+
+/* The rule of the last row at or below pc; NOT_COVERED below the first. */
+static struct unwind_rule rule_at(const struct row_list *rows, uintptr_t pc)
+{
+    size_t low = 0, high = rows->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (rows->items[middle].pc <= pc)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low > 0 ? rows->items[low - 1].rule : UNWIND_RULE_NOT_COVERED;
+}
+
+static bool same_rule(struct unwind_rule a, struct unwind_rule b)
+{
+    return a.kind == b.kind && a.cfa_offset == b.cfa_offset && a.saved_fp_slot == b.saved_fp_slot;
+}
+
+static uintptr_t listed_start(const struct eh_frame_index *index, size_t position)
+{
+    int32_t offset;
+    memcpy(&offset, index->table + 8 * position, sizeof offset);
+    return (uintptr_t)index->header + (uintptr_t)(intptr_t)offset;
+}
+
+struct listed_totals {
+    unsigned modules;
+    size_t places;
+    size_t different;
+    size_t misplaced; /* a pc whose FDE eh_frame_index_find did not place in the chunk */
+};
+
+/* Every module's rows, read whole from its section and a chunk of 32 listed FDEs at a time,
+ * compared at each row of either and the byte before it. */
+static int compare_listed(struct dl_phdr_info *info, size_t size, void *totals_pointer)
+{
+    (void)size;
+    struct listed_totals *totals = totals_pointer;
+    const uint8_t *header = NULL, *limit = NULL;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type == PT_GNU_EH_FRAME)
+            header = (const uint8_t *)(info->dlpi_addr + segment->p_vaddr);
+        if (segment->p_type == PT_LOAD
+            && (limit == NULL || info->dlpi_addr + segment->p_vaddr + segment->p_memsz
+                                     > (uintptr_t)limit))
+            limit = (const uint8_t *)(info->dlpi_addr + segment->p_vaddr + segment->p_memsz);
+    }
+    struct eh_frame_index index;
+    const uint8_t *start, *end;
+    if (header == NULL || !eh_frame_index_open(header, limit, &index)
+        || !eh_frame_bounds(header, limit, &start, &end))
+        return 0;
+    struct row_list whole = {NULL, 0, 0}, chunk = {NULL, 0, 0};
+    if (!CHECK(eh_frame_read(start, end, collect_all, &whole)))
+        return 0;
+    totals->modules++;
+    for (size_t first = 0; first < index.count; first += 32) {
+        chunk.count = 0;
+        CHECK(eh_frame_read_listed(&index, first, first + 32, collect_all, &chunk));
+        uintptr_t from = listed_start(&index, first);
+        uintptr_t to = first + 32 < index.count ? listed_start(&index, first + 32) : UINTPTR_MAX;
+        for (size_t side = 0; side < 2; side++) {
+            const struct row_list *places = side == 0 ? &whole : &chunk;
+            for (size_t i = 0; i < places->count; i++) {
+                for (uintptr_t pc = places->items[i].pc - 1; pc <= places->items[i].pc; pc++) {
+                    size_t position;
+                    if (pc < from || pc >= to)
+                        continue;
+                    totals->places++;
+                    totals->misplaced += !eh_frame_index_find(&index, pc, &position)
+                                         || position / 32 != first / 32;
+                    totals->different += !same_rule(rule_at(&whole, pc), rule_at(&chunk, pc));
+                }
+            }
+        }
+    }
+    free(whole.items);
+    free(chunk.items);
+    return 0;
+}
+
+static void test_rows_read_a_chunk_of_listed_fdes_at_a_time(void)
+{
+    struct listed_totals totals = {0, 0, 0, 0};
+    dl_iterate_phdr(compare_listed, &totals);
+    CHECK_GE_U64(totals.modules, 5); /* the program, libc, libdw, libelf, the loader... */
+    CHECK_GE_U64(totals.places, 100000);
+    CHECK_EQ_U64(totals.different, 0);
+    CHECK_EQ_U64(totals.misplaced, 0);
 }
 
 /* ---- stacks against libunwind ----------------------------------------------------------- */
@@ -931,6 +1048,7 @@ int main(void)
     RUN_TEST(test_rows_of_a_section);
     RUN_TEST(test_rows_of_a_cut_section);
     RUN_TEST(test_rows_of_mutated_sections);
+    RUN_TEST(test_rows_read_a_chunk_of_listed_fdes_at_a_time);
     RUN_TEST(test_stacks_in_the_program);
     RUN_TEST(test_stacks_through_libc);
     RUN_TEST(test_stacks_in_a_thread);

@@ -198,31 +198,51 @@ static void read_cie(const uint8_t *address, const uint8_t *section_end, struct 
     cie->usable = true;
 }
 
-bool eh_frame_bounds(const uint8_t *header, const uint8_t *limit, const uint8_t **start,
-                     const uint8_t **end)
+/* The parts of an .eh_frame_hdr (version 1): where .eh_frame begins, and the table of FDEs
+ * sorted by address where it is one this reader knows (fde_count as udata4, pairs of datarel
+ * sdata4: what GNU ld, gold and lld write; else count 0). False where the header is none. */
+static bool read_header(const uint8_t *header, const uint8_t *limit, const uint8_t **eh_frame,
+                        const uint8_t **table, size_t *count)
 {
-    /* version 1, then the encodings of eh_frame_ptr, fde_count and the table */
     if (header == NULL || header >= limit || limit - header < 4 || header[0] != 1
         || header[1] == ENCODING_OMIT)
         return false;
     struct reader reader = {header + 4, limit, false};
     bool usable;
-    uintptr_t eh_frame = read_encoded(&reader, header[1], &usable);
+    *eh_frame = (const uint8_t *)read_encoded(&reader, header[1], &usable); // NOLINT(performance-no-int-to-ptr)
     if (!usable)
         return false;
-    *start = (const uint8_t *)eh_frame; // NOLINT(performance-no-int-to-ptr)
+    *count = 0;
+    if (header[2] == 0x03 && header[3] == 0x3b) {
+        uint64_t listed = read_fixed(&reader, 4);
+        if (!reader.failed && listed <= (uint64_t)(limit - reader.at) / 8) {
+            *table = reader.at;
+            *count = (size_t)listed;
+        }
+    }
+    return true;
+}
+
+/* The table's entry i: the address it gives (initial location) and where its FDE is. */
+static uintptr_t listed_address(const uint8_t *header, const uint8_t *table, size_t i,
+                                size_t field)
+{
+    int32_t offset;
+    memcpy(&offset, table + 8 * i + 4 * field, sizeof offset);
+    return (uintptr_t)header + (uintptr_t)(intptr_t)offset;
+}
+
+bool eh_frame_bounds(const uint8_t *header, const uint8_t *limit, const uint8_t **start,
+                     const uint8_t **end)
+{
+    const uint8_t *table = NULL;
+    size_t count;
+    if (!read_header(header, limit, start, &table, &count))
+        return false;
     *end = limit;
-    /* fde_count as udata4, the table as pairs of datarel sdata4 (what GNU ld, gold and lld
-     * write) */
-    if (header[2] != 0x03 || header[3] != 0x3b)
-        return true;
-    uint64_t count = read_fixed(&reader, 4);
-    if (reader.failed || count == 0 || count > (uint64_t)(limit - reader.at) / 8)
-        return true;
     uintptr_t last = 0;
-    for (uint64_t i = 0; i < count; i++) {
-        read_fixed(&reader, 4); /* the FDE's initial location */
-        uintptr_t fde = (uintptr_t)header + (uintptr_t)(intptr_t)(int32_t)read_fixed(&reader, 4);
+    for (size_t i = 0; i < count; i++) {
+        uintptr_t fde = listed_address(header, table, i, 1);
         if (fde > last)
             last = fde;
     }
@@ -520,6 +540,16 @@ static bool fde_range(const struct record *fde, const struct cie *cie, struct re
     return usable && !reader->failed && *size != 0 && *size <= UINTPTR_MAX - *begin;
 }
 
+/* The FDE at at: its record, its CIE and its range, the reader after the range; false where
+ * this reader cannot use it. */
+static bool open_fde(const uint8_t *at, struct section section, struct cie *cache,
+                     struct record *fde, const struct cie **cie, struct reader *reader,
+                     uintptr_t *begin, uintptr_t *size)
+{
+    return read_record(at, section.end, fde) && (*cie = cie_of(fde, section, cache)) != NULL
+           && fde_range(fde, *cie, reader, begin, size);
+}
+
 /* Sends the FDE's rows; returns the end of its range, or 0 where it was left out. */
 static uintptr_t emit_fde(const struct fde_ref *ref, struct section section, struct cie *cache,
                           struct row_sink *sink)
@@ -528,8 +558,7 @@ static uintptr_t emit_fde(const struct fde_ref *ref, struct section section, str
     const struct cie *cie;
     struct reader reader;
     uintptr_t begin, size;
-    if (!read_record(ref->fde, section.end, &fde) || (cie = cie_of(&fde, section, cache)) == NULL
-        || !fde_range(&fde, cie, &reader, &begin, &size))
+    if (!open_fde(ref->fde, section, cache, &fde, &cie, &reader, &begin, &size))
         return 0;
     if (cie->augmentation_data)
         skip_block(&reader);
@@ -588,4 +617,60 @@ bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *ro
     sink_flush(&sink);
     mapped_array_release(&refs);
     return complete && !sink.refused;
+}
+
+bool eh_frame_index_open(const uint8_t *header, const uint8_t *limit, struct eh_frame_index *index)
+{
+    index->header = header;
+    index->limit = limit;
+    index->table = NULL;
+    index->count = 0;
+    return read_header(header, limit, &index->section, &index->table, &index->count)
+           && index->count > 0 && index->section < limit;
+}
+
+bool eh_frame_index_find(const struct eh_frame_index *index, uintptr_t pc, size_t *position)
+{
+    size_t low = 0, high = index->count; /* the answer is the last entry at or below pc */
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (listed_address(index->header, index->table, middle, 0) <= pc)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low == 0)
+        return false;
+    *position = low - 1;
+    return true;
+}
+
+bool eh_frame_read_listed(const struct eh_frame_index *index, size_t first, size_t end,
+                          eh_frame_row_fn *row, void *context)
+{
+    struct section section = {index->section, index->limit};
+    struct cie cache = {0};
+    struct row_sink sink = {row, context, 0, {0}, {0}, false, false, false};
+    uintptr_t covered_to = 0;
+    if (first > 0) {
+        const uint8_t *before = (const uint8_t *)listed_address(index->header, index->table, first - 1, 1); // NOLINT(performance-no-int-to-ptr)
+        struct record fde;
+        const struct cie *cie;
+        struct reader reader;
+        uintptr_t begin, size;
+        if (before >= section.start && before < section.end
+            && open_fde(before, section, &cache, &fde, &cie, &reader, &begin, &size))
+            covered_to = begin + size;
+    }
+    for (size_t i = first; i < end && i < index->count && !sink.refused; i++) {
+        struct fde_ref ref = {listed_address(index->header, index->table, i, 0),
+                              (const uint8_t *)listed_address(index->header, index->table, i, 1)}; // NOLINT(performance-no-int-to-ptr)
+        if (ref.fde < section.start || ref.fde >= section.end || ref.pc_begin < covered_to)
+            continue; /* outside the section; or overlapping the FDE before, as eh_frame_read */
+        uintptr_t end_of_fde = emit_fde(&ref, section, &cache, &sink);
+        if (end_of_fde != 0)
+            covered_to = end_of_fde;
+    }
+    sink_flush(&sink);
+    return !sink.refused;
 }

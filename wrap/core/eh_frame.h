@@ -9,6 +9,7 @@
 #define MALLOC_TRACE_EH_FRAME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum unwind_rule_kind {
@@ -45,5 +46,28 @@ bool eh_frame_read(const uint8_t *start, const uint8_t *end, eh_frame_row_fn *ro
  * False where the header itself is not one this reader knows. */
 bool eh_frame_bounds(const uint8_t *header, const uint8_t *limit, const uint8_t **start,
                      const uint8_t **end);
+
+/* The FDEs an .eh_frame_hdr lists, sorted by address: the rows of a module can be read a few
+ * FDEs at a time, as walks come to them, rather than all at once. */
+struct eh_frame_index {
+    const uint8_t *header;  /* .eh_frame_hdr */
+    const uint8_t *table;   /* count pairs of datarel sdata4: initial location, FDE */
+    size_t count;
+    const uint8_t *section; /* .eh_frame */
+    const uint8_t *limit;   /* the module's end: no record is read past it */
+};
+
+/* The index of the .eh_frame_hdr at header, in a module that ends at limit; false where the
+ * header is not one this reader knows, or its table lists no FDE. */
+bool eh_frame_index_open(const uint8_t *header, const uint8_t *limit, struct eh_frame_index *index);
+
+/* The position of the last listed FDE that begins at or below pc; false where none does. */
+bool eh_frame_index_find(const struct eh_frame_index *index, uintptr_t pc, size_t *position);
+
+/* Sends the rows of the listed FDEs [first, end) as eh_frame_read sends those of a whole
+ * section, the FDE before first counting as the one before for an overlap (the linkers write
+ * no table for FDEs that overlap). Returns false when row refused a row. */
+bool eh_frame_read_listed(const struct eh_frame_index *index, size_t first, size_t end,
+                          eh_frame_row_fn *row, void *context);
 
 #endif

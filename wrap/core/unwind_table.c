@@ -27,14 +27,38 @@
  * unwinder uses); weak, so that an older libc leaves every stack to libunwind. */
 extern __typeof__(_dl_find_object) _dl_find_object __attribute__((weak));
 
+/* The rows of CHUNK_FDES consecutive FDEs of a module's .eh_frame_hdr table. */
+struct table_chunk {
+    size_t count;
+    const uint32_t *pcs; /* row starts, offsets from map_start, ascending */
+    const struct unwind_rule *rules;
+};
+
+#define CHUNK_FDES 32u
+
+/* Memory the chunks of a module are cut from, unmapped with the module's table. */
+struct chunk_block {
+    struct chunk_block *next;
+    size_t bytes;
+    size_t used;
+};
+
+#define CHUNK_BLOCK_BYTES ((size_t)64 << 10)
+
 struct module_table {
     uintptr_t map_start;
     uintptr_t map_end;
     const struct link_map *link_map;
     const void *eh_frame_header; /* with the range and link map: which load of a module */
-    const uint32_t *pcs; /* row starts, offsets from map_start, ascending */
-    const struct unwind_rule *rules;
-    size_t count;
+    /* A module whose .eh_frame_hdr lists its FDEs gets its rows a chunk of FDEs at a time, as
+     * walks come to them: cc1's whole table (2.4 MB of .eh_frame) took 40 ms to build, most
+     * of what a short process paid for its stacks. index.count is 0 for the others: their
+     * table is built whole, in rows. */
+    struct eh_frame_index index;
+    _Atomic(const struct table_chunk *) *chunks; /* by position / CHUNK_FDES; NULL: not read */
+    size_t chunk_count;
+    struct chunk_block *blocks;
+    struct table_chunk rows; /* the whole table */
     void *mapping;
     size_t mapping_bytes;
     _Atomic bool unloaded;
@@ -155,14 +179,20 @@ struct table_builder {
 
 /* A row outside the module (an FDE of a section the linker discarded, left at address 0)
  * is left out: rows come in address order, so it lies below or above every row kept. */
+static bool row_offset(uintptr_t map_start, uintptr_t map_end, uintptr_t pc, uint32_t *offset)
+{
+    if (pc < map_start || pc > map_end || pc - map_start > UINT32_MAX)
+        return false;
+    *offset = (uint32_t)(pc - map_start);
+    return true;
+}
+
 static bool add_row(void *context, uintptr_t pc, struct unwind_rule rule)
 {
     struct table_builder *builder = context;
-    if (pc < builder->map_start || pc > builder->map_end
-        || pc - builder->map_start > UINT32_MAX)
-        return true;
-    uint32_t offset = (uint32_t)(pc - builder->map_start);
-    return mapped_array_push(&builder->pcs, &offset) && mapped_array_push(&builder->rules, &rule);
+    uint32_t offset;
+    return !row_offset(builder->map_start, builder->map_end, pc, &offset)
+           || (mapped_array_push(&builder->pcs, &offset) && mapped_array_push(&builder->rules, &rule));
 }
 
 /* Reads exactly size bytes at offset; false on anything less. */
@@ -281,9 +311,9 @@ static void build_table(struct module_table *table, const struct dl_find_object 
             memcpy(mapping, builder.rules.items, count * sizeof(struct unwind_rule));
             memcpy(mapping + count * sizeof(struct unwind_rule), builder.pcs.items,
                    count * sizeof(uint32_t));
-            table->rules = (const struct unwind_rule *)(const void *)mapping;
-            table->pcs = (const uint32_t *)(const void *)(mapping + count * sizeof(struct unwind_rule));
-            table->count = count;
+            table->rows.rules = (const struct unwind_rule *)(const void *)mapping;
+            table->rows.pcs = (const uint32_t *)(const void *)(mapping + count * sizeof(struct unwind_rule));
+            table->rows.count = count;
             table->mapping = mapping;
             table->mapping_bytes = bytes;
         }
@@ -302,53 +332,179 @@ static void build_table(struct module_table *table, const struct dl_find_object 
 static struct {
     ucontext_t caller, builder;
     void *stack;
-    struct module_table *table;
-    const struct dl_find_object *found;
+    void (*job)(void *);
+    void *argument;
 } off_stack;
 
-static void build_table_on_own_stack(void)
+static void run_job_on_own_stack(void)
 {
-    build_table(off_stack.table, off_stack.found);
+    off_stack.job(off_stack.argument);
 }
 
-/* build_table, on the tracer's own stack where it has one. */
-static void build_table_off_stack(struct module_table *table, const struct dl_find_object *found)
+/* job(argument), on the tracer's own stack where it has one. */
+static void run_off_stack(void (*job)(void *), void *argument)
 {
 #if defined(__SANITIZE_ADDRESS__)
     /* AddressSanitizer follows no switch of stacks: it warns, and may report falsely. */
-    build_table(table, found);
+    job(argument);
     return;
 #endif
     if (off_stack.stack == NULL)
         off_stack.stack = os_map(BUILD_STACK_BYTES);
     if (off_stack.stack == NULL || getcontext(&off_stack.builder) != 0) {
-        build_table(table, found);
+        job(argument);
         return;
     }
     off_stack.builder.uc_stack.ss_sp = off_stack.stack;
     off_stack.builder.uc_stack.ss_size = BUILD_STACK_BYTES;
     off_stack.builder.uc_link = &off_stack.caller;
     sigfillset(&off_stack.builder.uc_sigmask);
-    off_stack.table = table;
-    off_stack.found = found;
-    makecontext(&off_stack.builder, build_table_on_own_stack, 0);
+    off_stack.job = job;
+    off_stack.argument = argument;
+    makecontext(&off_stack.builder, run_job_on_own_stack, 0);
     if (swapcontext(&off_stack.caller, &off_stack.builder) != 0)
-        build_table(table, found);
+        job(argument);
     /* The caller's registers may hold the address of the block being recorded, and the leak
      * scan reads the tracer's data as it reads every module's. */
     memset(&off_stack.caller, 0, sizeof off_stack.caller);
     memset(&off_stack.builder, 0, sizeof off_stack.builder);
 }
 
-/* build_table_off_stack, not to be cancelled. Called with build_lock held. */
-static void build_table_uncancelled(struct module_table *table, const struct dl_find_object *found)
+/* run_off_stack, not to be cancelled. Called with build_lock held. */
+static void run_uncancelled(void (*job)(void *), void *argument)
 {
     /* open and pread are cancellation points: a cancel acted on there would unwind out of
      * malloc, with the build lock held, and from this stack to no caller at all. */
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    build_table_off_stack(table, found);
+    run_off_stack(job, argument);
     pthread_setcancelstate(cancel_state, NULL);
+}
+
+struct table_job {
+    struct module_table *table;
+    const struct dl_find_object *found;
+};
+
+static void build_table_job(void *argument)
+{
+    const struct table_job *job = argument;
+    build_table(job->table, job->found);
+}
+
+/* ---- chunks of a table ---------------------------------------------------------------- */
+
+/* The rows of the chunk being read: under build_lock. A chunk with more rows than this is
+ * left to libunwind. */
+#define CHUNK_SCRATCH_ROWS 8192u
+static struct {
+    uint32_t pcs[CHUNK_SCRATCH_ROWS];
+    struct unwind_rule rules[CHUNK_SCRATCH_ROWS];
+    size_t count;
+    uintptr_t map_start;
+    uintptr_t map_end;
+} chunk_scratch;
+
+static bool add_chunk_row(void *context, uintptr_t pc, struct unwind_rule rule)
+{
+    (void)context;
+    uint32_t offset;
+    if (!row_offset(chunk_scratch.map_start, chunk_scratch.map_end, pc, &offset))
+        return true;
+    if (chunk_scratch.count == CHUNK_SCRATCH_ROWS)
+        return false;
+    chunk_scratch.pcs[chunk_scratch.count] = offset;
+    chunk_scratch.rules[chunk_scratch.count++] = rule;
+    return true;
+}
+
+/* A chunk that has no rows: what a lookup in it answers is "not covered". */
+static const struct table_chunk no_rows;
+
+/* bytes of the module's blocks (8-aligned); NULL when the kernel refuses memory. */
+static void *block_memory(struct module_table *table, size_t bytes)
+{
+    bytes = (bytes + 7) & ~(size_t)7;
+    struct chunk_block *block = table->blocks;
+    if (block == NULL || block->bytes - block->used < bytes) {
+        size_t size = sizeof *block + bytes > CHUNK_BLOCK_BYTES ? sizeof *block + bytes
+                                                                : CHUNK_BLOCK_BYTES;
+        if ((block = os_map(size)) == NULL)
+            return NULL;
+        block->next = table->blocks;
+        block->bytes = size;
+        block->used = sizeof *block;
+        table->blocks = block;
+    }
+    void *memory = (char *)block + block->used;
+    block->used += bytes;
+    return memory;
+}
+
+struct chunk_job {
+    struct module_table *table;
+    size_t chunk;
+};
+
+/* Reads the chunk's rows and publishes them: no_rows where they cannot be had. */
+static void build_chunk_job(void *argument)
+{
+    const struct chunk_job *job = argument;
+    struct module_table *table = job->table;
+    chunk_scratch.count = 0;
+    chunk_scratch.map_start = table->map_start;
+    chunk_scratch.map_end = table->map_end;
+    size_t first = job->chunk * CHUNK_FDES;
+    const struct table_chunk *published = &no_rows;
+    size_t count;
+    if (eh_frame_read_listed(&table->index, first, first + CHUNK_FDES, add_chunk_row, NULL)
+        && (count = chunk_scratch.count) > 0) {
+        struct table_chunk *chunk = block_memory(
+            table, sizeof *chunk + count * (sizeof(struct unwind_rule) + sizeof(uint32_t)));
+        if (chunk != NULL) {
+            struct unwind_rule *rules = (struct unwind_rule *)(chunk + 1);
+            uint32_t *pcs = (uint32_t *)(rules + count);
+            memcpy(rules, chunk_scratch.rules, count * sizeof *rules);
+            memcpy(pcs, chunk_scratch.pcs, count * sizeof *pcs);
+            *chunk = (struct table_chunk){count, pcs, rules};
+            published = chunk;
+        }
+    }
+    atomic_store_explicit(&table->chunks[job->chunk], published, memory_order_release);
+}
+
+/* The chunk's rows, read now; NULL where another thread is reading a table (the lookup is
+ * then left to libunwind, and not cached). */
+static const struct table_chunk *read_chunk(struct module_table *table, size_t chunk)
+{
+    if (pthread_mutex_trylock(&build_lock) != 0)
+        return NULL;
+    const struct table_chunk *rows =
+        atomic_load_explicit(&table->chunks[chunk], memory_order_acquire);
+    if (rows == NULL) {
+        int saved_errno = errno; /* mmap may fail */
+        struct chunk_job job = {table, chunk};
+        run_uncancelled(build_chunk_job, &job);
+        errno = saved_errno;
+        rows = atomic_load_explicit(&table->chunks[chunk], memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&build_lock);
+    return rows;
+}
+
+/* Called with build_lock held, for a module seen the first time: its index of FDEs where it
+ * has one this reader knows, else its whole table. */
+static void prepare_table(struct module_table *table, const struct dl_find_object *found)
+{
+    if (eh_frame_index_open(found->dlfo_eh_frame, found->dlfo_map_end, &table->index)) {
+        table->chunk_count = (table->index.count + CHUNK_FDES - 1) / CHUNK_FDES;
+        table->chunks = os_map(table->chunk_count * sizeof *table->chunks);
+        if (table->chunks != NULL)
+            return;
+    }
+    table->index.count = 0;
+    struct table_job job = {table, found};
+    run_uncancelled(build_table_job, &job);
 }
 
 /* ---- look-up ------------------------------------------------------------------------ */
@@ -362,7 +518,7 @@ static bool same_module(const struct module_table *table, const struct dl_find_o
            && !atomic_load_explicit(&table->unloaded, memory_order_acquire);
 }
 
-static const struct module_table *table_for(uintptr_t pc)
+static struct module_table *table_for(uintptr_t pc)
 {
     struct dl_find_object found;
     if (_dl_find_object == NULL || _dl_find_object((void *)pc, &found) != 0) // NOLINT(performance-no-int-to-ptr)
@@ -373,7 +529,7 @@ static const struct module_table *table_for(uintptr_t pc)
             return &modules[i];
     if (pthread_mutex_trylock(&build_lock) != 0)
         return NULL;
-    const struct module_table *table = NULL;
+    struct module_table *table = NULL;
     count = atomic_load_explicit(&module_count, memory_order_relaxed);
     for (size_t i = 0; i < count && table == NULL; i++) /* built while we looked */
         if (same_module(&modules[i], &found))
@@ -385,7 +541,7 @@ static const struct module_table *table_for(uintptr_t pc)
         fresh->map_end = (uintptr_t)found.dlfo_map_end;
         fresh->link_map = found.dlfo_link_map;
         fresh->eh_frame_header = found.dlfo_eh_frame;
-        build_table_uncancelled(fresh, &found);
+        prepare_table(fresh, &found);
         atomic_store_explicit(&module_count, count + 1, memory_order_release);
         table = fresh;
     }
@@ -393,33 +549,57 @@ static const struct module_table *table_for(uintptr_t pc)
     return table;
 }
 
-static struct unwind_rule search(const struct module_table *table, uintptr_t pc)
+/* The last row of rows at or below offset. */
+static struct unwind_rule rule_in(const struct table_chunk *rows, uint32_t offset)
 {
-    if (pc < table->map_start || pc - table->map_start > UINT32_MAX || table->count == 0)
-        return UNWIND_RULE_NOT_COVERED;
-    uint32_t offset = (uint32_t)(pc - table->map_start);
-    size_t low = 0, high = table->count; /* the answer is the last row at or below offset */
+    size_t low = 0, high = rows->count; /* the answer is the last row at or below offset */
     while (low < high) {
         size_t middle = low + (high - low) / 2;
-        if (table->pcs[middle] <= offset)
+        if (rows->pcs[middle] <= offset)
             low = middle + 1;
         else
             high = middle;
     }
-    return low > 0 ? table->rules[low - 1] : UNWIND_RULE_NOT_COVERED;
+    return low > 0 ? rows->rules[low - 1] : UNWIND_RULE_NOT_COVERED;
+}
+
+/* The rule at pc; *settled false where the answer may change (a chunk that could not be
+ * read right now), so that it is not cached. */
+static struct unwind_rule search(struct module_table *table, uintptr_t pc, bool *settled)
+{
+    *settled = true;
+    if (pc < table->map_start || pc - table->map_start > UINT32_MAX)
+        return UNWIND_RULE_NOT_COVERED;
+    uint32_t offset = (uint32_t)(pc - table->map_start);
+    if (table->index.count == 0)
+        return rule_in(&table->rows, offset);
+    size_t position;
+    if (!eh_frame_index_find(&table->index, pc, &position))
+        return UNWIND_RULE_NOT_COVERED;
+    size_t chunk = position / CHUNK_FDES;
+    const struct table_chunk *rows =
+        atomic_load_explicit(&table->chunks[chunk], memory_order_acquire);
+    if (rows == NULL && (rows = read_chunk(table, chunk)) == NULL) {
+        *settled = false;
+        return UNWIND_RULE_NOT_COVERED;
+    }
+    return rule_in(rows, offset);
 }
 
 struct unwind_rule unwind_table_find_uncached(struct unwind_cache *cache, uintptr_t pc)
 {
     int saved_errno = errno; /* building a table opens files and maps memory */
-    const struct module_table *table = table_for(pc);
+    struct module_table *table = table_for(pc);
     errno = saved_errno;
     if (table == NULL)
         return UNWIND_RULE_NOT_COVERED; /* not cached: a table may be built by the next walk */
-    struct unwind_rule rule = search(table, pc);
-    struct unwind_cache_entry *entry = unwind_cache_entry_of(cache, pc);
-    entry->pc = pc;
-    entry->rule = rule;
+    bool settled;
+    struct unwind_rule rule = search(table, pc, &settled);
+    if (settled) {
+        struct unwind_cache_entry *entry = unwind_cache_entry_of(cache, pc);
+        entry->pc = pc;
+        entry->rule = rule;
+    }
     return rule;
 }
 
@@ -446,6 +626,13 @@ void unwind_table_forget_unloaded(void)
         /* Only a thread walking through code that is gone could still be reading it. */
         if (table->mapping != NULL)
             os_unmap(table->mapping, table->mapping_bytes);
+        if (table->chunks != NULL)
+            os_unmap((void *)table->chunks, table->chunk_count * sizeof *table->chunks);
+        while (table->blocks != NULL) {
+            struct chunk_block *block = table->blocks;
+            table->blocks = block->next;
+            os_unmap(block, block->bytes);
+        }
     }
     atomic_fetch_add_explicit(&unload_generation, 1, memory_order_release);
     pthread_mutex_unlock(&build_lock);
