@@ -216,6 +216,52 @@ static void test_rows_of_mutated_sections(void)
     CHECK_EQ_U64(unordered, 0);
 }
 
+/* Two FDEs an .eh_frame_hdr lists with one start (gold lists a function folded with an
+ * identical one by each): the table's look-up finds the last, as libunwind's does, and that
+ * one gives the rows. */
+static void test_rows_of_listed_fdes_that_start_together(void)
+{
+    struct bytes image;
+    memset(&image, 0, sizeof image);
+    put_u8(&image, 1);    /* version */
+    put_u8(&image, 0x1b); /* .eh_frame as pcrel sdata4 */
+    put_u8(&image, 0x03); /* the count as udata4 */
+    put_u8(&image, 0x3b); /* the table as datarel sdata4 */
+    size_t pointer_at = image.size;
+    put_u32(&image, 0);
+    put_u32(&image, 2);
+    size_t table_at = image.size;
+    for (int i = 0; i < 4; i++)
+        put_u32(&image, 0);
+    size_t section_at = image.size;
+    size_t cie = put_cie(&image, false);
+    static const uint8_t small[] = {0x41, 0x0e, 16}; /* +1: CFA = rsp + 16 */
+    static const uint8_t large[] = {0x42, 0x0e, 32}; /* +2: CFA = rsp + 32 */
+    size_t fdes[2] = {image.size, 0};
+    put_fde(&image, cie, 0x1000, 0x10, small, sizeof small);
+    fdes[1] = image.size;
+    put_fde(&image, cie, 0x1000, 0x10, large, sizeof large);
+    put_u32(&image, 0);
+    uint32_t pointer = (uint32_t)(section_at - pointer_at);
+    memcpy(image.data + pointer_at, &pointer, 4);
+    for (int i = 0; i < 2; i++) {
+        uint32_t entry[2] = {0x40, (uint32_t)fdes[i]}; /* one start for both */
+        memcpy(image.data + table_at + 8 * (size_t)i, entry, sizeof entry);
+    }
+    struct eh_frame_index index;
+    if (!CHECK(eh_frame_index_open(image.data, image.data + image.size, &index)))
+        return;
+    size_t position = 0;
+    CHECK(eh_frame_index_find(&index, (uintptr_t)image.data + 0x40, &position));
+    CHECK_EQ_U64(position, 1);
+    struct rows rows = {.count = 0};
+    CHECK(eh_frame_read_listed(&index, 0, 32, collect, &rows));
+    static const struct row expected[] = {
+        {0x1000, SP(8, 0)}, {0x1002, SP(32, 0)}, {0x1010, NOT_COVERED},
+    };
+    check_rows(&rows, expected, sizeof expected / sizeof *expected);
+}
+
 /* ---- rows a chunk of listed FDEs at a time ---------------------------------------------- */
 
 struct row_list {
@@ -1048,6 +1094,7 @@ int main(void)
     RUN_TEST(test_rows_of_a_section);
     RUN_TEST(test_rows_of_a_cut_section);
     RUN_TEST(test_rows_of_mutated_sections);
+    RUN_TEST(test_rows_of_listed_fdes_that_start_together);
     RUN_TEST(test_rows_read_a_chunk_of_listed_fdes_at_a_time);
     RUN_TEST(test_stacks_in_the_program);
     RUN_TEST(test_stacks_through_libc);

@@ -645,6 +645,16 @@ bool eh_frame_index_find(const struct eh_frame_index *index, uintptr_t pc, size_
     return true;
 }
 
+/* Whether the listed FDE at position gives way to the next, which starts at the same address
+ * (gold lists an FDE folded with an identical one by each): the look-up in the table finds
+ * the last of them, as libunwind's does. */
+static bool superseded(const struct eh_frame_index *index, size_t position)
+{
+    return position + 1 < index->count
+           && listed_address(index->header, index->table, position + 1, 0)
+                  == listed_address(index->header, index->table, position, 0);
+}
+
 bool eh_frame_read_listed(const struct eh_frame_index *index, size_t first, size_t end,
                           eh_frame_row_fn *row, void *context)
 {
@@ -652,7 +662,7 @@ bool eh_frame_read_listed(const struct eh_frame_index *index, size_t first, size
     struct cie cache = {0};
     struct row_sink sink = {row, context, 0, {0}, {0}, false, false, false};
     uintptr_t covered_to = 0;
-    if (first > 0) {
+    if (first > 0 && !superseded(index, first - 1)) {
         const uint8_t *before = (const uint8_t *)listed_address(index->header, index->table, first - 1, 1); // NOLINT(performance-no-int-to-ptr)
         struct record fde;
         const struct cie *cie;
@@ -665,7 +675,8 @@ bool eh_frame_read_listed(const struct eh_frame_index *index, size_t first, size
     for (size_t i = first; i < end && i < index->count && !sink.refused; i++) {
         struct fde_ref ref = {listed_address(index->header, index->table, i, 0),
                               (const uint8_t *)listed_address(index->header, index->table, i, 1)}; // NOLINT(performance-no-int-to-ptr)
-        if (ref.fde < section.start || ref.fde >= section.end || ref.pc_begin < covered_to)
+        if (ref.fde < section.start || ref.fde >= section.end || ref.pc_begin < covered_to
+            || superseded(index, i))
             continue; /* outside the section; or overlapping the FDE before, as eh_frame_read */
         uintptr_t end_of_fde = emit_fde(&ref, section, &cache, &sink);
         if (end_of_fde != 0)

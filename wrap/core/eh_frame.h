@@ -65,8 +65,10 @@ bool eh_frame_index_open(const uint8_t *header, const uint8_t *limit, struct eh_
 bool eh_frame_index_find(const struct eh_frame_index *index, uintptr_t pc, size_t *position);
 
 /* Sends the rows of the listed FDEs [first, end) as eh_frame_read sends those of a whole
- * section, the FDE before first counting as the one before for an overlap (the linkers write
- * no table for FDEs that overlap). Returns false when row refused a row. */
+ * section, the FDE before first counting as the one before for an overlap (GNU ld writes no
+ * table for FDEs that overlap). Of FDEs listed with one start (gold lists folded copies),
+ * the last gives the rows: the one a look-up in the table finds, as libunwind's does.
+ * Returns false when row refused a row. */
 bool eh_frame_read_listed(const struct eh_frame_index *index, size_t first, size_t end,
                           eh_frame_row_fn *row, void *context);
 

@@ -496,7 +496,10 @@ static const struct table_chunk *read_chunk(struct module_table *table, size_t c
  * has one this reader knows, else its whole table. */
 static void prepare_table(struct module_table *table, const struct dl_find_object *found)
 {
-    if (eh_frame_index_open(found->dlfo_eh_frame, found->dlfo_map_end, &table->index)) {
+    /* .eh_frame inside the module, as find_eh_frame wants it: a header that points below would
+     * have records read there. */
+    if (eh_frame_index_open(found->dlfo_eh_frame, found->dlfo_map_end, &table->index)
+        && (uintptr_t)table->index.section >= table->map_start) {
         table->chunk_count = (table->index.count + CHUNK_FDES - 1) / CHUNK_FDES;
         table->chunks = os_map(table->chunk_count * sizeof *table->chunks);
         if (table->chunks != NULL)
