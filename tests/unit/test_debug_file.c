@@ -187,8 +187,12 @@ static void test_files_it_does_not_copy(void)
     CHECK_EQ_I64(debug_file_inflated(-1), -1);
 }
 
-/* .debug_info's compressed bytes changed in the middle: libelf is left to say so. */
-static void test_a_section_that_does_not_inflate(void)
+/* A copy of the compressed file with change applied to its bytes at .debug_info's
+ * compressed data (offset, size), written to name in the directory; false where it could not
+ * be made. */
+static bool changed_copy(const char *name, void (*change)(char *data, uint64_t offset,
+                                                          uint64_t size),
+                         char *path, size_t path_size)
 {
     int fd = open(compressed, O_RDONLY | O_CLOEXEC);
     struct stat status;
@@ -202,17 +206,54 @@ static void test_a_section_that_does_not_inflate(void)
     char *data = found ? malloc((size_t)status.st_size) : NULL;
     found = found && CHECK(data != NULL && pread(fd, data, (size_t)status.st_size, 0) == status.st_size);
     close(fd);
-    if (!found) {
-        free(data);
-        return;
+    if (found) {
+        change(data, header.sh_offset, header.sh_size);
+        snprintf(path, path_size, "%s/%s", directory, name);
+        found = CHECK_TRUE(write_file(path, data, (size_t)status.st_size));
     }
-    for (size_t i = 0; i < 64; i++)
-        data[header.sh_offset + header.sh_size / 2 + i] ^= 0x5a;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/corrupt.debug", directory);
-    CHECK_TRUE(write_file(path, data, (size_t)status.st_size));
     free(data);
-    check_kept(path);
+    return found;
+}
+
+static void scramble_the_middle(char *data, uint64_t offset, uint64_t size)
+{
+    for (size_t i = 0; i < 64; i++)
+        data[offset + size / 2 + i] ^= 0x5a;
+}
+
+/* More than deflate can make of the section's bytes: a copy that size would take its memory
+ * (or address space) for nothing. */
+static void claim_too_much(char *data, uint64_t offset, uint64_t size)
+{
+    Elf64_Chdr header;
+    memcpy(&header, data + offset, sizeof header);
+    header.ch_size = size * 2000;
+    memcpy(data + offset, &header, sizeof header);
+}
+
+/* .debug_info's compressed bytes changed in the middle, or its size a lie: libelf is left to
+ * say so. */
+static void test_a_section_that_does_not_inflate(void)
+{
+    char path[PATH_MAX];
+    if (changed_copy("corrupt.debug", scramble_the_middle, path, sizeof path))
+        check_kept(path);
+    if (changed_copy("too_big.debug", claim_too_much, path, sizeof path))
+        check_kept(path);
+}
+
+/* A file that names a dwz file by .gnu_debugaltlink: libdw may look for it next to the file
+ * it reads, which a memfd has no directory for. */
+static void test_a_file_with_an_alternate_file(void)
+{
+    char link[PATH_MAX], path[PATH_MAX], command[4 * PATH_MAX];
+    snprintf(link, sizeof link, "%s/altlink", directory);
+    snprintf(path, sizeof path, "%s/with_altlink.debug", directory);
+    CHECK_TRUE(write_file(link, "../dwz/common.debug\0\x01\x02", 22));
+    snprintf(command, sizeof command,
+             "objcopy --add-section .gnu_debugaltlink=%s %s %s", link, compressed, path);
+    if (CHECK_EQ_I64(system(command), 0))
+        check_kept(path);
 }
 
 /* A memfd is a file to RLIMIT_FSIZE: the copy would raise SIGXFSZ, whose default action
@@ -224,7 +265,11 @@ static void test_under_a_file_size_limit(void)
         struct rlimit limit = {4096, RLIM_INFINITY}; /* the copy is some 700 KiB long */
         setrlimit(RLIMIT_FSIZE, &limit);
         int fd = open(compressed, O_RDONLY | O_CLOEXEC);
-        _exit(fd >= 0 && debug_file_inflated(fd) == fd ? 0 : 1);
+        bool kept = fd >= 0 && debug_file_inflated(fd) == fd;
+        /* valgrind's report at exit is a file too */
+        limit.rlim_cur = RLIM_INFINITY;
+        setrlimit(RLIMIT_FSIZE, &limit);
+        _exit(kept ? 0 : 1);
     }
     int status = 0;
     CHECK_EQ_I64(waitpid(child, &status, 0), child);
@@ -254,6 +299,7 @@ int main(int argc, char **argv)
         RUN_TEST(test_sections_inflated_as_libelf_inflates);
         RUN_TEST(test_files_it_does_not_copy);
         RUN_TEST(test_a_section_that_does_not_inflate);
+        RUN_TEST(test_a_file_with_an_alternate_file);
         RUN_TEST(test_under_a_file_size_limit);
     }
     remove_directory();

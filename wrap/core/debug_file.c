@@ -18,6 +18,8 @@
 #define MAX_COMPRESSED 64
 /* Over any debug file seen: a bigger one is left to libelf. */
 #define MAX_INFLATED_BYTES ((uint64_t)1 << 34)
+/* deflate's most: a section that says it inflates to more than this times its bytes lies. */
+#define MAX_DEFLATE_RATIO 1032u
 
 struct compressed_section {
     unsigned index;
@@ -83,6 +85,12 @@ static bool plan_copy(const uint8_t *file, uint64_t size, struct copy_plan *plan
     plan->inflated_from = plan->bytes = (size + 63) & ~(uint64_t)63;
     for (unsigned i = 0; i < header->e_shnum; i++) {
         Elf64_Shdr section = section_header(file, header, i);
+        /* libdw may look for the file a .gnu_debugaltlink names (dwz) in the directory of
+         * the file it reads, which a memfd has none of: such a file is left to libelf. */
+        if (section.sh_name < names.sh_size
+            && strncmp(name_table + section.sh_name, ".gnu_debugaltlink",
+                       names.sh_size - section.sh_name) == 0)
+            return false;
         if (!(section.sh_flags & SHF_COMPRESSED) || section.sh_type == SHT_NOBITS
             || section.sh_name >= names.sh_size
             || memchr(name_table + section.sh_name, '\0', names.sh_size - section.sh_name) == NULL
@@ -98,7 +106,8 @@ static bool plan_copy(const uint8_t *file, uint64_t size, struct copy_plan *plan
         memcpy(&compressed->header, file + section.sh_offset, sizeof compressed->header);
         uint64_t align = compressed->header.ch_addralign > 1 ? compressed->header.ch_addralign : 1;
         if (compressed->header.ch_type != ELFCOMPRESS_ZLIB || (align & (align - 1)) != 0
-            || align > 4096 || compressed->header.ch_size > MAX_INFLATED_BYTES)
+            || align > 4096 || compressed->header.ch_size > MAX_INFLATED_BYTES
+            || compressed->header.ch_size / MAX_DEFLATE_RATIO > section.sh_size)
             return false;
         for (unsigned other = 0; other < plan->count; other++)
             if (overlaps(section.sh_offset, section.sh_size, plan->sections[other].offset,
@@ -191,10 +200,6 @@ static int copy_inflated(const uint8_t *file, uint64_t size, const struct copy_p
                            : MAP_FAILED;
     bool made = false;
     if (image != MAP_FAILED) {
-        /* The inflated sections' pages backed in one call: a fault for each of them took
-         * about a third of the copy's time. Nothing lost where the kernel refuses. */
-        madvise(image + plan->inflated_from, plan->bytes - plan->inflated_from,
-                MADV_POPULATE_WRITE);
         copy_around_sections(image, file, size, plan);
         made = inflate_sections(image, file, plan);
         munmap(image, plan->bytes);
