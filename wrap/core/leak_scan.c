@@ -333,7 +333,9 @@ bool leak_scan_run(struct leak_scan *scan, const struct leak_scan_caller *caller
         scan->count = live_table_copy_locked(scan->blocks, count);
         ok = sort_by_address(scan->blocks, scan->count);
     }
-    if (ok) {
+    /* No block left, nothing to classify: no thread is stopped, no root read (a process that
+     * frees all it allocates spent an eighth of its traced run in the scan of its roots). */
+    if (ok && scan->count > 0) {
         /* The thread that runs the scan is never stopped: where it is not the caller, the
          * caller is the one left out instead of skip_tid (the flusher, running it). */
         pid_t self = os_thread_id();
