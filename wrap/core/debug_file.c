@@ -33,8 +33,7 @@ struct copy_plan {
     Elf64_Ehdr header;
     struct compressed_section sections[MAX_COMPRESSED];
     unsigned count;
-    uint64_t inflated_from; /* the file's end, rounded up: the inflated sections from there */
-    uint64_t bytes;         /* of the copy */
+    uint64_t bytes; /* of the copy: the file, then the inflated sections */
 };
 
 static bool within(uint64_t offset, uint64_t bytes, uint64_t size)
@@ -82,7 +81,7 @@ static bool plan_copy(const uint8_t *file, uint64_t size, struct copy_plan *plan
         return false;
     const char *name_table = (const char *)file + names.sh_offset;
     plan->count = 0;
-    plan->inflated_from = plan->bytes = (size + 63) & ~(uint64_t)63;
+    plan->bytes = (size + 63) & ~(uint64_t)63;
     for (unsigned i = 0; i < header->e_shnum; i++) {
         Elf64_Shdr section = section_header(file, header, i);
         /* libdw may look for the file a .gnu_debugaltlink names (dwz) in the directory of
