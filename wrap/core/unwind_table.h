@@ -1,6 +1,7 @@
-/* unwind_table.h: a compact unwind table per loaded module, built from its .eh_frame the
- * first time a stack passes through it, and the lookup of a frame's rule: a per-thread
- * cache of recent code addresses first, then a binary search in the module's table. */
+/* unwind_table.h: a compact unwind table per loaded module, built from its .eh_frame as
+ * stacks pass through it (32 FDEs at a time where its .eh_frame_hdr lists them, else whole),
+ * and the lookup of a frame's rule: a per-thread cache of recent code addresses first, then
+ * binary searches in the module's table. */
 #ifndef MALLOC_TRACE_UNWIND_TABLE_H
 #define MALLOC_TRACE_UNWIND_TABLE_H
 
@@ -102,8 +103,9 @@ static inline struct unwind_cache_entry *unwind_cache_entry_of(struct unwind_cac
 /* The rule that finds the caller of the frame executing at pc (for a frame above the
  * innermost, its return address less one). UNWIND_NOT_COVERED when nothing here covers pc:
  * no module, a module without .eh_frame, a rule the table cannot hold, no memory, or a
- * table another thread is building right now. By value: a walk's chain of dependent loads
- * is its cost, and a rule passed through memory would add a store and a load per frame. */
+ * table (or a chunk of one) another thread is building right now. By value: a walk's chain
+ * of dependent loads is its cost, and a rule passed through memory would add a store and a
+ * load per frame. */
 static inline struct unwind_rule unwind_table_find(struct unwind_cache *cache, uintptr_t pc)
 {
     const struct unwind_cache_entry *entry = unwind_cache_entry_of(cache, pc);
